@@ -1,0 +1,72 @@
+/**
+ * Vends a Qlik JWT for a verified caller: claims -> Qlik identity -> Qlik claims -> signature.
+ * Pure apart from its injected ports.
+ */
+import { z } from 'zod';
+import type { Clock } from '../shared/clock.js';
+import type { Config } from '../shared/config.js';
+import { type CallerClaims, mapCallerIdentity, type ResolvedIdentityMapping } from '../shared/identity-mapping.js';
+import { buildQlikClaims, QLIK_MAX_LIFETIME_SECONDS } from '../shared/qlik-claims.js';
+import { type SignerSource, signCompactJws } from '../shared/signer.js';
+
+/**
+ * The request body. The caller may only ask for a lifetime; identity fields are refused as
+ * unknown fields, so a caller can never choose its own sub, name, email or groups.
+ */
+export const vendRequestSchema = z.strictObject({
+  ttlSeconds: z
+    .number('ttlSeconds must be a number')
+    .int('ttlSeconds must be a whole number of seconds')
+    .min(1, 'ttlSeconds must be at least 1')
+    .max(QLIK_MAX_LIFETIME_SECONDS, `ttlSeconds must be at most ${QLIK_MAX_LIFETIME_SECONDS} (Qlik's limit)`)
+    .optional(),
+});
+export type VendRequest = z.infer<typeof vendRequestSchema>;
+
+/** The response body of `POST /qlik/jwt`. */
+export interface VendResult {
+  readonly token: string;
+  /** ISO 8601 expiry. */
+  readonly expiresAt: string;
+  readonly expiresIn: number;
+  readonly keyId: string;
+}
+
+/** Ports and policy for {@link vendQlikJwt}. */
+export interface VendDependencies {
+  readonly signers: SignerSource;
+  readonly clock: Clock;
+  readonly identity: ResolvedIdentityMapping;
+  readonly qlik: Config['qlik'];
+  readonly warn?: (message: string) => void;
+}
+
+/**
+ * Mints a Qlik JWT for the caller. The lifetime is the requested one clamped to policy
+ * (`qlik.token.maxTtlSeconds`), or the policy default.
+ * @throws IdentityNotMappableError, SigningKeyUnavailableError, SigningKeyInvalidError
+ */
+export async function vendQlikJwt(
+  caller: CallerClaims,
+  request: VendRequest,
+  deps: VendDependencies,
+): Promise<VendResult> {
+  const identity = mapCallerIdentity(caller, deps.identity, deps.warn);
+  const policy = deps.qlik.token;
+  const ttlSeconds = Math.min(request.ttlSeconds ?? policy.defaultTtlSeconds, policy.maxTtlSeconds);
+  const key = await deps.signers.current();
+  const issuedAtSeconds = Math.floor(deps.clock.nowMs() / 1000);
+  const claims = buildQlikClaims(identity, {
+    issuer: key.issuer ?? deps.qlik.issuer,
+    issuedAtSeconds,
+    ttlSeconds,
+    notBeforeSkewSeconds: policy.notBeforeSkewSeconds,
+  });
+  const token = await signCompactJws(claims, key);
+  return {
+    token,
+    expiresAt: new Date(claims.exp * 1000).toISOString(),
+    expiresIn: claims.exp - issuedAtSeconds,
+    keyId: key.kid,
+  };
+}

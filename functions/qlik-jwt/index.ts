@@ -1,0 +1,9 @@
+/** Lambda entry for `POST /qlik/jwt`: configuration is loaded and validated at cold start. */
+import { loadConfig } from '../shared/config.js';
+import { createRuntime, prefetchSigningKey } from '../shared/runtime.js';
+import { createHandler } from './handler.js';
+
+const runtime = createRuntime(loadConfig());
+prefetchSigningKey(runtime);
+
+export const handler = createHandler(runtime);

@@ -1,0 +1,49 @@
+/**
+ * The one route table: the CDK TokenApi and the local dev server both read it, so a route
+ * cannot exist in one and not the other.
+ */
+
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import type { Runtime } from './shared/runtime.js';
+
+/** The shape of every handler: a payload-2.0 event in, a structured result out. */
+export type LambdaHandlerLike = (
+  event: APIGatewayProxyEventV2,
+  context: Context,
+) => Promise<APIGatewayProxyStructuredResultV2>;
+
+/** Who may call a route. `caller`: a bearer token verified by the JWT authorizer. */
+export type RouteAuth = 'caller' | 'public';
+
+/** One HTTP route served by one Lambda function. */
+export interface RouteDefinition {
+  /** Stable identifier; used for construct IDs and function names. */
+  readonly id: string;
+  readonly method: 'GET' | 'POST';
+  readonly path: string;
+  readonly auth: RouteAuth;
+  /** Lambda entry file, relative to the repository root. */
+  readonly entry: string;
+  /** Loads the module exporting `createHandler(runtime)` (the dev server calls it; Lambdas use `entry`). */
+  readonly load: () => Promise<{ createHandler: (runtime: Runtime) => LambdaHandlerLike }>;
+}
+
+/** Every route of the token API. */
+export const routes: readonly RouteDefinition[] = [
+  {
+    id: 'QlikJwt',
+    method: 'POST',
+    path: '/qlik/jwt',
+    auth: 'caller',
+    entry: 'functions/qlik-jwt/index.ts',
+    load: () => import('./qlik-jwt/handler.js'),
+  },
+  {
+    id: 'IdpConfig',
+    method: 'GET',
+    path: '/qlik/idp-config',
+    auth: 'public',
+    entry: 'functions/idp-config/index.ts',
+    load: () => import('./idp-config/handler.js'),
+  },
+];

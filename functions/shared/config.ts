@@ -1,0 +1,235 @@
+/**
+ * The one configuration schema and loader, shared by the CDK app (synth time), the Lambdas
+ * (cold start), the dev server and the CLI. This is the only module that reads `process.env`.
+ * A bad configuration fails with every problem listed at once.
+ */
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { ConfigError } from './errors.js';
+import { IDENTITY_PRESETS, identityPresets } from './identity-presets.js';
+import { QLIK_MAX_LIFETIME_SECONDS } from './qlik-claims.js';
+
+const nonEmpty = z.string().trim().min(1, 'must not be empty');
+const claimList = z.array(nonEmpty).min(1, 'must name at least one claim');
+const positiveInt = z.number().int('must be a whole number').positive('must be positive');
+
+const identityOverrideSchema = z.strictObject({
+  sub: nonEmpty.optional(),
+  name: nonEmpty.optional(),
+  email: nonEmpty.optional(),
+  groups: z.array(nonEmpty).optional(),
+});
+
+/** How the caller's claims become a Qlik identity. */
+export const identityMappingSchema = z.strictObject({
+  /** Defaults for a known provider; any field set below wins. */
+  preset: z.enum(IDENTITY_PRESETS).default('generic'),
+  subClaims: claimList.optional(),
+  nameClaims: claimList.optional(),
+  emailClaims: claimList.optional(),
+  /**
+   * `from-claim`: copy the provider's email_verified claim. `always-true`: assert it for every caller,
+   * a trust decision for providers that never send it (Entra ID, OneLogin) but only hold verified mail.
+   */
+  emailVerified: z.enum(['from-claim', 'always-true']).optional(),
+  emailVerifiedClaim: nonEmpty.optional(),
+  groups: z
+    .strictObject({
+      claims: claimList.optional(),
+      /** Renames source values (e.g. Entra ID group object IDs) to Qlik group names; applied first. */
+      map: z.record(z.string(), nonEmpty).default({}),
+      /** Keep only groups that start with this prefix. */
+      requirePrefix: nonEmpty.optional(),
+      /** Remove `requirePrefix` from the kept names. */
+      stripPrefix: z.boolean().default(false),
+      /** Keep only these names (after mapping and prefix handling); absent means all. */
+      allow: z.array(nonEmpty).optional(),
+      /** At most this many groups go into a token; the rest are dropped with a warning log. */
+      max: positiveInt.max(500).default(50),
+      /** Drop groups that `map` does not name (useful with Entra ID object IDs). */
+      onlyMapped: z.boolean().default(false),
+    })
+    .default({ map: {}, stripPrefix: false, max: 50, onlyMapped: false }),
+  /** Per-user overrides keyed by the caller's resolved `sub` (e.g. a Qlik username that differs). */
+  overrides: z.record(z.string(), identityOverrideSchema).default({}),
+});
+
+const secretsManagerSigningSchema = z.strictObject({
+  backend: z.literal('secrets-manager'),
+  /** Secret name or ARN holding the PEM key (whole SecretString, or JSON with `privateKey`). */
+  secretId: nonEmpty,
+  /** JSON field holding the PEM when the secret is JSON; default `privateKey`. */
+  jsonField: nonEmpty.default('privateKey'),
+  /** How long a fetched key is served before Secrets Manager is asked again. */
+  cacheTtlSeconds: positiveInt.max(86_400).default(300),
+});
+
+const kmsSigningSchema = z.strictObject({
+  backend: z.literal('kms'),
+  /** Key ID, ARN or alias of an asymmetric RSA SIGN_VERIFY key. */
+  keyId: nonEmpty,
+});
+
+const fileSigningSchema = z.strictObject({
+  backend: z.literal('file'),
+  /** Path to a PEM private key (PKCS#8 or PKCS#1), for local development. */
+  privateKeyPath: nonEmpty,
+  /** Path to the matching X.509 certificate PEM; optional. */
+  certificatePath: nonEmpty.optional(),
+});
+
+/** Where the signing key lives. */
+export const signingSchema = z.discriminatedUnion('backend', [
+  secretsManagerSigningSchema,
+  kmsSigningSchema,
+  fileSigningSchema,
+]);
+
+/** The whole configuration. */
+export const configSchema = z
+  .strictObject({
+    qlik: z.strictObject({
+      /** Tenant host, e.g. `example.eu.qlikcloud.com` (no scheme). Needed by OAuth and tenant tools. */
+      tenantHost: z
+        .string()
+        .regex(/^[a-z0-9.-]+(:\d+)?$/i, 'must be a host name such as example.eu.qlikcloud.com, without https://')
+        .optional(),
+      /** The issuer configured on the Qlik JWT identity provider. */
+      issuer: nonEmpty,
+      /** The key ID configured on the Qlik JWT identity provider; a key secret's own `kid` wins. */
+      keyId: nonEmpty.optional(),
+      token: z
+        .strictObject({
+          /** Lifetime when the caller asks for none. */
+          defaultTtlSeconds: positiveInt.default(300),
+          /** Longest lifetime a caller may get; larger requests are clamped to it. */
+          maxTtlSeconds: positiveInt.default(600),
+          /** `nbf` is back-dated by this much to absorb clock skew with Qlik. */
+          notBeforeSkewSeconds: z.number().int().min(0).max(300).default(30),
+        })
+        .default({ defaultTtlSeconds: 300, maxTtlSeconds: 600, notBeforeSkewSeconds: 30 }),
+    }),
+    identity: identityMappingSchema.default({
+      preset: 'generic',
+      groups: { map: {}, stripPrefix: false, max: 50, onlyMapped: false },
+      overrides: {},
+    }),
+    signing: signingSchema,
+    /** The identity provider whose tokens callers present (API Gateway's JWT authorizer). */
+    callerIdp: z
+      .strictObject({
+        issuer: z.url('must be a URL such as https://cognito-idp.eu-west-1.amazonaws.com/<pool-id>'),
+        audience: z.array(nonEmpty).min(1, 'must name at least one audience'),
+      })
+      .optional(),
+    cors: z.strictObject({ allowedOrigins: z.array(z.url()).default([]) }).default({ allowedOrigins: [] }),
+    throttling: z
+      .strictObject({ rateLimit: positiveInt.default(50), burstLimit: positiveInt.default(100) })
+      .default({ rateLimit: 50, burstLimit: 100 }),
+  })
+  .superRefine((config, ctx) => {
+    const { defaultTtlSeconds, maxTtlSeconds, notBeforeSkewSeconds } = config.qlik.token;
+    if (maxTtlSeconds + notBeforeSkewSeconds > QLIK_MAX_LIFETIME_SECONDS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['qlik', 'token', 'maxTtlSeconds'],
+        message: `maxTtlSeconds (${maxTtlSeconds}) + notBeforeSkewSeconds (${notBeforeSkewSeconds}) must be at most ${QLIK_MAX_LIFETIME_SECONDS}: Qlik rejects tokens with exp - nbf over 60 minutes`,
+      });
+    }
+    if (defaultTtlSeconds > maxTtlSeconds) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['qlik', 'token', 'defaultTtlSeconds'],
+        message: `defaultTtlSeconds (${defaultTtlSeconds}) must not exceed maxTtlSeconds (${maxTtlSeconds})`,
+      });
+    }
+    const preset = identityPresets[config.identity.preset];
+    const verifiedClaim = config.identity.emailVerifiedClaim ?? preset.emailVerifiedClaim;
+    if ((config.identity.emailVerified ?? 'from-claim') === 'from-claim' && verifiedClaim === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['identity', 'emailVerified'],
+        message: `provider preset "${config.identity.preset}" sends no email_verified claim, and Qlik needs email_verified: true. Set identity.emailVerified to "always-true" if this provider only holds verified addresses (a trust decision), or name the claim in identity.emailVerifiedClaim`,
+      });
+    }
+  });
+
+/** A validated configuration, defaults applied. */
+export type Config = z.infer<typeof configSchema>;
+/** The configuration as written by a person (defaults optional). */
+export type ConfigInput = z.input<typeof configSchema>;
+export type IdentityMappingConfig = Config['identity'];
+export type SigningConfig = Config['signing'];
+
+/** Formats zod issues as `path: message` sentences. */
+function describeIssues(error: z.ZodError): string[] {
+  return error.issues.map((issue) => {
+    const path = issue.path.length > 0 ? issue.path.join('.') : '(top level)';
+    return `${path}: ${issue.message}`;
+  });
+}
+
+/**
+ * Validates a configuration object.
+ * @param source Names where it came from, for the error message.
+ * @throws ConfigError listing every problem.
+ */
+export function parseConfig(input: unknown, source = 'configuration'): Config {
+  const result = configSchema.safeParse(input);
+  if (!result.success) throw new ConfigError(describeIssues(result.error), source);
+  return result.data;
+}
+
+/** Reads and validates a JSON configuration file. */
+export function loadConfigFile(path: string): Config {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError([`cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? 'unknown error'}`], path);
+  }
+  return parseConfig(parseJson(text, path), path);
+}
+
+function parseJson(text: string, source: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError([`not valid JSON (${(error as Error).message})`], source);
+  }
+}
+
+/** The environment variable that carries the configuration into a Lambda function. */
+export const CONFIG_ENV_VAR = 'QTV_CONFIG';
+/** The environment variable naming a configuration file (dev server, CLI). */
+export const CONFIG_FILE_ENV_VAR = 'QTV_CONFIG_FILE';
+
+/**
+ * Loads the configuration at cold start: JSON in `QTV_CONFIG`, or a file named by `QTV_CONFIG_FILE`.
+ * @throws ConfigError listing every problem.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const inline = env[CONFIG_ENV_VAR];
+  if (inline !== undefined && inline.trim() !== '')
+    return parseConfig(parseJson(inline, CONFIG_ENV_VAR), CONFIG_ENV_VAR);
+  const file = env[CONFIG_FILE_ENV_VAR];
+  if (file !== undefined && file.trim() !== '') return loadConfigFile(file);
+  throw new ConfigError([`set ${CONFIG_ENV_VAR} (JSON) or ${CONFIG_FILE_ENV_VAR} (a path to a JSON file)`]);
+}
+
+/** Settings of the local dev server, from its environment (the only other env it reads). */
+export interface DevServerSettings {
+  readonly host: string;
+  readonly port: number;
+  readonly awsEndpointUrl: string | undefined;
+}
+
+/** Reads `HOST`, `PORT` and `AWS_ENDPOINT_URL` for the dev server. */
+export function loadDevServerSettings(env: NodeJS.ProcessEnv = process.env): DevServerSettings {
+  const problems: string[] = [];
+  const port = env.PORT === undefined || env.PORT === '' ? 8787 : Number(env.PORT);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535)
+    problems.push(`PORT: must be a port number, got ${JSON.stringify(env.PORT)}`);
+  if (problems.length > 0) throw new ConfigError(problems, 'dev server environment');
+  return { host: env.HOST || '127.0.0.1', port, awsEndpointUrl: env.AWS_ENDPOINT_URL || undefined };
+}

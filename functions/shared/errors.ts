@@ -1,0 +1,106 @@
+/**
+ * Typed errors with a stable `code`. Every error that can reach an HTTP caller is a
+ * {@link TokenVendingError}; its `status` decides the HTTP status and whether the message
+ * is exposed (`status < 500`). Messages never contain key material, secrets or tokens.
+ */
+
+/** Stable error codes: documented in the README, relied on by clients and tests. */
+export type ErrorCode =
+  | 'INVALID_REQUEST'
+  | 'UNSUPPORTED_MEDIA_TYPE'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'METHOD_NOT_ALLOWED'
+  | 'NOT_FOUND'
+  | 'UNAUTHENTICATED'
+  | 'IDENTITY_NOT_MAPPABLE'
+  | 'SIGNING_KEY_UNAVAILABLE'
+  | 'SIGNING_KEY_INVALID'
+  | 'SIGNING_FAILED'
+  | 'UPSTREAM_UNAVAILABLE'
+  | 'UPSTREAM_TIMEOUT'
+  | 'UPSTREAM_ERROR'
+  | 'CONFIG_INVALID'
+  | 'INTERNAL';
+
+/** Base class: a failure with an HTTP status, a stable code and an optional `Retry-After`. */
+export class TokenVendingError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly retryAfterSeconds: number | undefined;
+
+  constructor(
+    code: ErrorCode,
+    status: number,
+    message: string,
+    options?: ErrorOptions & { retryAfterSeconds?: number },
+  ) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+    this.status = status;
+    this.retryAfterSeconds = options?.retryAfterSeconds;
+  }
+
+  /** Only caller mistakes (4xx) show their message; server faults show a generic title. */
+  get expose(): boolean {
+    return this.status < 500;
+  }
+}
+
+/** The request is malformed: bad JSON, unknown fields, out-of-range values (400). */
+export class InvalidRequestError extends TokenVendingError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('INVALID_REQUEST', 400, message, options);
+  }
+}
+
+/** The request body is not `application/json` (415). */
+export class UnsupportedMediaTypeError extends TokenVendingError {
+  constructor(message: string) {
+    super('UNSUPPORTED_MEDIA_TYPE', 415, message);
+  }
+}
+
+/** The request body exceeds the size limit (413). */
+export class PayloadTooLargeError extends TokenVendingError {
+  constructor(limitBytes: number) {
+    super('PAYLOAD_TOO_LARGE', 413, `The request body is larger than ${limitBytes} bytes.`);
+  }
+}
+
+/** No verified caller identity reached the function (401). */
+export class UnauthenticatedCallerError extends TokenVendingError {
+  constructor(message = 'A valid bearer token from the configured identity provider is required.') {
+    super('UNAUTHENTICATED', 401, message);
+  }
+}
+
+/** The caller is authenticated, but its claims cannot make a Qlik identity (403). */
+export class IdentityNotMappableError extends TokenVendingError {
+  constructor(message: string) {
+    super('IDENTITY_NOT_MAPPABLE', 403, message);
+  }
+}
+
+/** The signing key could not be fetched (cold start, store down): retryable (503). */
+export class SigningKeyUnavailableError extends TokenVendingError {
+  constructor(message: string, options?: ErrorOptions & { retryAfterSeconds?: number }) {
+    super('SIGNING_KEY_UNAVAILABLE', 503, message, { retryAfterSeconds: 5, ...options });
+  }
+}
+
+/** The signing key exists but cannot make Qlik tokens (wrong type, size, malformed): an operator fault (500). */
+export class SigningKeyInvalidError extends TokenVendingError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('SIGNING_KEY_INVALID', 500, message, options);
+  }
+}
+
+/** A configuration is invalid; `problems` lists every one of them in plain words. */
+export class ConfigError extends TokenVendingError {
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[], source = 'configuration') {
+    super('CONFIG_INVALID', 500, `Invalid ${source}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.problems = problems;
+  }
+}

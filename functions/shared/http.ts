@@ -1,0 +1,172 @@
+/**
+ * HTTP plumbing shared by every handler: JSON and RFC 9457 problem responses, strict JSON body
+ * parsing, and the middy middleware that turns typed errors into problems without leaking internals.
+ */
+import type { MiddlewareObj } from '@middy/core';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { z } from 'zod';
+import {
+  type ErrorCode,
+  InvalidRequestError,
+  PayloadTooLargeError,
+  TokenVendingError,
+  UnsupportedMediaTypeError,
+} from './errors.js';
+
+/** Largest request body any route accepts. */
+export const MAX_BODY_BYTES = 8 * 1024;
+
+const NO_STORE = { 'cache-control': 'no-store' };
+
+/** A JSON response; never cached (tokens and key facts must not sit in shared caches). */
+export function json(
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): APIGatewayProxyStructuredResultV2 {
+  return {
+    statusCode: status,
+    headers: { 'content-type': 'application/json', ...NO_STORE, ...headers },
+    body: JSON.stringify(body),
+  };
+}
+
+/** The `type` URI of a problem with our stable `code`. */
+export function problemType(code: ErrorCode): string {
+  return `urn:qlik-token-vending:error:${code.toLowerCase().replaceAll('_', '-')}`;
+}
+
+const TITLES: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  413: 'Content Too Large',
+  415: 'Unsupported Media Type',
+  500: 'Internal Server Error',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+};
+
+/** An RFC 9457 problem response with our stable `code`. */
+export function problem(
+  status: number,
+  code: ErrorCode,
+  detail: string,
+  extraHeaders: Record<string, string> = {},
+): APIGatewayProxyStructuredResultV2 {
+  return {
+    statusCode: status,
+    headers: { 'content-type': 'application/problem+json', ...NO_STORE, ...extraHeaders },
+    body: JSON.stringify({ type: problemType(code), title: TITLES[status] ?? 'Error', status, detail, code }),
+  };
+}
+
+/** Maps any thrown value to a problem response; only caller-facing (4xx) messages are shown. */
+export function problemFromError(error: unknown): APIGatewayProxyStructuredResultV2 {
+  if (error instanceof TokenVendingError) {
+    const headers: Record<string, string> = {};
+    if (error.retryAfterSeconds !== undefined) headers['retry-after'] = String(error.retryAfterSeconds);
+    if (error.status === 401) headers['www-authenticate'] = 'Bearer';
+    const detail = error.expose ? error.message : 'The service could not complete the request; it has been logged.';
+    return problem(error.status, error.code, detail, headers);
+  }
+  return problem(500, 'INTERNAL', 'The service could not complete the request; it has been logged.');
+}
+
+/** Minimal logger shape the middleware needs (Powertools' Logger fits). */
+export interface ErrorLogger {
+  error(message: string, extra: Record<string, unknown>): void;
+  warn(message: string, extra: Record<string, unknown>): void;
+}
+
+/** A safe summary of an error for logs: names and codes, never foreign messages that could echo input. */
+export function describeErrorForLog(error: unknown): Record<string, unknown> {
+  if (error instanceof TokenVendingError) {
+    return {
+      errorCode: error.code,
+      errorName: error.name,
+      errorMessage: error.message,
+      cause:
+        error.cause instanceof Error
+          ? { name: error.cause.name, code: (error.cause as { code?: unknown }).code }
+          : undefined,
+    };
+  }
+  if (error instanceof Error) return { errorName: error.name, errorCode: (error as { code?: unknown }).code };
+  return { errorName: typeof error };
+}
+
+/**
+ * middy middleware: typed errors become problem+json; server faults are logged once with a safe summary.
+ * Like middy's http-error-handler, only errors with status < 500 expose their message.
+ */
+export function problemJsonErrors(
+  logger: ErrorLogger,
+): MiddlewareObj<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2> {
+  return {
+    onError: async (request) => {
+      const error = request.error;
+      const response = problemFromError(error);
+      if (response.statusCode !== undefined && response.statusCode >= 500)
+        logger.error('request failed', describeErrorForLog(error));
+      else logger.warn('request refused', describeErrorForLog(error));
+      request.response = response;
+    },
+  };
+}
+
+function headerValue(event: APIGatewayProxyEventV2, name: string): string | undefined {
+  const headers = event.headers ?? {};
+  const direct = headers[name];
+  if (direct !== undefined) return direct;
+  const wanted = name.toLowerCase();
+  for (const [key, value] of Object.entries(headers)) if (key.toLowerCase() === wanted) return value;
+  return undefined;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Parses an optional JSON body against a strict zod schema. An empty body parses as `{}`.
+ * @throws PayloadTooLargeError, UnsupportedMediaTypeError, InvalidRequestError
+ */
+export function parseJsonBody<S extends z.ZodType>(event: APIGatewayProxyEventV2, schema: S): z.output<S> {
+  const raw = event.body ?? '';
+  const bytes = event.isBase64Encoded ? Buffer.from(raw, 'base64') : Buffer.from(raw, 'utf8');
+  if (bytes.byteLength > MAX_BODY_BYTES) throw new PayloadTooLargeError(MAX_BODY_BYTES);
+  let value: unknown = {};
+  if (bytes.byteLength > 0) {
+    const contentType = headerValue(event, 'content-type') ?? '';
+    if (!/^application\/json\s*(;|$)/i.test(contentType.trim())) {
+      throw new UnsupportedMediaTypeError('Send the request body as application/json.');
+    }
+    let text: string;
+    try {
+      text = utf8.decode(bytes);
+    } catch {
+      throw new InvalidRequestError('The request body is not valid UTF-8.');
+    }
+    try {
+      value = JSON.parse(text);
+    } catch {
+      throw new InvalidRequestError('The request body is not valid JSON.');
+    }
+  }
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => {
+      const path = issue.path.join('.');
+      if (issue.code === 'unrecognized_keys')
+        return `unknown field(s) ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`;
+      return path === '' ? issue.message : `${path}: ${issue.message}`;
+    });
+    throw new InvalidRequestError(`Invalid request body: ${problems.join('; ')}.`);
+  }
+  return result.data;
+}
+
+/** Reads a header case-insensitively. */
+export { headerValue };

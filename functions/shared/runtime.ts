@@ -1,0 +1,125 @@
+/**
+ * Builds the long-lived ports a function needs from a validated configuration, once per container
+ * (Lambda cold start) or once per process (dev server). Handlers receive a Runtime; they never
+ * construct SDK clients or read configuration themselves.
+ */
+import { readFileSync } from 'node:fs';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { type Clock, systemClock } from './clock.js';
+import type { Config } from './config.js';
+import { ConfigError } from './errors.js';
+import { describeErrorForLog } from './http.js';
+import { type ResolvedIdentityMapping, resolveIdentityMapping } from './identity-mapping.js';
+import { CachedSecret, FileSecretStore, type SecretStore, SecretsManagerStore } from './secret-source.js';
+import type { ActiveSigningKey, SignerSource } from './signer.js';
+import { signingKeyFromSecret } from './signing-key.js';
+
+/** The service name in every log line and metric. */
+export const SERVICE_NAME = 'qlik-token-vending';
+
+/** Everything a handler may use. */
+export interface Runtime {
+  readonly config: Config;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly signers: SignerSource;
+  readonly identity: ResolvedIdentityMapping;
+}
+
+/** Ports a test or the dev server may supply instead of the defaults. */
+export interface RuntimeOverrides {
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+  readonly signers?: SignerSource;
+  readonly secretsManager?: SecretsManagerClient;
+}
+
+/** Options of a signer source over a key secret. */
+export interface SecretSignerSourceOptions {
+  readonly store: SecretStore;
+  readonly secretId: string;
+  readonly ttlMs: number;
+  readonly clock: Clock;
+  readonly logger: Pick<Logger, 'warn' | 'error'>;
+  readonly jsonField?: string;
+  readonly fallbackKid?: string;
+  readonly versionStage?: string;
+  /** Extra step after parsing, e.g. attaching a certificate read from a file. */
+  readonly enrich?: (key: ActiveSigningKey) => ActiveSigningKey;
+}
+
+/** A rotation-aware signer source over a key secret: re-reads it every `ttlMs`, parses each version once. */
+export function secretSignerSource(
+  options: SecretSignerSourceOptions,
+): SignerSource & { readonly cache: CachedSecret<ActiveSigningKey> } {
+  const cache = new CachedSecret<ActiveSigningKey>({
+    store: options.store,
+    secretId: options.secretId,
+    ...(options.versionStage !== undefined ? { versionStage: options.versionStage } : {}),
+    ttlMs: options.ttlMs,
+    clock: options.clock,
+    transform: async (value) => {
+      const key = await signingKeyFromSecret(value, {
+        ...(options.jsonField !== undefined ? { jsonField: options.jsonField } : {}),
+        ...(options.fallbackKid !== undefined ? { fallbackKid: options.fallbackKid } : {}),
+      });
+      return options.enrich ? options.enrich(key) : key;
+    },
+    onRefreshError: (error, servingStale) =>
+      (servingStale ? options.logger.warn : options.logger.error).call(options.logger, 'signing key refresh failed', {
+        servingStale,
+        store: options.store.description,
+        ...describeErrorForLog(error),
+      }),
+  });
+  return { cache, current: () => cache.get() };
+}
+
+function defaultSigners(config: Config, clock: Clock, logger: Logger, overrides: RuntimeOverrides): SignerSource {
+  const signing = config.signing;
+  switch (signing.backend) {
+    case 'secrets-manager':
+      return secretSignerSource({
+        store: new SecretsManagerStore(overrides.secretsManager ?? new SecretsManagerClient({})),
+        secretId: signing.secretId,
+        ttlMs: signing.cacheTtlSeconds * 1000,
+        clock,
+        logger,
+        jsonField: signing.jsonField,
+        ...(config.qlik.keyId !== undefined ? { fallbackKid: config.qlik.keyId } : {}),
+      });
+    case 'file': {
+      const certificatePath = signing.certificatePath;
+      return secretSignerSource({
+        store: new FileSecretStore(),
+        secretId: signing.privateKeyPath,
+        // Short: a developer who replaces the key file sees it used within seconds.
+        ttlMs: 5_000,
+        clock,
+        logger,
+        ...(config.qlik.keyId !== undefined ? { fallbackKid: config.qlik.keyId } : {}),
+        enrich: (key) =>
+          certificatePath === undefined ? key : { ...key, certificatePem: readFileSync(certificatePath, 'utf8') },
+      });
+    }
+    case 'kms':
+      throw new ConfigError(['signing.backend: "kms" is not available in this build'], 'configuration');
+  }
+}
+
+/** Creates the runtime for `config`. Call once per container. */
+export function createRuntime(config: Config, overrides: RuntimeOverrides = {}): Runtime {
+  const clock = overrides.clock ?? systemClock;
+  const logger = overrides.logger ?? new Logger({ serviceName: SERVICE_NAME });
+  const signers = overrides.signers ?? defaultSigners(config, clock, logger, overrides);
+  return { config, clock, logger, signers, identity: resolveIdentityMapping(config.identity) };
+}
+
+/**
+ * Starts fetching the signing key without waiting, so the first request finds it warm.
+ * A failure here is logged by the source and retried by the first request.
+ */
+export function prefetchSigningKey(runtime: Runtime): void {
+  runtime.signers.current().catch(() => {});
+}

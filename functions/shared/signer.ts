@@ -1,0 +1,79 @@
+/**
+ * The Signer port and the one JWS assembler every signing backend shares.
+ * Backends (PEM key object, KMS) only turn signing-input bytes into signature bytes.
+ */
+import { sign as cryptoSign, type KeyObject } from 'node:crypto';
+
+/** JWS algorithms a signer may produce. Qlik's JWT IdP takes RS256 only; OAuth client assertions also RS512/ES384. */
+export type JwsAlgorithm = 'RS256' | 'RS384' | 'RS512' | 'ES256' | 'ES384';
+
+/** Signs JWS signing input with one key. */
+export interface Signer {
+  readonly alg: JwsAlgorithm;
+  readonly kid: string;
+  /** Returns the raw JWS signature (for ECDSA: fixed-length `r||s`, not DER). */
+  sign(signingInput: Uint8Array): Promise<Uint8Array>;
+}
+
+/** A signer together with the public facts about its key. */
+export interface ActiveSigningKey extends Signer {
+  readonly publicKey: KeyObject;
+  /** PEM X.509 certificate for the Qlik IdP, when the key store holds one. */
+  readonly certificatePem?: string;
+  /** Issuer stored beside the key (rotation writes it); when absent, the configured issuer is used. */
+  readonly issuer?: string;
+  /** Makes a self-signed X.509 certificate for this key (the Qlik console wants one). */
+  createCertificate?(options?: { commonName?: string; validityDays?: number }): Promise<string>;
+}
+
+/** Yields the key to sign with now. Rotation-aware sources may return a different key later. */
+export interface SignerSource {
+  current(): Promise<ActiveSigningKey>;
+}
+
+const HASH_OF: Record<JwsAlgorithm, string> = {
+  RS256: 'sha256',
+  RS384: 'sha384',
+  RS512: 'sha512',
+  ES256: 'sha256',
+  ES384: 'sha384',
+};
+
+/**
+ * A signer over a cached node:crypto private key. The key object is parsed once (when the secret
+ * changes), so a signature costs one RSA operation and no PEM parsing.
+ */
+export function createKeyObjectSigner(privateKey: KeyObject, kid: string, alg: JwsAlgorithm): Signer {
+  const hash = HASH_OF[alg];
+  // JWS wants ECDSA signatures as r||s (RFC 7518 §3.4), which node calls ieee-p1363.
+  const key = alg.startsWith('ES') ? { key: privateKey, dsaEncoding: 'ieee-p1363' as const } : privateKey;
+  return {
+    alg,
+    kid,
+    sign: async (signingInput) => cryptoSign(hash, signingInput, key),
+  };
+}
+
+const encodedHeaders = new Map<string, string>();
+
+function encodeHeader(alg: JwsAlgorithm, kid: string): string {
+  const cacheKey = `${alg}\u0000${kid}`;
+  let encoded = encodedHeaders.get(cacheKey);
+  if (encoded === undefined) {
+    encoded = Buffer.from(JSON.stringify({ alg, kid, typ: 'JWT' })).toString('base64url');
+    // Keys change rarely; bound the map anyway so a misbehaving source cannot grow it forever.
+    if (encodedHeaders.size > 64) encodedHeaders.clear();
+    encodedHeaders.set(cacheKey, encoded);
+  }
+  return encoded;
+}
+
+/**
+ * Assembles and signs a compact JWS (`header.payload.signature`) with header `{alg, kid, typ: "JWT"}`.
+ * The one place a token is put together, for every backend.
+ */
+export async function signCompactJws(payload: object, signer: Signer): Promise<string> {
+  const signingInput = `${encodeHeader(signer.alg, signer.kid)}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}`;
+  const signature = await signer.sign(Buffer.from(signingInput));
+  return `${signingInput}.${Buffer.from(signature.buffer, signature.byteOffset, signature.byteLength).toString('base64url')}`;
+}

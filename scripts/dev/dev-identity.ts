@@ -1,0 +1,69 @@
+/**
+ * The embedded dev identity provider: it stands in for the team's real sign-in (Cognito, Entra ID,
+ * Okta...) so a frontend developer can get a caller token with one request. Dev server only.
+ */
+import { generateKeyPairSync, type KeyObject, randomUUID } from 'node:crypto';
+import { exportJWK, type JWK, SignJWT } from 'jose';
+import { z } from 'zod';
+
+/** Body of `POST /dev/identity/token`. */
+export const devTokenRequestSchema = z.strictObject({
+  sub: z.string().trim().min(1, 'sub is required').max(256),
+  name: z.string().trim().min(1).max(256).optional(),
+  email: z.string().trim().min(3).max(256).optional(),
+  email_verified: z.boolean().optional(),
+  groups: z.array(z.string().trim().min(1).max(256)).max(200).optional(),
+});
+export type DevTokenRequest = z.infer<typeof devTokenRequestSchema>;
+
+/** The audience of dev caller tokens (what the local JWT authorizer expects). */
+export const DEV_AUDIENCE = 'qtv-dev-app';
+
+/** An in-memory OIDC-ish provider: discovery, JWKS, and a token endpoint with no password. */
+export class DevIdentityProvider {
+  readonly kid = `dev-idp-${randomUUID().slice(0, 8)}`;
+  private readonly privateKey: KeyObject;
+  readonly publicJwk: Promise<JWK>;
+
+  constructor(readonly issuer: string) {
+    const pair = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    this.privateKey = pair.privateKey;
+    this.publicJwk = exportJWK(pair.publicKey).then((jwk) => ({ ...jwk, kid: this.kid, alg: 'RS256', use: 'sig' }));
+  }
+
+  /** Mints an ID token for the given person, valid for one hour. */
+  async mint(request: DevTokenRequest): Promise<string> {
+    const { sub, name, email, groups } = request;
+    return new SignJWT({
+      name: name ?? sub,
+      email: email ?? `${sub.replace(/[^A-Za-z0-9._-]/g, '') || 'user'}@example.com`,
+      email_verified: request.email_verified ?? true,
+      ...(groups !== undefined ? { groups } : {}),
+    })
+      .setProtectedHeader({ alg: 'RS256', kid: this.kid, typ: 'JWT' })
+      .setIssuer(this.issuer)
+      .setAudience(DEV_AUDIENCE)
+      .setSubject(sub)
+      .setIssuedAt()
+      .setExpirationTime('1h')
+      .setJti(randomUUID())
+      .sign(this.privateKey);
+  }
+
+  /** JWKS document. */
+  async jwks(): Promise<{ keys: JWK[] }> {
+    return { keys: [await this.publicJwk] };
+  }
+
+  /** OIDC discovery document. */
+  discovery(): Record<string, unknown> {
+    return {
+      issuer: this.issuer,
+      jwks_uri: `${this.issuer}/jwks.json`,
+      token_endpoint: `${this.issuer}/token`,
+      id_token_signing_alg_values_supported: ['RS256'],
+      response_types_supported: ['id_token'],
+      subject_types_supported: ['public'],
+    };
+  }
+}
