@@ -28,6 +28,33 @@ export interface RouteDefinition {
   readonly load: () => Promise<{ createHandler: (runtime: Runtime) => LambdaHandlerLike }>;
 }
 
+type OAuthHandlerFactory =
+  | 'createLoginHandler'
+  | 'createCallbackHandler'
+  | 'createCodeExchangeHandler'
+  | 'createRefreshHandler'
+  | 'createRevokeHandler';
+
+/** An OAuth proxy route: public (the browser or SPA calls it without a caller token), one entry file each. */
+function oauthRoute(
+  id: string,
+  method: 'GET' | 'POST',
+  path: string,
+  file: string,
+  factory: OAuthHandlerFactory,
+): RouteDefinition[] {
+  return [
+    {
+      id,
+      method,
+      path,
+      auth: 'public',
+      entry: `functions/oauth/${file}.ts`,
+      load: async () => ({ createHandler: (await import('./oauth/handler.js'))[factory] }),
+    },
+  ];
+}
+
 /** Every route of the token API. */
 export const routes: readonly RouteDefinition[] = [
   {
@@ -46,4 +73,17 @@ export const routes: readonly RouteDefinition[] = [
     entry: 'functions/idp-config/index.ts',
     load: () => import('./idp-config/handler.js'),
   },
+  {
+    id: 'QlikAccessToken',
+    method: 'POST',
+    path: '/qlik/access-token',
+    auth: 'caller',
+    entry: 'functions/qlik-access-token/index.ts',
+    load: () => import('./qlik-access-token/handler.js'),
+  },
+  ...oauthRoute('OAuthLogin', 'GET', '/oauth/login', 'login', 'createLoginHandler'),
+  ...oauthRoute('OAuthCallback', 'GET', '/oauth/callback', 'callback', 'createCallbackHandler'),
+  ...oauthRoute('OAuthCodeExchange', 'POST', '/oauth/code-exchange', 'code-exchange', 'createCodeExchangeHandler'),
+  ...oauthRoute('OAuthRefresh', 'POST', '/oauth/refresh', 'refresh', 'createRefreshHandler'),
+  ...oauthRoute('OAuthRevoke', 'POST', '/oauth/revoke', 'revoke', 'createRevokeHandler'),
 ];

@@ -85,74 +85,238 @@ export const signingSchema = z.discriminatedUnion('backend', [
   fileSigningSchema,
 ]);
 
-/** The whole configuration. */
-export const configSchema = z
-  .strictObject({
-    qlik: z.strictObject({
-      /** Tenant host, e.g. `example.eu.qlikcloud.com` (no scheme). Needed by OAuth and tenant tools. */
-      tenantHost: z
-        .string()
-        .regex(/^[a-z0-9.-]+(:\d+)?$/i, 'must be a host name such as example.eu.qlikcloud.com, without https://')
-        .optional(),
-      /** The issuer configured on the Qlik JWT identity provider. */
-      issuer: nonEmpty,
-      /** The key ID configured on the Qlik JWT identity provider; a key secret's own `kid` wins. */
-      keyId: nonEmpty.optional(),
-      token: z
-        .strictObject({
-          /** Lifetime when the caller asks for none. */
-          defaultTtlSeconds: positiveInt.default(300),
-          /** Longest lifetime a caller may get; larger requests are clamped to it. */
-          maxTtlSeconds: positiveInt.default(600),
-          /** `nbf` is back-dated by this much to absorb clock skew with Qlik. */
-          notBeforeSkewSeconds: z.number().int().min(0).max(300).default(30),
-        })
-        .default({ defaultTtlSeconds: 300, maxTtlSeconds: 600, notBeforeSkewSeconds: 30 }),
+/** Hosts a plain-http tenant URL may name: only loopback (the tenant emulator), never a real tenant. */
+const LOOPBACK_HOST = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|\[::1\])(:\d+)?$/i;
+
+/** An https URL, or http on a loopback host (the dev server and tests run on 127.0.0.1). */
+const webUrl = z.url('must be an absolute URL').refine((value) => {
+  const url = new URL(value);
+  return url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK_HOST.test(url.host));
+}, 'must be an https URL (http is allowed for 127.0.0.1/localhost only)');
+
+/** How the proxy authenticates itself to Qlik's /oauth/token (qlik-auth.md: client secret or client_assertion). */
+const clientAssertionSchema = z.discriminatedUnion('backend', [
+  z.strictObject({
+    backend: z.literal('secrets-manager'),
+    /** Secret holding an RSA private key PEM (or JSON `{privateKey, kid?}`), like the signing key secret. */
+    secretId: nonEmpty,
+    /** The key ID registered on the Qlik OAuth client; a secret's own `kid` wins. */
+    kid: nonEmpty.optional(),
+    /** RS256 or RS512 for RSA keys (Qlik also takes ES384, which needs a KMS or EC key). */
+    alg: z.enum(['RS256', 'RS512']).default('RS256'),
+    cacheTtlSeconds: positiveInt.max(86_400).default(300),
+  }),
+  z.strictObject({
+    backend: z.literal('kms'),
+    /** KMS key ID/ARN/alias (RSA_2048+ or ECC_NIST_P384, SIGN_VERIFY). */
+    keyId: nonEmpty,
+    /** The key ID registered on the Qlik OAuth client. */
+    kid: nonEmpty,
+    alg: z.enum(['RS256', 'RS512', 'ES384']).default('RS256'),
+  }),
+]);
+
+/** The OAuth proxy in front of Qlik Cloud's /oauth/* (see docs/oauth.md). */
+export const oauthSchema = z.strictObject({
+  /**
+   * Base URL of the tenant's OAuth and REST endpoints. @default `https://<qlik.tenantHost>`.
+   * Set it to the tenant emulator's `http://127.0.0.1:<port>` locally.
+   */
+  tenantUrl: webUrl.optional(),
+  /** The OAuth client ID from the Management Console (a "web" client). */
+  clientId: nonEmpty,
+  /** `secret`: client secret(s) from Secrets Manager. `private-key-jwt`: a signed client_assertion (no secret stored). */
+  clientAuth: z.enum(['secret', 'private-key-jwt']).default('secret'),
+  /**
+   * Secrets Manager secret with the client secret: a plain string, or JSON `{"clientSecrets": [...]}` or
+   * `{"clientSecret": "...", "previousClientSecret": "..."}` (several are tried in order, for rotation).
+   */
+  clientSecretId: nonEmpty.optional(),
+  /** The key that signs client assertions when `clientAuth` is `private-key-jwt`. */
+  clientAssertion: clientAssertionSchema.optional(),
+  /**
+   * Secret with the sealing key material for cookies (state/PKCE and session): a string of at least 32
+   * characters, or JSON `{"sealingKeys": [...]}` (first seals, all open: rotation). When absent, the keys are
+   * derived with HKDF from the client secret(s).
+   */
+  sealingSecretId: nonEmpty.optional(),
+  /** Where secrets come from: Secrets Manager, or (dev server only) files named by the secret IDs. */
+  secretStore: z.enum(['secrets-manager', 'file']).default('secrets-manager'),
+  secretCacheTtlSeconds: positiveInt.max(86_400).default(300),
+  /** Exact redirect URIs registered on the Qlik client (Qlik allows 5). The first is this proxy's callback. */
+  redirectUris: z.array(webUrl).min(1, 'must name at least one redirect URI').max(5, 'Qlik allows at most 5'),
+  /** Exact app URLs the login flow may return to (no prefixes, no wildcards). The first is the default. */
+  appReturnUrls: z.array(webUrl).max(20).default([]),
+  /**
+   * Scopes requested at /oauth/authorize. `user_default` is what Qlik's user tokens carry;
+   * `offline_access` is needed for a refresh token. Request no more.
+   */
+  scopes: z
+    .array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'must be a scope token'))
+    .min(1)
+    .default(['user_default', 'offline_access']),
+  /** `cookie`: the callback seals tokens into an HttpOnly cookie and redirects to the app. `json`: tokens are returned as JSON. */
+  mode: z.enum(['json', 'cookie']).default('cookie'),
+  cookie: z
+    .strictObject({
+      /** Cookie holding the sealed state + PKCE verifier during login (`__Host-`: Secure, Path=/, no Domain). */
+      stateName: nonEmpty.default('__Host-qtv-oauth-state'),
+      /** Cookie holding the sealed session (tokens) in cookie mode. */
+      sessionName: nonEmpty.default('__Host-qtv-oauth-session'),
+      /** Lifetime of the session cookie; the refresh token inside lives ~30 days at Qlik. */
+      sessionMaxAgeSeconds: positiveInt.max(30 * 86_400).default(8 * 3600),
+    })
+    .default({
+      stateName: '__Host-qtv-oauth-state',
+      sessionName: '__Host-qtv-oauth-session',
+      sessionMaxAgeSeconds: 8 * 3600,
     }),
-    identity: identityMappingSchema.default({
-      preset: 'generic',
-      groups: { map: {}, stripPrefix: false, max: 50, onlyMapped: false },
-      overrides: {},
+  /** How long a login may take between /oauth/login and /oauth/callback. */
+  stateTtlSeconds: positiveInt.max(3600).default(600),
+  impersonation: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      /** Scope of impersonation tokens (qlik-auth.md: `user_default`). */
+      scope: nonEmpty.default('user_default'),
+      /** Create a user that does not exist yet, with the admin client, then impersonate it. */
+      provisionUsers: z.boolean().default(false),
+      /** A second, admin-scoped (client_credentials) client for user look-up and creation. */
+      adminClientId: nonEmpty.optional(),
+      adminClientSecretId: nonEmpty.optional(),
+      adminScope: nonEmpty.default('admin_classic'),
+      /** Cached tokens are renewed this long before they expire. */
+      renewBeforeExpirySeconds: z.number().int().min(0).max(3600).default(300),
+      /** Most users whose tokens are cached at once (least recently used are dropped). */
+      cacheMaxEntries: positiveInt.max(100_000).default(1000),
+    })
+    .default({
+      enabled: false,
+      scope: 'user_default',
+      provisionUsers: false,
+      adminScope: 'admin_classic',
+      renewBeforeExpirySeconds: 300,
+      cacheMaxEntries: 1000,
     }),
-    signing: signingSchema,
-    /** The identity provider whose tokens callers present (API Gateway's JWT authorizer). */
-    callerIdp: z
-      .strictObject({
-        issuer: z.url('must be a URL such as https://cognito-idp.eu-west-1.amazonaws.com/<pool-id>'),
-        audience: z.array(nonEmpty).min(1, 'must name at least one audience'),
-      })
+  /** Timeout of every call to Qlik, and how often a safe call is retried. */
+  upstream: z
+    .strictObject({
+      timeoutMs: positiveInt.max(29_000).default(5000),
+      retries: z.number().int().min(0).max(3).default(1),
+    })
+    .default({ timeoutMs: 5000, retries: 1 }),
+});
+
+/** The configuration's fields, before cross-field rules. */
+const configSchemaBase = z.strictObject({
+  qlik: z.strictObject({
+    /** Tenant host, e.g. `example.eu.qlikcloud.com` (no scheme). Needed by OAuth and tenant tools. */
+    tenantHost: z
+      .string()
+      .regex(/^[a-z0-9.-]+(:\d+)?$/i, 'must be a host name such as example.eu.qlikcloud.com, without https://')
       .optional(),
-    cors: z.strictObject({ allowedOrigins: z.array(z.url()).default([]) }).default({ allowedOrigins: [] }),
-    throttling: z
-      .strictObject({ rateLimit: positiveInt.default(50), burstLimit: positiveInt.default(100) })
-      .default({ rateLimit: 50, burstLimit: 100 }),
-  })
-  .superRefine((config, ctx) => {
-    const { defaultTtlSeconds, maxTtlSeconds, notBeforeSkewSeconds } = config.qlik.token;
-    if (maxTtlSeconds + notBeforeSkewSeconds > QLIK_MAX_LIFETIME_SECONDS) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['qlik', 'token', 'maxTtlSeconds'],
-        message: `maxTtlSeconds (${maxTtlSeconds}) + notBeforeSkewSeconds (${notBeforeSkewSeconds}) must be at most ${QLIK_MAX_LIFETIME_SECONDS}: Qlik rejects tokens with exp - nbf over 60 minutes`,
-      });
-    }
-    if (defaultTtlSeconds > maxTtlSeconds) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['qlik', 'token', 'defaultTtlSeconds'],
-        message: `defaultTtlSeconds (${defaultTtlSeconds}) must not exceed maxTtlSeconds (${maxTtlSeconds})`,
-      });
-    }
-    const preset = identityPresets[config.identity.preset];
-    const verifiedClaim = config.identity.emailVerifiedClaim ?? preset.emailVerifiedClaim;
-    if ((config.identity.emailVerified ?? 'from-claim') === 'from-claim' && verifiedClaim === undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['identity', 'emailVerified'],
-        message: `provider preset "${config.identity.preset}" sends no email_verified claim, and Qlik needs email_verified: true. Set identity.emailVerified to "always-true" if this provider only holds verified addresses (a trust decision), or name the claim in identity.emailVerifiedClaim`,
-      });
-    }
-  });
+    /** The issuer configured on the Qlik JWT identity provider. */
+    issuer: nonEmpty,
+    /** The key ID configured on the Qlik JWT identity provider; a key secret's own `kid` wins. */
+    keyId: nonEmpty.optional(),
+    token: z
+      .strictObject({
+        /** Lifetime when the caller asks for none. */
+        defaultTtlSeconds: positiveInt.default(300),
+        /** Longest lifetime a caller may get; larger requests are clamped to it. */
+        maxTtlSeconds: positiveInt.default(600),
+        /** `nbf` is back-dated by this much to absorb clock skew with Qlik. */
+        notBeforeSkewSeconds: z.number().int().min(0).max(300).default(30),
+      })
+      .default({ defaultTtlSeconds: 300, maxTtlSeconds: 600, notBeforeSkewSeconds: 30 }),
+  }),
+  identity: identityMappingSchema.default({
+    preset: 'generic',
+    groups: { map: {}, stripPrefix: false, max: 50, onlyMapped: false },
+    overrides: {},
+  }),
+  signing: signingSchema,
+  /** The identity provider whose tokens callers present (API Gateway's JWT authorizer). */
+  callerIdp: z
+    .strictObject({
+      issuer: z.url('must be a URL such as https://cognito-idp.eu-west-1.amazonaws.com/<pool-id>'),
+      audience: z.array(nonEmpty).min(1, 'must name at least one audience'),
+    })
+    .optional(),
+  cors: z.strictObject({ allowedOrigins: z.array(z.url()).default([]) }).default({ allowedOrigins: [] }),
+  throttling: z
+    .strictObject({ rateLimit: positiveInt.default(50), burstLimit: positiveInt.default(100) })
+    .default({ rateLimit: 50, burstLimit: 100 }),
+  oauth: oauthSchema.optional(),
+});
+
+/** The whole configuration. */
+export const configSchema = configSchemaBase.superRefine((config, ctx) => {
+  const { defaultTtlSeconds, maxTtlSeconds, notBeforeSkewSeconds } = config.qlik.token;
+  if (maxTtlSeconds + notBeforeSkewSeconds > QLIK_MAX_LIFETIME_SECONDS) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['qlik', 'token', 'maxTtlSeconds'],
+      message: `maxTtlSeconds (${maxTtlSeconds}) + notBeforeSkewSeconds (${notBeforeSkewSeconds}) must be at most ${QLIK_MAX_LIFETIME_SECONDS}: Qlik rejects tokens with exp - nbf over 60 minutes`,
+    });
+  }
+  if (defaultTtlSeconds > maxTtlSeconds) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['qlik', 'token', 'defaultTtlSeconds'],
+      message: `defaultTtlSeconds (${defaultTtlSeconds}) must not exceed maxTtlSeconds (${maxTtlSeconds})`,
+    });
+  }
+  if (config.oauth !== undefined) checkOAuth(config, ctx);
+  const preset = identityPresets[config.identity.preset];
+  const verifiedClaim = config.identity.emailVerifiedClaim ?? preset.emailVerifiedClaim;
+  if ((config.identity.emailVerified ?? 'from-claim') === 'from-claim' && verifiedClaim === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['identity', 'emailVerified'],
+      message: `provider preset "${config.identity.preset}" sends no email_verified claim, and Qlik needs email_verified: true. Set identity.emailVerified to "always-true" if this provider only holds verified addresses (a trust decision), or name the claim in identity.emailVerifiedClaim`,
+    });
+  }
+});
+
+/** Cross-field rules of the `oauth` section. */
+function checkOAuth(config: z.infer<typeof configSchemaBase>, ctx: z.RefinementCtx): void {
+  const oauth = config.oauth!;
+  const issue = (path: (string | number)[], message: string) =>
+    ctx.addIssue({ code: 'custom', path: ['oauth', ...path], message });
+  if (oauth.tenantUrl === undefined && config.qlik.tenantHost === undefined)
+    issue(['tenantUrl'], 'set qlik.tenantHost (or oauth.tenantUrl): the proxy must know the tenant');
+  if (oauth.clientAuth === 'secret' && oauth.clientSecretId === undefined)
+    issue(
+      ['clientSecretId'],
+      'clientAuth "secret" needs clientSecretId (the Secrets Manager secret with the client secret)',
+    );
+  if (oauth.clientAuth === 'private-key-jwt') {
+    if (oauth.clientAssertion === undefined)
+      issue(
+        ['clientAssertion'],
+        'clientAuth "private-key-jwt" needs clientAssertion (the key that signs client assertions)',
+      );
+    if (oauth.sealingSecretId === undefined)
+      issue(
+        ['sealingSecretId'],
+        'clientAuth "private-key-jwt" has no client secret to derive sealing keys from: set sealingSecretId',
+      );
+  }
+  if (oauth.mode === 'cookie' && oauth.appReturnUrls.length === 0)
+    issue(['appReturnUrls'], 'mode "cookie" redirects to the app after login: name at least one app URL');
+  for (const [index, name] of [oauth.cookie.stateName, oauth.cookie.sessionName].entries()) {
+    if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name))
+      issue(['cookie', index === 0 ? 'stateName' : 'sessionName'], 'must be a cookie name (RFC 6265 token)');
+  }
+  if (oauth.cookie.stateName === oauth.cookie.sessionName)
+    issue(['cookie', 'sessionName'], 'must differ from stateName');
+  const imp = oauth.impersonation;
+  if (imp.provisionUsers && (imp.adminClientId === undefined || imp.adminClientSecretId === undefined))
+    issue(
+      ['impersonation', 'provisionUsers'],
+      'provisioning users needs an admin client: set impersonation.adminClientId and adminClientSecretId',
+    );
+}
 
 /** A validated configuration, defaults applied. */
 export type Config = z.infer<typeof configSchema>;
@@ -160,6 +324,7 @@ export type Config = z.infer<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;
 export type IdentityMappingConfig = Config['identity'];
 export type SigningConfig = Config['signing'];
+export type OAuthConfig = NonNullable<Config['oauth']>;
 
 /** Formats zod issues as `path: message` sentences. */
 function describeIssues(error: z.ZodError): string[] {

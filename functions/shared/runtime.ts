@@ -11,8 +11,10 @@ import type { Config } from './config.js';
 import { ConfigError } from './errors.js';
 import { describeErrorForLog } from './http.js';
 import { type ResolvedIdentityMapping, resolveIdentityMapping } from './identity-mapping.js';
+import { createOAuthRuntime, type OAuthRuntime } from './oauth-runtime.js';
+import type { FetchLike } from './qlik-oauth-client.js';
 import { CachedSecret, FileSecretStore, type SecretStore, SecretsManagerStore } from './secret-source.js';
-import type { ActiveSigningKey, SignerSource } from './signer.js';
+import type { ActiveSigningKey, Signer, SignerSource } from './signer.js';
 import { signingKeyFromSecret } from './signing-key.js';
 
 /** The service name in every log line and metric. */
@@ -25,6 +27,8 @@ export interface Runtime {
   readonly logger: Logger;
   readonly signers: SignerSource;
   readonly identity: ResolvedIdentityMapping;
+  /** The OAuth proxy's ports; undefined when `oauth` is not configured. */
+  readonly oauth: OAuthRuntime | undefined;
 }
 
 /** Ports a test or the dev server may supply instead of the defaults. */
@@ -33,6 +37,12 @@ export interface RuntimeOverrides {
   readonly logger?: Logger;
   readonly signers?: SignerSource;
   readonly secretsManager?: SecretsManagerClient;
+  /** `fetch` towards Qlik (tests point it at the tenant emulator or inject faults). */
+  readonly fetch?: FetchLike;
+  /** Where the OAuth secrets are read instead of `oauth.secretStore`. */
+  readonly oauthSecretStore?: SecretStore;
+  /** Signs OAuth client assertions (the KMS adapter plugs in here). */
+  readonly clientAssertionSigner?: () => Promise<Signer>;
 }
 
 /** Options of a signer source over a key secret. */
@@ -113,7 +123,23 @@ export function createRuntime(config: Config, overrides: RuntimeOverrides = {}):
   const clock = overrides.clock ?? systemClock;
   const logger = overrides.logger ?? new Logger({ serviceName: SERVICE_NAME });
   const signers = overrides.signers ?? defaultSigners(config, clock, logger, overrides);
-  return { config, clock, logger, signers, identity: resolveIdentityMapping(config.identity) };
+  const oauth =
+    config.oauth === undefined
+      ? undefined
+      : createOAuthRuntime(config, {
+          clock,
+          logger,
+          secretStore:
+            overrides.oauthSecretStore ??
+            (config.oauth.secretStore === 'file'
+              ? new FileSecretStore()
+              : new SecretsManagerStore(overrides.secretsManager ?? new SecretsManagerClient({}))),
+          ...(overrides.fetch !== undefined ? { fetch: overrides.fetch } : {}),
+          ...(overrides.clientAssertionSigner !== undefined
+            ? { clientAssertionSigner: overrides.clientAssertionSigner }
+            : {}),
+        });
+  return { config, clock, logger, signers, identity: resolveIdentityMapping(config.identity), oauth };
 }
 
 /**
