@@ -1,8 +1,11 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, sign } from 'node:crypto';
+import { KMSClient, SignCommand } from '@aws-sdk/client-kms';
+import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
 import {
   assertKmsKeyCanSign,
   classifyKmsError,
+  createKmsSigner,
   type KmsKeyInfo,
   withKmsRetry,
 } from '../../../functions/shared/kms-signer.js';
@@ -185,5 +188,28 @@ describe('Function: assertKmsKeyCanSign', () => {
       thrown = error;
     }
     expect(thrown).toMatchObject({ code: 'SIGNING_KEY_INVALID', status: 500, message: expect.stringMatching(reason) });
+  });
+});
+
+describe('Function: createKmsSigner', () => {
+  it('sends one Sign per signature with MessageType RAW and the KMS algorithm of the JWS algorithm', async () => {
+    // moto treats DIGEST like RAW, so only the request itself can show which one we send.
+    const kmsMock = mockClient(KMSClient);
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-384' });
+    kmsMock.on(SignCommand).callsFake(async (input: { Message: Uint8Array }) => ({
+      Signature: sign('sha384', input.Message, privateKey),
+    }));
+    const signer = createKmsSigner(new KMSClient({ region: 'eu-west-1' }), { keyId: 'k', alg: 'ES384', kid: 'kid' });
+    const signature = await signer.sign(Buffer.from('header.payload'));
+    const calls = kmsMock.commandCalls(SignCommand);
+    expect(calls).toHaveLength(1);
+    expect(calls[0]?.args[0].input).toMatchObject({
+      KeyId: 'k',
+      MessageType: 'RAW',
+      SigningAlgorithm: 'ECDSA_SHA_384',
+    });
+    expect(Buffer.from(calls[0]?.args[0].input.Message ?? [])).toEqual(Buffer.from('header.payload'));
+    expect(signature).toHaveLength(96);
+    kmsMock.restore();
   });
 });
