@@ -379,8 +379,12 @@ export function kmsSignerSource(client: KMSClient, options: KmsSignerSourceOptio
       if (pending === undefined) {
         const attempt = loadKmsSigningKey(client, options).catch((error: unknown) => {
           const typed = toTypedError(error, 'GetPublicKey', options.keyId);
-          options.logger.error('KMS signing key unusable', { keyId: options.keyId, ...describeErrorForLog(typed) });
-          if (typed.status === 503) pending = undefined;
+          const transient = typed.status === 503;
+          options.logger.error(transient ? 'KMS signing key not reachable' : 'KMS signing key refused', {
+            keyId: options.keyId,
+            ...describeErrorForLog(typed),
+          });
+          if (transient) pending = undefined;
           else failedAtMs = clock.nowMs();
           throw typed;
         });

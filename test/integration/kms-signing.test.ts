@@ -218,7 +218,7 @@ describe('Function: KMS key refusals at start', () => {
         expect(body(response).code).toBe('SIGNING_KEY_INVALID');
         expect(String(response.body)).not.toContain(keyId);
       }
-      const refusals = lines.filter((line) => line.includes('KMS signing key unusable'));
+      const refusals = lines.filter((line) => line.includes('KMS signing key refused'));
       expect(refusals).toHaveLength(1);
       expect(refusals[0]).toMatch(reason);
       expect(proxy.count('GetPublicKey')).toBe(1);

@@ -1,12 +1,14 @@
 import { generateKeyPairSync, sign } from 'node:crypto';
-import { KMSClient, SignCommand } from '@aws-sdk/client-kms';
+import { GetPublicKeyCommand, KMSClient, SignCommand } from '@aws-sdk/client-kms';
 import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
+import { FixedClock } from '../../../functions/shared/clock.js';
 import {
   assertKmsKeyCanSign,
   classifyKmsError,
   createKmsSigner,
   type KmsKeyInfo,
+  kmsSignerSource,
   withKmsRetry,
 } from '../../../functions/shared/kms-signer.js';
 
@@ -210,6 +212,58 @@ describe('Function: createKmsSigner', () => {
     });
     expect(Buffer.from(calls[0]?.args[0].input.Message ?? [])).toEqual(Buffer.from('header.payload'));
     expect(signature).toHaveLength(96);
+    kmsMock.restore();
+  });
+});
+
+describe('Function: kmsSignerSource', () => {
+  const ecPublicKeyDer = () =>
+    generateKeyPairSync('ec', { namedCurve: 'P-384' }).publicKey.export({ format: 'der', type: 'spki' });
+
+  it('reads the key once, serves a refusal without asking KMS again, and reads again after the recheck time', async () => {
+    // Prepare
+    const kmsMock = mockClient(KMSClient);
+    kmsMock.on(GetPublicKeyCommand).resolves({ KeyId: 'arn:k', KeyUsage: 'SIGN_VERIFY', PublicKey: ecPublicKeyDer() });
+    const clock = new FixedClock(1_000_000);
+    const errors: string[] = [];
+    const source = kmsSignerSource(new KMSClient({ region: 'eu-west-1' }), {
+      keyId: 'k',
+      clock,
+      recheckAfterMs: 60_000,
+      logger: { error: (message) => errors.push(message) },
+    });
+
+    // Act + Assess
+    await expect(source.current()).rejects.toMatchObject({ code: 'SIGNING_KEY_INVALID' });
+    await expect(source.current()).rejects.toMatchObject({ code: 'SIGNING_KEY_INVALID' });
+    expect(kmsMock.commandCalls(GetPublicKeyCommand)).toHaveLength(1);
+    expect(errors).toEqual(['KMS signing key refused']);
+    clock.advance(60_000);
+    await expect(source.current()).rejects.toMatchObject({ code: 'SIGNING_KEY_INVALID' });
+    expect(kmsMock.commandCalls(GetPublicKeyCommand)).toHaveLength(2);
+    kmsMock.restore();
+  });
+
+  it('does not cache a transient failure: the next caller reads the key again', async () => {
+    const kmsMock = mockClient(KMSClient);
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ format: 'der', type: 'spki' });
+    kmsMock
+      .on(GetPublicKeyCommand)
+      .rejectsOnce(sdkError('KMSInternalException', 500))
+      .resolves({ KeyId: 'arn:k', KeyUsage: 'SIGN_VERIFY', PublicKey: rsa });
+    const errors: string[] = [];
+    const source = kmsSignerSource(new KMSClient({ region: 'eu-west-1' }), {
+      keyId: 'k',
+      kid: 'kid-1',
+      retry: { maxAttempts: 1 },
+      logger: { error: (message) => errors.push(message) },
+    });
+    await expect(source.current()).rejects.toMatchObject({ code: 'SIGNING_KEY_UNAVAILABLE', status: 503 });
+    const key = await source.current();
+    expect(key).toMatchObject({ alg: 'RS256', kid: 'kid-1' });
+    expect(await source.current()).toBe(key);
+    expect(kmsMock.commandCalls(GetPublicKeyCommand)).toHaveLength(2);
+    expect(errors).toEqual(['KMS signing key not reachable']);
     kmsMock.restore();
   });
 });
