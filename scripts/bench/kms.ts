@@ -37,15 +37,24 @@ function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length - 1) * p))] ?? Number.NaN;
 }
 
-async function measure(iterations: number, warmup: number, run: () => Promise<unknown>): Promise<number[]> {
-  for (let i = 0; i < warmup; i++) await run();
-  const samples: number[] = [];
-  for (let i = 0; i < iterations; i++) {
-    const started = performance.now();
-    await run();
-    samples.push(performance.now() - started);
+/**
+ * Times each case once per round, round-robin, so drift on a shared machine (other processes,
+ * moto warming up) falls on every case alike instead of on whichever ran first.
+ */
+async function measureInterleaved(
+  iterations: number,
+  warmup: number,
+  cases: readonly (() => Promise<unknown>)[],
+): Promise<number[][]> {
+  const samples = cases.map(() => [] as number[]);
+  for (let round = 0; round < warmup + iterations; round++) {
+    for (const [index, run] of cases.entries()) {
+      const started = performance.now();
+      await run();
+      if (round >= warmup) samples[index]?.push(performance.now() - started);
+    }
   }
-  return samples.sort((a, b) => a - b);
+  return samples.map((s) => s.sort((a, b) => a - b));
 }
 
 const round = (ms: number) => Math.round(ms * 1000) / 1000;
@@ -69,7 +78,7 @@ export async function benchKms(options: BenchKmsOptions = {}): Promise<BenchRow[
     const keyId = created.KeyMetadata?.KeyId ?? '';
     // A message the size of a real signing input (~600 bytes of base64url header.payload).
     const message = Buffer.from('x'.repeat(600));
-    const bare = await measure(iterations, warmup, () =>
+    const bareSign = () =>
       kms.send(
         new SignCommand({
           KeyId: keyId,
@@ -77,8 +86,7 @@ export async function benchKms(options: BenchKmsOptions = {}): Promise<BenchRow[
           MessageType: 'RAW',
           SigningAlgorithm: 'RSASSA_PKCS1_V1_5_SHA_256',
         }),
-      ),
-    );
+      );
 
     const key = await loadKmsSigningKey(kms, { keyId, kid: 'bench' });
     const claims = {
@@ -88,7 +96,6 @@ export async function benchKms(options: BenchKmsOptions = {}): Promise<BenchRow[
       exp: 1,
       pad: 'y'.repeat(300),
     };
-    const signer = await measure(iterations, warmup, () => signCompactJws(claims, key));
 
     const runtime = createRuntime(
       parseConfig({
@@ -102,11 +109,16 @@ export async function benchKms(options: BenchKmsOptions = {}): Promise<BenchRow[
     const event = httpEvent({
       claims: { sub: 'alice', name: 'Alice Example', email: 'alice@example.com', email_verified: 'true' },
     });
-    const vend = await measure(iterations, warmup, async () => {
+    const vend = async () => {
       const response = await handler(event, lambdaContext());
       if (response.statusCode !== 200) throw new Error(`vend failed: ${response.statusCode} ${response.body}`);
-    });
+    };
 
+    const [bare = [], signer = [], full = []] = await measureInterleaved(iterations, warmup, [
+      bareSign,
+      () => signCompactJws(claims, key),
+      vend,
+    ]);
     const bareMedian = percentile(bare, 0.5);
     const overBare = (samples: number[]) => {
       const delta = round(percentile(samples, 0.5) - bareMedian);
@@ -122,11 +134,7 @@ export async function benchKms(options: BenchKmsOptions = {}): Promise<BenchRow[
     return [
       row('kms: bare moto Sign round trip (SDK)', bare),
       row('kms: signCompactJws via KMS signer', signer, overBare(signer)),
-      row(
-        'kms: full vend path (POST /qlik/jwt handler)',
-        vend,
-        `+${round(percentile(vend, 0.5) - bareMedian)} ms over bare`,
-      ),
+      row('kms: full vend path (POST /qlik/jwt handler)', full, overBare(full)),
     ];
   } finally {
     await moto.stop();
