@@ -208,7 +208,7 @@ export function createOAuthRuntime(config: Config, deps: OAuthRuntimeDeps): OAut
     if (signer === undefined) {
       if (assertion.backend === 'kms')
         throw new ConfigError(
-          ['oauth.clientAssertion.backend: "kms" needs the KMS signer adapter, which this build does not include'],
+          ['oauth.clientAssertion.backend: "kms" needs a KMS signer (createRuntime builds one from the configuration)'],
           'configuration',
         );
       signer = pemAssertionSigner(deps, assertion);

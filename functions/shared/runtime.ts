@@ -5,12 +5,13 @@
  */
 import { readFileSync } from 'node:fs';
 import { Logger } from '@aws-lambda-powertools/logger';
+import { KMSClient } from '@aws-sdk/client-kms';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { type Clock, systemClock } from './clock.js';
 import type { Config } from './config.js';
-import { ConfigError } from './errors.js';
 import { describeErrorForLog } from './http.js';
 import { type ResolvedIdentityMapping, resolveIdentityMapping } from './identity-mapping.js';
+import { kmsSignerSource } from './kms-signer.js';
 import { createOAuthRuntime, type OAuthRuntime } from './oauth-runtime.js';
 import type { FetchLike } from './qlik-oauth-client.js';
 import { CachedSecret, FileSecretStore, type SecretStore, SecretsManagerStore } from './secret-source.js';
@@ -43,6 +44,8 @@ export interface RuntimeOverrides {
   readonly oauthSecretStore?: SecretStore;
   /** Signs OAuth client assertions (the KMS adapter plugs in here). */
   readonly clientAssertionSigner?: () => Promise<Signer>;
+  /** KMS client for the `kms` signing backend (tests point it at moto or a fault proxy). */
+  readonly kms?: KMSClient;
 }
 
 /** Options of a signer source over a key secret. */
@@ -114,8 +117,43 @@ function defaultSigners(config: Config, clock: Clock, logger: Logger, overrides:
       });
     }
     case 'kms':
-      throw new ConfigError(['signing.backend: "kms" is not available in this build'], 'configuration');
+      return kmsSignerSource(
+        // One client per container. The SDK's own retries are off (maxAttempts 1) so that our
+        // jittered retry inside signing.retry.budgetMs is the only retry layer.
+        overrides.kms ?? new KMSClient({ maxAttempts: 1 }),
+        {
+          keyId: signing.keyId,
+          algorithm: 'RS256',
+          purpose: 'qlik-jwt',
+          ...(config.qlik.keyId !== undefined ? { kid: config.qlik.keyId } : {}),
+          retry: signing.retry,
+          clock,
+          logger,
+        },
+      );
   }
+}
+
+/** The client-assertion signer: an override, or a KMS key (`oauth.clientAssertion.backend: kms`). */
+function clientAssertionSigner(
+  config: Config,
+  clock: Clock,
+  logger: Logger,
+  overrides: RuntimeOverrides,
+): { clientAssertionSigner?: () => Promise<Signer> } {
+  if (overrides.clientAssertionSigner !== undefined) return { clientAssertionSigner: overrides.clientAssertionSigner };
+  const assertion = config.oauth?.clientAssertion;
+  if (config.oauth?.clientAuth !== 'private-key-jwt' || assertion?.backend !== 'kms') return {};
+  // The KMS key signs client assertions: no client secret exists anywhere (qlik-auth.md, private-key JWT).
+  const source = kmsSignerSource(overrides.kms ?? new KMSClient({ maxAttempts: 1 }), {
+    keyId: assertion.keyId,
+    algorithm: assertion.alg,
+    purpose: 'client-assertion',
+    kid: assertion.kid,
+    clock,
+    logger,
+  });
+  return { clientAssertionSigner: () => source.current() };
 }
 
 /** Creates the runtime for `config`. Call once per container. */
@@ -135,9 +173,7 @@ export function createRuntime(config: Config, overrides: RuntimeOverrides = {}):
               ? new FileSecretStore()
               : new SecretsManagerStore(overrides.secretsManager ?? new SecretsManagerClient({}))),
           ...(overrides.fetch !== undefined ? { fetch: overrides.fetch } : {}),
-          ...(overrides.clientAssertionSigner !== undefined
-            ? { clientAssertionSigner: overrides.clientAssertionSigner }
-            : {}),
+          ...clientAssertionSigner(config, clock, logger, overrides),
         });
   return { config, clock, logger, signers, identity: resolveIdentityMapping(config.identity), oauth };
 }
