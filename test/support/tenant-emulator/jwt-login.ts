@@ -143,9 +143,28 @@ export function sessionUser(request: IncomingMessage, context: JwtLoginContext):
   return context.users.byId(session.userId);
 }
 
-function claimName(rule: string): string {
-  // Rule ids look like `claim.nbf.present`, `claim.email_verified`, `header.alg`, `time.not_expired`.
-  return rule.split('.')[1] ?? rule;
+// Claims a rule id can name (`claim.nbf.present`, `claim.email_verified`, ...); `claim.lifetime` names none.
+const CLAIMS = new Set([
+  'iss',
+  'aud',
+  'sub',
+  'subType',
+  'name',
+  'email',
+  'email_verified',
+  'groups',
+  'jti',
+  'iat',
+  'nbf',
+  'exp',
+]);
+
+/** The claim a failing rule is about, when it is one and the token lacks it ("Missing required claim"). */
+function missingClaim(rule: string, payload: Record<string, unknown>): string | undefined {
+  const [kind, claim] = rule.split('.');
+  return kind === 'claim' && claim !== undefined && CLAIMS.has(claim) && payload[claim] === undefined
+    ? claim
+    : undefined;
 }
 
 /** `POST /login/jwt-session`. */
@@ -207,9 +226,9 @@ export async function jwtSession(request: IncomingMessage, response: ServerRespo
         401,
         `Token ${first.rule === 'time.not_expired' ? 'expired' : 'not yet valid'}: ${first.message}`,
       );
-    const claim = claimName(first.rule);
-    const absent = first.rule.startsWith('claim.') && payload[claim] === undefined;
-    return reject(response, 400, absent ? `Missing required claim: ${claim}` : `Invalid claim: ${first.message}`);
+    // Qlik: 400 "JWT_LOGIN_VALIDATIONS Missing required claim: nbf" (qlik-auth.md); other rules word it as checked.
+    const missing = missingClaim(first.rule, payload);
+    return reject(response, 400, missing ? `Missing required claim: ${missing}` : `Invalid claim: ${first.message}`);
   }
 
   // Replay: a jti is refused while its token could still be accepted.

@@ -307,14 +307,14 @@ async function authenticateClient(params: Params, hooks: OAuthEmulatorHooks, tok
 
 /** The login/consent page at the interaction URL: a test (fetch) or a headless browser picks a user. */
 function loginPage(uid: string, users: EmulatedUser[], prompt: string, clientName: string): string {
-  const escape = (s: string) =>
+  const htmlEscape = (s: string) =>
     s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
   if (prompt === 'consent') {
-    return `<!doctype html><title>Consent</title><h1>Allow ${escape(clientName)}?</h1>
+    return `<!doctype html><title>Consent</title><h1>Allow ${htmlEscape(clientName)}?</h1>
 <form method="post" action="/interaction/${uid}/confirm"><button type="submit" id="allow">Allow</button></form>`;
   }
   const options = users
-    .map((u) => `<button type="submit" name="subject" value="${escape(u.subject)}">${escape(u.name)}</button>`)
+    .map((u) => `<button type="submit" name="subject" value="${htmlEscape(u.subject)}">${htmlEscape(u.name)}</button>`)
     .join('\n');
   return `<!doctype html><title>Sign in</title><h1>Qlik Cloud tenant emulator: sign in</h1>
 <form method="post" action="/interaction/${uid}/login">
