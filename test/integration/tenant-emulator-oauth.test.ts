@@ -1,5 +1,6 @@
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
+import jsonwebtoken from 'jsonwebtoken';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CookieJar, completeAuthorization, pkcePair } from '../support/tenant-emulator/browser.js';
 import {
@@ -244,7 +245,7 @@ describe('Function: tenant emulator OAuth (private_key_jwt client authentication
     const now = Math.floor(Date.now() / 1000);
     const header: Record<string, string> = { alg };
     if (options.kid !== null) header.kid = options.kid ?? (alg === 'ES384' ? 'ec-1' : 'rsa-1');
-    return new SignJWT({})
+    const jwt = await new SignJWT({})
       .setProtectedHeader(header as { alg: string })
       .setIssuer(client.clientId)
       .setSubject(client.clientId)
@@ -253,6 +254,12 @@ describe('Function: tenant emulator OAuth (private_key_jwt client authentication
       .setIssuedAt(now)
       .setExpirationTime(now + (options.lifetime ?? 60))
       .sign(alg === 'ES384' ? ec.privateKey : rsa.privateKey);
+    // Independent check (jsonwebtoken) that the assertion is what we meant to send.
+    const publicPem = (alg === 'ES384' ? ec.publicKey : rsa.publicKey)
+      .export({ format: 'pem', type: 'spki' })
+      .toString();
+    jsonwebtoken.verify(jwt, publicPem, { algorithms: [alg as jsonwebtoken.Algorithm], issuer: client.clientId });
+    return jwt;
   }
 
   function withAssertion(clientAssertion: string) {

@@ -72,7 +72,7 @@ export interface EmulatedClient {
   readonly internalSecret: string;
 }
 
-/** A request to /oauth/token as received, for test assertions (secrets redacted). */
+/** The emulator state the OAuth server reads: users, clients, the tenant host (client assertion audience). */
 export interface OAuthEmulatorHooks {
   readonly users: UserDirectory;
   readonly tenantHost: string;
