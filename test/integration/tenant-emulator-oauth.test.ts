@@ -374,4 +374,17 @@ describe('Function: tenant emulator fault injection', () => {
     expect(performance.now() - started).toBeGreaterThanOrEqual(290);
     expect(result.status).toBe(401);
   });
+
+  it('close() ends a request held by a long fault delay (a hanging tenant) at once', async () => {
+    const hanging = await startTenantEmulator();
+    hanging.injectFault({ path: '/oauth/token', delayMs: 60_000 });
+    const pending = fetch(`${hanging.url}/oauth/token`, { method: 'POST' }).then(
+      () => 'answered',
+      () => 'connection closed',
+    );
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await hanging.close();
+    // Without close() dropping the connection this would wait 60 s and time the test out.
+    expect(await pending).toBe('connection closed');
+  });
 });

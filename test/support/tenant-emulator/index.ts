@@ -147,6 +147,8 @@ export async function startTenantEmulator(options: TenantEmulatorOptions = {}): 
   const clients = new Map<string, EmulatedClient>();
   const webIntegrations = new Map<string, WebIntegration>();
   const faults: Fault[] = [];
+  // Pending fault delays, so close() can end a "hanging" tenant at once instead of waiting them out.
+  const delays = new Set<NodeJS.Timeout>();
   const requests: ReceivedRequest[] = [];
   const login: JwtLoginContext = {
     users,
@@ -195,7 +197,15 @@ export async function startTenantEmulator(options: TenantEmulatorOptions = {}): 
     const fault = faults.find((f) => f.path === url.pathname && (f.times === undefined || f.times > 0));
     if (fault) {
       if (fault.times !== undefined) fault.times -= 1;
-      if (fault.delayMs) await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
+      if (fault.delayMs) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(() => {
+            delays.delete(timer);
+            resolve();
+          }, fault.delayMs);
+          delays.add(timer);
+        });
+      }
       if (fault.status !== undefined) {
         response.writeHead(fault.status, { 'content-type': fault.contentType ?? 'application/json' });
         response.end(fault.body ?? '');
@@ -295,6 +305,8 @@ export async function startTenantEmulator(options: TenantEmulatorOptions = {}): 
     },
     close: () =>
       new Promise<void>((resolve) => {
+        for (const timer of delays) clearTimeout(timer);
+        delays.clear();
         server.close(() => resolve());
         server.closeAllConnections();
       }),
