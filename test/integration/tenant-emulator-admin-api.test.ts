@@ -82,7 +82,11 @@ afterAll(async () => tenant.close());
 
 describe('Function: tenant emulator identity-provider API', () => {
   it('creates a JWT IdP from a one-line certificate PEM, lists and gets it, and jwt-session uses it at once', async () => {
-    const created = await api('POST', '/api/v1/identity-providers', idpBody('kid-a', oneLine(certA)));
+    const created = await api(
+      'POST',
+      '/api/v1/identity-providers',
+      idpBody('kid-a', oneLine(certA), { tenantIds: [tenant.tenantId] }),
+    );
     expect(created.status).toBe(201);
     expect(created.body).toMatchObject({ protocol: 'jwtAuth', active: true, options: { issuer: ISSUER } });
     const id = String(created.body.id);

@@ -147,8 +147,11 @@ describe('Function: tenant emulator OAuth (authorization code + PKCE)', () => {
     expect(location.searchParams.get('error')).toBe('invalid_request');
   });
 
-  it('refuses a code_verifier shorter than 43 characters', async () => {
-    const pkce = pkcePair('a'.repeat(42));
+  it.each([
+    ['shorter than 43', 42],
+    ['longer than 128', 129],
+  ])('refuses a code_verifier %s characters', async (_name, length) => {
+    const pkce = pkcePair('a'.repeat(length));
     const { code } = await signInForCode(pkce);
     const result = await token(codeGrant(code, pkce.verifier));
     expect(result.status).toBe(400);
