@@ -59,7 +59,7 @@ async function provisionUser(identity: QlikIdentity, deps: AccessTokenDeps): Pro
 }
 
 async function impersonate(identity: QlikIdentity, deps: AccessTokenDeps): Promise<CachedAccessToken> {
-  const { client, config } = deps.oauth;
+  const { impersonationClient: client, config } = deps.oauth;
   const scope = config.impersonation.scope;
   try {
     const tokens = await client.impersonate(identity.sub, scope);

@@ -189,6 +189,12 @@ export const oauthSchema = z.strictObject({
       enabled: z.boolean().default(false),
       /** Scope of impersonation tokens (qlik-auth.md: `user_default`). */
       scope: nonEmpty.default('user_default'),
+      /**
+       * A separate client for the impersonation grant (a Qlik "web" client with machine-to-machine
+       * impersonation); authenticated by client secret. @default the main client (`clientId`)
+       */
+      clientId: nonEmpty.optional(),
+      clientSecretId: nonEmpty.optional(),
       /** Create a user that does not exist yet, with the admin client, then impersonate it. */
       provisionUsers: z.boolean().default(false),
       /** A second, admin-scoped (client_credentials) client for user look-up and creation. */
@@ -322,6 +328,8 @@ function checkOAuth(config: z.infer<typeof configSchemaBase>, ctx: z.RefinementC
   if (oauth.cookie.stateName === oauth.cookie.sessionName)
     issue(['cookie', 'sessionName'], 'must differ from stateName');
   const imp = oauth.impersonation;
+  if ((imp.clientId === undefined) !== (imp.clientSecretId === undefined))
+    issue(['impersonation', 'clientSecretId'], 'set impersonation.clientId and impersonation.clientSecretId together');
   if (imp.provisionUsers && (imp.adminClientId === undefined || imp.adminClientSecretId === undefined))
     issue(
       ['impersonation', 'provisionUsers'],

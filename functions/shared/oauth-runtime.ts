@@ -88,6 +88,8 @@ export interface OAuthRuntime {
   readonly tenantUrl: string;
   /** The client the proxy acts as (authorization code, refresh, revoke, impersonation). */
   readonly client: QlikOAuthClient;
+  /** The client that asks for impersonation tokens (the main client unless one is configured). */
+  readonly impersonationClient: QlikOAuthClient;
   /** The admin-scoped client for user look-up and creation, when configured. */
   readonly adminClient: QlikOAuthClient | undefined;
   /** The cookie sealer (keys from the sealing secret or the client secret). */
@@ -248,10 +250,21 @@ export function createOAuthRuntime(config: Config, deps: OAuthRuntimeDeps): OAut
     });
   }
 
+  const client = new QlikOAuthClient({ ...common, authenticator });
+  let impersonationClient = client;
+  if (imp.clientId !== undefined && imp.clientSecretId !== undefined) {
+    const secrets = cachedSecret(deps, imp.clientSecretId, ttlMs, 'impersonation client secret', parseClientSecrets);
+    impersonationClient = new QlikOAuthClient({
+      ...common,
+      authenticator: secretAuthenticator(imp.clientId, () => read(secrets, 'impersonation client secret')),
+    });
+  }
+
   return {
     config: oauth,
     tenantUrl,
-    client: new QlikOAuthClient({ ...common, authenticator }),
+    client,
+    impersonationClient,
     adminClient,
     sealer: () => read(sealing, 'sealing secret'),
     accessTokens: new LruCache(imp.cacheMaxEntries),
