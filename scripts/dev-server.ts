@@ -292,6 +292,18 @@ export async function describeDevServer(dev: DevServer): Promise<string> {
     `    -d ${shellQuote('{"sub":"alice","name":"Alice Example","email":"alice@example.com","groups":["Sales"]}')} | node -pe 'JSON.parse(require("fs").readFileSync(0)).id_token')`,
     `  curl -s -X POST ${dev.url}/qlik/jwt -H "authorization: Bearer $ID_TOKEN"`,
     '',
+    ...(dev.runtime.oauth === undefined
+      ? []
+      : [
+          `OAuth proxy for ${dev.runtime.oauth.tenantUrl} (${dev.runtime.oauth.config.mode} mode, docs/oauth.md):`,
+          `  sign in:  ${dev.url}/oauth/login?returnTo=${encodeURIComponent(dev.runtime.oauth.config.appReturnUrls[0] ?? '')}`,
+          ...(dev.runtime.oauth.config.impersonation.enabled
+            ? [
+                `  qlik-embed token:  curl -s -X POST ${dev.url}/qlik/access-token -H "authorization: Bearer $ID_TOKEN" -H 'accept: text/plain'`,
+              ]
+            : []),
+          '',
+        ]),
   ].join('\n');
 }
 

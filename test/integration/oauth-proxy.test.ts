@@ -11,7 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import type { ConfigInput } from '../../functions/shared/config.js';
 import { createKeyObjectSigner } from '../../functions/shared/signer.js';
 import { ensureDevSigningKey } from '../../scripts/dev/dev-keys.js';
-import { type DevServer, defaultDevConfig, startDevServer } from '../../scripts/dev-server.js';
+import { type DevServer, defaultDevConfig, describeDevServer, startDevServer } from '../../scripts/dev-server.js';
 import { motoSecretsManager, uniqueName } from '../support/aws.js';
 import { capturingLogger } from '../support/logs.js';
 import { CookieJar, completeAuthorization, pkcePair } from '../support/tenant-emulator/browser.js';
@@ -361,6 +361,12 @@ describe('OAuth proxy: authorization-code flow in cookie mode (dev server + tena
     });
     // Assess
     expect(response.status).toBe(403);
+  });
+
+  it('prints the sign-in URL and the qlik-embed token command in the dev server banner', async () => {
+    const banner = await describeDevServer(cookieDev);
+    expect(banner).toContain(`${cookieDev.url}/oauth/login?returnTo=${encodeURIComponent(`${cookieDev.url}/dev/app`)}`);
+    expect(banner).toContain(`${cookieDev.url}/qlik/access-token`);
   });
 
   it('answers 401 for refresh without a session cookie', async () => {

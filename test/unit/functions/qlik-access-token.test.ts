@@ -49,13 +49,18 @@ function fakeQlik(clock: FixedClock, upstream: Upstream): FetchLike {
   };
 }
 
-function setup(impersonation: Record<string, unknown> = {}, users = ['alice', 'bob']) {
+function setup(
+  impersonation: Record<string, unknown> = {},
+  users = ['alice', 'bob'],
+  identity?: ConfigInput['identity'],
+) {
   const clock = new FixedClock(NOW_MS);
   const upstream: Upstream = { users: new Set(users), log: [], lifeSeconds: 21_600, issued: 0 };
   const log = capturingLogger();
   const input: ConfigInput = {
     qlik: { issuer: 'https://qtv.example', tenantHost: 'tenant.example.com' },
     signing: { backend: 'file', privateKeyPath: 'unused' },
+    ...(identity !== undefined ? { identity } : {}),
     oauth: {
       clientId: 'web',
       clientSecretId: 'client',
@@ -100,6 +105,11 @@ describe('Handler: POST /qlik/access-token', () => {
     const text = await call('alice', { accept: 'text/plain' });
     expect(text.headers).toMatchObject({ 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
     expect(text.body).toBe('token-for-alice-1');
+  });
+
+  it('impersonates the identity /qlik/jwt would assert: the same mapping, overrides included', async () => {
+    const { call } = setup({}, ['alice'], { preset: 'generic', overrides: { 'emp-0042': { sub: 'alice' } } });
+    expect((await call('emp-0042')).json.accessToken).toBe('token-for-alice-1');
   });
 
   it('serves each user only their own token from the cache', async () => {
