@@ -7,7 +7,7 @@ import middy, { type MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type { z } from 'zod';
 import { InvalidRequestError, NotConfiguredError, TokenVendingError } from '../shared/errors.js';
-import { headerValue, json, parseJsonBody, problemJsonErrors } from '../shared/http.js';
+import { headerValue, json, parseJsonBody, problemJsonErrors, text, wantsText } from '../shared/http.js';
 import type { Runtime } from '../shared/runtime.js';
 import {
   callbackQuerySchema,
@@ -52,17 +52,6 @@ export function requestCookie(event: APIGatewayProxyEventV2, name: string): stri
   return undefined;
 }
 
-/** True when the caller prefers the bare token as text (qlik-embed's getAccessToken wants a string). */
-export function wantsText(event: APIGatewayProxyEventV2): boolean {
-  const accept = headerValue(event, 'accept') ?? '';
-  return /^\s*text\/plain\b/i.test(accept) || (/\btext\/plain\b/i.test(accept) && !/json/i.test(accept));
-}
-
-/** A text/plain response holding a bare token; never cached. */
-export function text(status: number, body: string): APIGatewayProxyStructuredResultV2 {
-  return { statusCode: status, headers: { 'content-type': 'text/plain; charset=utf-8', ...NO_STORE }, body };
-}
-
 function parseQuery<S extends z.ZodType>(event: APIGatewayProxyEventV2, schema: S): z.output<S> {
   const result = schema.safeParse(event.queryStringParameters ?? {});
   if (!result.success)
@@ -84,7 +73,7 @@ function checkOrigin(event: APIGatewayProxyEventV2, runtime: Runtime): void {
     ...(runtime.config.oauth.appReturnUrls ?? []).map((url) => new URL(url).origin),
   ]);
   if (!allowed.has(origin))
-    throw new TokenVendingError('OAUTH_REDIRECT_NOT_ALLOWED', 403, 'This origin may not use the session cookie.');
+    throw new TokenVendingError('OAUTH_ORIGIN_NOT_ALLOWED', 403, 'This origin may not use the session cookie.');
 }
 
 /** Adds `Set-Cookie` values to an error response (e.g. clearing a dead session or a used state cookie). */

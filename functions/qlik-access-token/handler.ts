@@ -6,10 +6,9 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { z } from 'zod';
-import { text, wantsText } from '../oauth/handler.js';
 import { callerClaimsFrom } from '../shared/caller.js';
 import { NotConfiguredError } from '../shared/errors.js';
-import { json, parseJsonBody, problemJsonErrors } from '../shared/http.js';
+import { json, parseJsonBody, problemJsonErrors, text, wantsText } from '../shared/http.js';
 import type { Runtime } from '../shared/runtime.js';
 import { vendAccessToken } from './core.js';
 

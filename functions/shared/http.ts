@@ -182,5 +182,16 @@ export function parseJsonBody<S extends z.ZodType>(event: APIGatewayProxyEventV2
   return result.data;
 }
 
+/** True when the caller prefers the bare token as text (qlik-embed's getAccessToken wants a string). */
+export function wantsText(event: APIGatewayProxyEventV2): boolean {
+  const accept = headerValue(event, 'accept') ?? '';
+  return /^\s*text\/plain\b/i.test(accept) || (/\btext\/plain\b/i.test(accept) && !/json/i.test(accept));
+}
+
+/** A text/plain response holding a bare token; never cached. */
+export function text(status: number, body: string): APIGatewayProxyStructuredResultV2 {
+  return { statusCode: status, headers: { 'content-type': 'text/plain; charset=utf-8', ...NO_STORE }, body };
+}
+
 /** Reads a header case-insensitively. */
 export { headerValue };

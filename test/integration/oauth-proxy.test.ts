@@ -501,6 +501,51 @@ describe('OAuth proxy: JSON mode (SPA code exchange, refresh, revoke)', () => {
   });
 });
 
+describe('OAuth proxy: client secret rotation through Secrets Manager', () => {
+  it('keeps working while the secret is rotated at Qlik and in Secrets Manager (picked up after the cache TTL)', async () => {
+    // Prepare: its own client and secret, so the other servers' cached secrets stay valid.
+    const first = `rot1-${randomBytes(12).toString('hex')}`;
+    const second = `rot2-${randomBytes(12).toString('hex')}`;
+    remember(first, second);
+    const rotating = tenant.addClient({ clientId: 'proxy-rot', secrets: [first], impersonation: true });
+    const secretId = await secret(first);
+    const log = capturingLogger('DEBUG');
+    const dev = await devServer(
+      'json',
+      () => ({
+        clientId: 'proxy-rot',
+        clientSecretId: secretId,
+        secretCacheTtlSeconds: 1,
+        impersonation: { enabled: true },
+      }),
+      log,
+    );
+    try {
+      const vend = async (sub: string) =>
+        post(`${dev.url}/qlik/access-token`, undefined, { authorization: `Bearer ${await callerToken(dev, sub)}` });
+      expect((await vend('alice')).status).toBe(200);
+      // Act: 1. Qlik holds both secrets; 2. Secrets Manager gets the new one; 3. Qlik drops the old one.
+      rotating.secrets.push(second);
+      await sm.send(
+        new PutSecretValueCommand({ SecretId: secretId, SecretString: JSON.stringify({ clientSecrets: [second] }) }),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      const during = await vend('bob');
+      rotating.secrets.splice(0, 1);
+      // Assess
+      expect(during.status).toBe(200);
+      remember(((await during.json()) as { accessToken: string }).accessToken);
+      const after = await vend(`rot-${randomBytes(2).toString('hex')}`);
+      // An unknown user: reaching Qlik's user check proves the client authenticated with the new secret.
+      expect(after.status).toBe(403);
+      expect(await after.json()).toMatchObject({ code: 'IDENTITY_NOT_MAPPABLE' });
+      for (const value of [first, second]) expect(log.text()).not.toContain(value);
+    } finally {
+      await dev.close();
+    }
+  });
+});
+
 describe('OAuth proxy: upstream faults', () => {
   it('answers 502 problem+json on a Qlik 500 during the code exchange, without Qlik’s body and without retrying the consuming request', async () => {
     // Prepare
