@@ -204,7 +204,7 @@ async function createSecret(
     deps.logger.info('createSecret skipped: pending version exists', { secretId, versionId: token });
     return { step: 'createSecret', outcome: 'skipped', ...kidOf(existing.value) };
   }
-  await removeSupersededIdentityProviders(secretId, versions, current.value, deps);
+  await removeSupersededIdentityProviders(secretId, current.value, deps);
 
   const { rotation, qlik } = deps.config;
   const { privateKey, publicKey } = await generateKeyPairAsync('rsa', { modulusLength: rotation.keySize });
@@ -242,42 +242,31 @@ function kidOf(value: string): { kid?: string } {
 }
 
 /**
- * Removes managed IdPs whose key is neither AWSCURRENT, AWSPREVIOUS nor AWSPENDING, once the grace period
- * since they were superseded has passed. AWSPREVIOUS keeps its IdP so a rollback works. Best effort: a
- * failure here is logged and never blocks a rotation.
+ * Removes managed IdPs of keys other than AWSCURRENT, once the grace period since AWSCURRENT took over has passed.
+ * Runs at the start of a rotation, so between rotations two IdPs exist: AWSCURRENT's and AWSPREVIOUS's (what a
+ * rollback needs); AWSPREVIOUS's is removed when the next rotation starts, the new key's added by its setSecret.
+ * Best effort: a failure is logged and never blocks a rotation (the next one retries).
  */
-async function removeSupersededIdentityProviders(
-  secretId: string,
-  versions: Readonly<Record<string, readonly string[]>>,
-  currentValue: string,
-  deps: RotationDependencies,
-): Promise<void> {
+async function removeSupersededIdentityProviders(secretId: string, currentValue: string, deps: RotationDependencies) {
   if (deps.config.rotation.qlik.mode !== 'register' || deps.qlik === undefined) return;
+  const current = parseRotatedKey(currentValue);
+  const currentKid = current.kid ?? deps.config.qlik.keyId;
+  // A hand-made first key carries no createdAt: nothing tells when it took over, so keep everything.
+  const tookOverAt = Date.parse(current.createdAt ?? '');
+  if (currentKid === undefined || !Number.isFinite(tookOverAt)) return;
+  if (deps.clock.nowMs() - tookOverAt < deps.config.rotation.gracePeriodSeconds * 1000) {
+    deps.logger.info('superseded identity providers kept: grace period not over', { secretId });
+    return;
+  }
   try {
-    const keep = new Set<string>();
-    const current = parseRotatedKey(currentValue);
-    keep.add(current.kid ?? deps.config.qlik.keyId ?? '');
-    const previousId = Object.entries(versions).find(([, s]) => s.includes(AWSPREVIOUS))?.[0];
-    if (previousId !== undefined) {
-      const previous = await deps.secrets.getValue(secretId, { versionId: previousId, versionStage: AWSPREVIOUS });
-      const previousKid = previous === undefined ? undefined : parseRotatedKey(previous.value).kid;
-      if (previousKid !== undefined) keep.add(previousKid);
-      // Anything older than AWSPREVIOUS was superseded no later than AWSPREVIOUS was created.
-      const supersededAt = Date.parse(parseRotatedKey(previous?.value ?? '').createdAt ?? '');
-      const graceMs = deps.config.rotation.gracePeriodSeconds * 1000;
-      if (!Number.isFinite(supersededAt) || deps.clock.nowMs() - supersededAt < graceMs) {
-        deps.logger.info('superseded identity providers kept: grace period not over', { secretId });
-        return;
-      }
-    } else return; // first rotation: nothing older than the current key is ours to remove
     for (const idp of await deps.qlik.listJwtIdentityProviders()) {
       if (!idp.description?.startsWith(MANAGED_IDP_DESCRIPTION_PREFIX)) continue; // never touch IdPs we did not make
-      if (idp.kid === undefined || keep.has(idp.kid)) continue;
+      if (idp.kid === undefined || idp.kid === currentKid) continue;
       await deps.qlik.deleteIdentityProvider(idp.id);
       deps.logger.info('removed superseded Qlik identity provider', { secretId, kid: idp.kid, idpId: idp.id });
     }
   } catch (error) {
-    deps.logger.warn('could not remove superseded Qlik identity providers; will retry at the next rotation', {
+    deps.logger.warn('could not remove superseded Qlik identity providers; the next rotation retries', {
       secretId,
       errorName: (error as Error).name,
       errorCode: (error as TokenVendingError).code,
