@@ -1,3 +1,6 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
@@ -123,4 +126,42 @@ describe('Construct: KeyRotation', () => {
       expect(() => new KeyRotation(stack, 'KeyRotation', { secret: new Secret(stack, 'S'), config })).toThrow(message);
     },
   );
+});
+
+describe('Construct: KeyRotation (real bundle)', () => {
+  it('bundles the rotation function into an ESM file that loads and refuses a non-rotation event', async () => {
+    // Prepare: bundle for real with the local esbuild, into a folder under the project so @aws-sdk/* (external,
+    // provided by the Lambda runtime) resolves from node_modules.
+    mkdirSync(join(process.cwd(), '.local'), { recursive: true });
+    const outdir = mkdtempSync(join(process.cwd(), '.local', 'cdk-bundle-'));
+    try {
+      const app = new App({ outdir });
+      const stack = new Stack(app, 'Bundled');
+      const config = parseConfig({ qlik: { issuer: ISSUER }, signing: { backend: 'secrets-manager', secretId: 'k' } });
+      new KeyRotation(stack, 'KeyRotation', { secret: new Secret(stack, 'SigningKey'), config });
+      const assembly = app.synth();
+      const assetDir = readdirSync(assembly.directory).find(
+        (name) => name.startsWith('asset.') && existsSync(join(assembly.directory, name, 'index.mjs')),
+      );
+      expect(assetDir).toBeDefined();
+      const bundle = join(assembly.directory, assetDir ?? '', 'index.mjs');
+
+      // Act: load the bundle as Lambda would and call it with a bad event.
+      const script = `const m = await import(${JSON.stringify(bundle)}); try { await m.handler({}, { awsRequestId: 'x', functionName: 'f' }); console.log('no error'); } catch (e) { console.log(e.code); }`;
+      const output = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+        env: {
+          ...process.env,
+          QTV_CONFIG: JSON.stringify(config),
+          AWS_REGION: 'eu-west-1',
+          POWERTOOLS_LOG_LEVEL: 'SILENT',
+        },
+        encoding: 'utf8',
+      });
+
+      // Assess
+      expect(output.trim().split('\n').at(-1)).toBe('ROTATION_INVALID_STATE');
+    } finally {
+      rmSync(outdir, { recursive: true, force: true });
+    }
+  });
 });
