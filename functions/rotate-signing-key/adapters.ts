@@ -116,6 +116,8 @@ export interface QlikRestOptions {
   /** Loads the admin client's credentials (e.g. from Secrets Manager); absent: only the probe login works. */
   readonly credentials?: () => Promise<QlikClientCredentials>;
   readonly webIntegrationId?: string;
+  /** Scope asked for with client_credentials; admin_classic makes the token admin on the IdP API. @default 'admin_classic' */
+  readonly scope?: string;
   /** @default 10_000 */
   readonly timeoutMs?: number;
   readonly nowMs?: () => number;
@@ -170,8 +172,14 @@ export class QlikRestIdentityProviders implements QlikIdentityProviderPort {
       '/oauth/token',
       {
         method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/json' },
-        body: JSON.stringify({ grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret }),
+        // Form encoding: what every OAuth server takes (RFC 6749 §4.4.2); Qlik also takes JSON.
+        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+        body: new URLSearchParams({
+          grant_type: 'client_credentials',
+          client_id: clientId,
+          client_secret: clientSecret,
+          scope: this.options.scope ?? 'admin_classic',
+        }).toString(),
       },
       'oauth token',
     );

@@ -17,7 +17,12 @@ function fakeTenant(routes: Record<string, (request: Recorded) => Response>) {
       method: init?.method ?? 'GET',
       url: url.pathname + url.search,
       headers: Object.fromEntries(new Headers(init?.headers).entries()),
-      body: typeof init?.body === 'string' ? JSON.parse(init.body) : undefined,
+      body:
+        typeof init?.body !== 'string'
+          ? undefined
+          : init.body.startsWith('{')
+            ? JSON.parse(init.body)
+            : Object.fromEntries(new URLSearchParams(init.body)),
     };
     requests.push(request);
     const route = routes[`${request.method} ${url.pathname}`];
@@ -68,7 +73,9 @@ describe('Function: QlikRestIdentityProviders', () => {
       grant_type: 'client_credentials',
       client_id: 'admin-client',
       client_secret: 'very-secret-value',
+      scope: 'admin_classic',
     });
+    expect(tenant.requests[0]?.headers['content-type']).toBe('application/x-www-form-urlencoded');
     expect(tenant.requests[1]?.headers.authorization).toBe('Bearer at-1');
     expect(tenant.requests[1]?.body).toEqual({
       provider: 'external',
