@@ -96,28 +96,112 @@ describe('Function: checkQlikToken', () => {
 
   type Mutation = [description: string, mutate: (t: ReturnType<typeof validToken>) => void, failingRule: string];
   const rejected: Mutation[] = [
-    ['alg is HS256', (t) => void (t.header.alg = 'HS256'), 'header.alg'],
-    ['alg is none', (t) => void (t.header.alg = 'none'), 'header.alg'],
+    [
+      'alg is HS256',
+      (t) => {
+        t.header.alg = 'HS256';
+      },
+      'header.alg',
+    ],
+    [
+      'alg is none',
+      (t) => {
+        t.header.alg = 'none';
+      },
+      'header.alg',
+    ],
     ['kid is missing', (t) => void delete t.header.kid, 'header.kid.present'],
-    ['kid differs from the IdP', (t) => void (t.header.kid = 'other'), 'header.kid.matches'],
+    [
+      'kid differs from the IdP',
+      (t) => {
+        t.header.kid = 'other';
+      },
+      'header.kid.matches',
+    ],
     ['iss is missing', (t) => void delete t.payload.iss, 'claim.iss.present'],
-    ['iss differs from the IdP', (t) => void (t.payload.iss = 'https://evil.example'), 'claim.iss.matches'],
-    ['aud is wrong', (t) => void (t.payload.aud = 'qlik.api'), 'claim.aud'],
-    ['sub is empty', (t) => void (t.payload.sub = ''), 'claim.sub'],
+    [
+      'iss differs from the IdP',
+      (t) => {
+        t.payload.iss = 'https://evil.example';
+      },
+      'claim.iss.matches',
+    ],
+    [
+      'aud is wrong',
+      (t) => {
+        t.payload.aud = 'qlik.api';
+      },
+      'claim.aud',
+    ],
+    [
+      'sub is empty',
+      (t) => {
+        t.payload.sub = '';
+      },
+      'claim.sub',
+    ],
     ['subType is missing', (t) => void delete t.payload.subType, 'claim.subType'],
     ['name is missing', (t) => void delete t.payload.name, 'claim.name'],
-    ['email is not an address', (t) => void (t.payload.email = 'ada'), 'claim.email'],
-    ['email_verified is the string "true"', (t) => void (t.payload.email_verified = 'true'), 'claim.email_verified'],
-    ['email_verified is false', (t) => void (t.payload.email_verified = false), 'claim.email_verified'],
-    ['groups is a string', (t) => void (t.payload.groups = 'Sales'), 'claim.groups'],
+    [
+      'email is not an address',
+      (t) => {
+        t.payload.email = 'ada';
+      },
+      'claim.email',
+    ],
+    [
+      'email_verified is the string "true"',
+      (t) => {
+        t.payload.email_verified = 'true';
+      },
+      'claim.email_verified',
+    ],
+    [
+      'email_verified is false',
+      (t) => {
+        t.payload.email_verified = false;
+      },
+      'claim.email_verified',
+    ],
+    [
+      'groups is a string',
+      (t) => {
+        t.payload.groups = 'Sales';
+      },
+      'claim.groups',
+    ],
     ['jti is missing', (t) => void delete t.payload.jti, 'claim.jti'],
     ['iat is missing', (t) => void delete t.payload.iat, 'claim.iat'],
     ['nbf is missing', (t) => void delete t.payload.nbf, 'claim.nbf.present'],
     ['exp is missing', (t) => void delete t.payload.exp, 'claim.exp.present'],
-    ['exp is before nbf', (t) => void (t.payload.exp = (t.payload.nbf as number) - 1), 'claim.exp.after_nbf'],
-    ['exp - nbf is 3601 s', (t) => void (t.payload.exp = (t.payload.nbf as number) + 3601), 'claim.lifetime'],
-    ['the token expired', (t) => void (t.payload.exp = NOW - 1), 'time.not_expired'],
-    ['nbf is in the future', (t) => void (t.payload.nbf = NOW + 60), 'time.not_before'],
+    [
+      'exp is before nbf',
+      (t) => {
+        t.payload.exp = (t.payload.nbf as number) - 1;
+      },
+      'claim.exp.after_nbf',
+    ],
+    [
+      'exp - nbf is 3601 s',
+      (t) => {
+        t.payload.exp = (t.payload.nbf as number) + 3601;
+      },
+      'claim.lifetime',
+    ],
+    [
+      'the token expired',
+      (t) => {
+        t.payload.exp = NOW - 1;
+      },
+      'time.not_expired',
+    ],
+    [
+      'nbf is in the future',
+      (t) => {
+        t.payload.nbf = NOW + 60;
+      },
+      'time.not_before',
+    ],
   ];
 
   it.each(rejected)('rejects a token whose %s', (_description, mutate, failingRule) => {
