@@ -5,27 +5,61 @@
  */
 
 import { CliError, type CliIo, type Command, EXIT, type ExitCode } from './cli/support.js';
-import { doctorCommand } from './commands/doctor.js';
-import { idpConfigCommand } from './commands/idp-config.js';
-import { idpPushCommand } from './commands/idp-push.js';
-import { inspectCommand } from './commands/inspect.js';
-import { keysConvertCommand } from './commands/keys-convert.js';
-import { keysCreateCommand } from './commands/keys-create.js';
-import { secretPutCommand } from './commands/secret-put.js';
-import { secretShowCommand } from './commands/secret-show.js';
-import { tokenCommand } from './commands/token.js';
+
+/** A command's name and summary, with its module loaded only when it runs (keeps startup short). */
+interface CommandEntry {
+  readonly name: string;
+  readonly summary: string;
+  readonly load: () => Promise<Command>;
+}
 
 /** Every command, in the order `qtv --help` lists them. */
-export const commands: readonly Command[] = [
-  keysCreateCommand,
-  keysConvertCommand,
-  tokenCommand,
-  inspectCommand,
-  secretPutCommand,
-  secretShowCommand,
-  idpConfigCommand,
-  idpPushCommand,
-  doctorCommand,
+export const commands: readonly CommandEntry[] = [
+  {
+    name: 'keys create',
+    summary: 'make an RSA key, public key and self-signed certificate (files as qs-jwt names them)',
+    load: async () => (await import('./commands/keys-create.js')).keysCreateCommand,
+  },
+  {
+    name: 'keys convert',
+    summary: 'PKCS#1 <-> PKCS#8, PEM <-> JWK; RFC 7638 thumbprint and certificate SHA-256',
+    load: async () => (await import('./commands/keys-convert.js')).keysConvertCommand,
+  },
+  {
+    name: 'token',
+    summary: 'mint a Qlik JWT (qs-jwt-compatible flags, without its traps)',
+    load: async () => (await import('./commands/token.js')).tokenCommand,
+  },
+  {
+    name: 'inspect',
+    summary: 'check a JWT against every Qlik rule, with fixes; verify its signature',
+    load: async () => (await import('./commands/inspect.js')).inspectCommand,
+  },
+  {
+    name: 'secret put',
+    summary: 'store a key (+ kid, issuer, certificate) in Secrets Manager as the token API reads it',
+    load: async () => (await import('./commands/secret-put.js')).secretPutCommand,
+  },
+  {
+    name: 'secret show',
+    summary: 'describe a key secret: ARN, versions, kid, issuer, key size, certificate expiry (never the key)',
+    load: async () => (await import('./commands/secret-show.js')).secretShowCommand,
+  },
+  {
+    name: 'idp config',
+    summary: 'print the Qlik JWT IdP settings (console values, or the REST API body with --json)',
+    load: async () => (await import('./commands/idp-config.js')).idpConfigCommand,
+  },
+  {
+    name: 'idp push',
+    summary: 'create the JWT identity provider on a Qlik tenant (REST API, admin credential)',
+    load: async () => (await import('./commands/idp-push.js')).idpPushCommand,
+  },
+  {
+    name: 'doctor',
+    summary: 'diagnose a stack end to end: API, caller token, Qlik JWT, rules, IdP settings, Qlik session',
+    load: async () => (await import('./commands/doctor.js')).doctorCommand,
+  },
 ];
 
 const overview = () =>
@@ -46,8 +80,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<ExitCode> {
     io.stdout(overview());
     return argv.length === 0 ? EXIT.usage : EXIT.ok;
   }
-  const command = commands.find((c) => c.name === `${argv[0]} ${argv[1]}`) ?? commands.find((c) => c.name === argv[0]);
-  if (command === undefined) {
+  const entry = commands.find((c) => c.name === `${argv[0]} ${argv[1]}`) ?? commands.find((c) => c.name === argv[0]);
+  if (entry === undefined) {
     const group = commands.filter((c) => c.name.startsWith(`${argv[0]} `)).map((c) => `qtv ${c.name}`);
     io.stderr(
       group.length > 0
@@ -56,7 +90,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<ExitCode> {
     );
     return EXIT.usage;
   }
-  const rest = argv.slice(command.name.split(' ').length);
+  const rest = argv.slice(entry.name.split(' ').length);
+  const command = await entry.load();
   if (rest.includes('--help') || rest.includes('-h')) {
     io.stdout(command.help.endsWith('\n') ? command.help : `${command.help}\n`);
     return EXIT.ok;
@@ -87,7 +122,7 @@ const processIo: CliIo = {
   fetch: (...args) => fetch(...args),
 };
 
-const entry = process.argv[1] ?? '';
-if (/(^|[\\/])(cli\.ts|qtv\.mjs|qtv)$/.test(entry)) {
+const mainScript = process.argv[1] ?? '';
+if (/(^|[\\/])(cli\.ts|qtv\.mjs|qtv)$/.test(mainScript)) {
   process.exitCode = await runCli(process.argv.slice(2), processIo);
 }
