@@ -124,5 +124,12 @@ const processIo: CliIo = {
 
 const mainScript = process.argv[1] ?? '';
 if (/(^|[\\/])(cli\.ts|qtv\.mjs|qtv)$/.test(mainScript)) {
+  // Errors are one line; so are warnings. The AWS SDK's multi-line notice that future releases need
+  // Node 22 says nothing about this run, so it is dropped; any other warning is kept, on one line.
+  process.removeAllListeners('warning');
+  process.on('warning', (warning) => {
+    if (!warning.message.startsWith('NodeVersionSupportWarning'))
+      process.stderr.write(`qtv: warning: ${warning.message.split('\n')[0]}\n`);
+  });
   process.exitCode = await runCli(process.argv.slice(2), processIo);
 }

@@ -47,8 +47,10 @@ export function awsError(error: unknown, action: string): CliError {
       `${action}: AWS refused the credentials (${name}): check AWS_PROFILE or the AWS_* credentials`,
     );
   const endpoint = loadCliEnvironment().awsEndpointUrl;
+  // Network faults surface as a plain Error with a syscall code (ECONNREFUSED, ENOTFOUND): name that instead.
+  const code = (error as { code?: string }).code;
   return upstreamError(
-    `${action}: ${name}${endpoint ? ` at ${endpoint}` : ''}: check network access, AWS_ENDPOINT_URL and credentials`,
+    `${action}: ${code ?? name}${endpoint ? ` at ${endpoint}` : ''}: check network access, AWS_ENDPOINT_URL and credentials`,
     { cause: error },
   );
 }

@@ -9,8 +9,8 @@ import { calculateJwkThumbprint, type JWK } from 'jose';
 import jsonwebtoken from 'jsonwebtoken';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createSelfSignedCertificate } from '../../functions/shared/certificates.js';
-import { pkcs8Pem, rsaKeyPair, verifyWithJsonwebtoken } from '../support/keys.js';
 import { runQtv, tempDir } from '../support/cli.js';
+import { pkcs8Pem, rsaKeyPair, verifyWithJsonwebtoken } from '../support/keys.js';
 
 const ISSUER = 'https://qtv.example.com';
 const NOW = 1_790_000_000; // 2026-09-21T14:13:20Z: a fixed clock for --now
@@ -105,7 +105,7 @@ describe.concurrent('Command: qtv keys convert', () => {
     expect(createPublicKey(pem).equals(createPublicKey(readFileSync(files.privateKey)))).toBe(true);
   });
 
-  it('shows a certificate\'s SHA-256 fingerprint and turns it into a public JWK', async () => {
+  it("shows a certificate's SHA-256 fingerprint and turns it into a public JWK", async () => {
     // Act
     const facts = await runQtv(['keys', 'convert', files.certificate, '--json']);
     const jwk = await runQtv(['keys', 'convert', files.certificate, '--to', 'jwk']);
@@ -136,14 +136,18 @@ describe.concurrent('Command: qtv keys convert', () => {
     expect((JSON.parse(publicOnly.stdout) as JWK).d).toBeUndefined();
     const jwk = JSON.parse(privateJwk.stdout) as JWK;
     expect(jwk.d).toBeTypeOf('string');
-    expect(createPrivateKey({ key: jwk, format: 'jwk' } as never).equals(createPrivateKey(readFileSync(files.privateKey)))).toBe(
-      true,
-    );
+    expect(
+      createPrivateKey({ key: jwk, format: 'jwk' } as never).equals(createPrivateKey(readFileSync(files.privateKey))),
+    ).toBe(true);
   });
 
   it.each([
     ['a missing file', () => join(tempDir(), 'missing.pem'), /^qtv: cannot read .*missing\.pem \(ENOENT\): pass/],
-    ['an EC key', () => writeTemp(pkcs8Pem(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey)), /is ec, but Qlik Cloud's JWT identity provider accepts RS256 only/],
+    [
+      'an EC key',
+      () => writeTemp(pkcs8Pem(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey)),
+      /is ec, but Qlik Cloud's JWT identity provider accepts RS256 only/,
+    ],
     ['a file that is no key', () => writeTemp('hello'), /holds no PEM key, PEM certificate or JWK/],
   ])('refuses %s with exit 2 and one line', async (_name, makePath, message) => {
     // Act
@@ -217,10 +221,26 @@ describe.concurrent('Command: qtv token', () => {
   });
 
   it.each([
-    ['a qs-jwt lifetime of 365d', ['--expires', '365d'], /makes exp - nbf 31536030s: Qlik rejects tokens valid for more than 60 minutes; use --expires 59m/],
-    ['60m with the default 30s nbf back-dating', ['--expires', '60m'], /exp - nbf 3630s: Qlik rejects tokens valid for more than 60 minutes/],
-    ['61m with no back-dating', ['--expires', '61m', '--not-before-skew', '0'], /exp - nbf 3660s: Qlik rejects tokens valid for more than 60 minutes; use --expires 60m/],
-    ['a lifetime that is not a duration', ['--expires', 'soon'], /--expires "soon" is not a duration: use e.g. 30s, 5m or 1h/],
+    [
+      'a qs-jwt lifetime of 365d',
+      ['--expires', '365d'],
+      /makes exp - nbf 31536030s: Qlik rejects tokens valid for more than 60 minutes; use --expires 59m/,
+    ],
+    [
+      '60m with the default 30s nbf back-dating',
+      ['--expires', '60m'],
+      /exp - nbf 3630s: Qlik rejects tokens valid for more than 60 minutes/,
+    ],
+    [
+      '61m with no back-dating',
+      ['--expires', '61m', '--not-before-skew', '0'],
+      /exp - nbf 3660s: Qlik rejects tokens valid for more than 60 minutes; use --expires 60m/,
+    ],
+    [
+      'a lifetime that is not a duration',
+      ['--expires', 'soon'],
+      /--expires "soon" is not a duration: use e.g. 30s, 5m or 1h/,
+    ],
     ['--email-verified yes', ['--email-verified', 'yes'], /--email-verified must be true or false/],
   ])('refuses %s with exit 2', async (_name, args, message) => {
     // Act
@@ -233,10 +253,26 @@ describe.concurrent('Command: qtv token', () => {
   });
 
   it.each([
-    ['a missing key file', () => ['--key-file', 'nope.pem'], /^qtv: cannot read nope\.pem \(ENOENT\): pass --key-file with the path of a PEM private key/],
-    ['an EC key', () => ['--key-file', writeTemp(pkcs8Pem(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey))], /The signing key is ec, but Qlik Cloud's JWT identity provider accepts RS256 only: use an RSA key/],
-    ['a 1024-bit RSA key', () => ['--key-file', writeTemp(pkcs8Pem(generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey))], /has 1024 bits; use 2048 to 4096 bits/],
-    ['no key at all', () => [], /no signing key: pass --key-file <privatekey\.pem>, --secret-id <secret>, or set QTV_PRIVATE_KEY/],
+    [
+      'a missing key file',
+      () => ['--key-file', 'nope.pem'],
+      /^qtv: cannot read nope\.pem \(ENOENT\): pass --key-file with the path of a PEM private key/,
+    ],
+    [
+      'an EC key',
+      () => ['--key-file', writeTemp(pkcs8Pem(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey))],
+      /The signing key is ec, but Qlik Cloud's JWT identity provider accepts RS256 only: use an RSA key/,
+    ],
+    [
+      'a 1024-bit RSA key',
+      () => ['--key-file', writeTemp(pkcs8Pem(generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey))],
+      /has 1024 bits; use 2048 to 4096 bits/,
+    ],
+    [
+      'no key at all',
+      () => [],
+      /no signing key: pass --key-file <privatekey\.pem>, --secret-id <secret>, or set QTV_PRIVATE_KEY/,
+    ],
     ['two key sources', () => ['--key-file', 'a.pem', '--secret-id', 's'], /pass only one of --key-file, --secret-id/],
   ])('refuses %s with exit 2 and a fix', async (_name, keyArgs, message) => {
     // Act
@@ -260,7 +296,15 @@ describe.concurrent('Command: qtv inspect', () => {
     });
     // Assess
     expect(result.code, result.stdout).toBe(0);
-    for (const rule of ['header.alg', 'header.kid.matches', 'claim.iss.matches', 'claim.aud', 'claim.nbf.present', 'claim.lifetime', 'signature'])
+    for (const rule of [
+      'header.alg',
+      'header.kid.matches',
+      'claim.iss.matches',
+      'claim.aud',
+      'claim.nbf.present',
+      'claim.lifetime',
+      'signature',
+    ])
       expect(result.stdout).toMatch(new RegExp(`^PASS  ${rule.replace('.', '\\.')}\\s`, 'm'));
     expect(result.stdout).not.toMatch(/^FAIL/m);
     expect(result.stdout).toContain("ok: Qlik's rules pass and the signature verifies");
@@ -271,7 +315,14 @@ describe.concurrent('Command: qtv inspect', () => {
     // Prepare: what qs-jwt create-qscloud makes: group (not groups), email_verified as a string, no nbf/jti, 365 days.
     const privateKey = readFileSync(files.privateKey, 'utf8');
     const token = jsonwebtoken.sign(
-      { sub: 'f3a1', subType: 'user', name: 'Alice', email: 'alice@example.com', email_verified: 'true', group: ['Sales'] },
+      {
+        sub: 'f3a1',
+        subType: 'user',
+        name: 'Alice',
+        email: 'alice@example.com',
+        email_verified: 'true',
+        group: ['Sales'],
+      },
       privateKey,
       { algorithm: 'RS256', keyid: 'qtv-1', issuer: ISSUER, audience: 'qlik.api/login/jwt-session', expiresIn: '365d' },
     );
@@ -282,7 +333,12 @@ describe.concurrent('Command: qtv inspect', () => {
     const report = JSON.parse(result.stdout) as { ok: boolean; results: { rule: string; ok: boolean; fix?: string }[] };
     expect(report.ok).toBe(false);
     const failed = Object.fromEntries(report.results.filter((r) => !r.ok).map((r) => [r.rule, r.fix]));
-    expect(Object.keys(failed).sort()).toEqual(['claim.email_verified', 'claim.group.misnamed', 'claim.jti', 'claim.nbf.present']);
+    expect(Object.keys(failed).sort()).toEqual([
+      'claim.email_verified',
+      'claim.group.misnamed',
+      'claim.jti',
+      'claim.nbf.present',
+    ]);
     expect(failed['claim.nbf.present']).toMatch(/^nbf is missing: Qlik has required it since June 2022/);
     expect(failed['claim.email_verified']).toMatch(/not the string "true"/);
     expect(failed['claim.group.misnamed']).toMatch(/Rename the "group" claim to "groups"/);
@@ -291,8 +347,18 @@ describe.concurrent('Command: qtv inspect', () => {
 
   it.each([
     ['an expired token', ['--now', String(NOW + 3600)], 'time.not_expired', /Mint a new token just before using it/],
-    ['a token signed by another key', ['--cert', 'OTHER_CERT'], 'signature', /Sign with the private key whose certificate is on the Qlik JWT identity provider/],
-    ['an unexpected issuer', ['--issuer', 'https://other.example'], 'claim.iss.matches', /Set iss to "https:\/\/other\.example" exactly/],
+    [
+      'a token signed by another key',
+      ['--cert', 'OTHER_CERT'],
+      'signature',
+      /Sign with the private key whose certificate is on the Qlik JWT identity provider/,
+    ],
+    [
+      'an unexpected issuer',
+      ['--issuer', 'https://other.example'],
+      'claim.iss.matches',
+      /Set iss to "https:\/\/other\.example" exactly/,
+    ],
   ])('fails %s with exit 1 and a fix', async (_name, args, rule, fix) => {
     // Prepare
     const token = (
