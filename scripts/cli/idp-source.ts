@@ -38,10 +38,11 @@ export async function fetchJson(
   try {
     response = await io.fetch(url, { ...init, signal: AbortSignal.timeout(15_000) });
   } catch (error) {
+    const cause = (error as Error).cause as { code?: string; message?: string } | undefined;
     const reason =
       (error as Error).name === 'TimeoutError'
         ? 'timed out after 15 s'
-        : `unreachable (${((error as Error).cause as { code?: string })?.code ?? (error as Error).message})`;
+        : `unreachable (${cause?.code ?? cause?.message ?? (error as Error).message})`;
     throw upstreamError(`${what}: ${new URL(url).origin} ${reason}: check the URL and network access`);
   }
   const text = await response.text();
