@@ -60,6 +60,12 @@ export function parseCommandArgs<T extends NonNullable<ParseArgsConfig['options'
     return parseArgs({ args: argv, options, strict: true, allowPositionals });
   } catch (error) {
     const message = (error as Error).message.split('\n')[0]?.replace(/\.$/, '') ?? 'bad arguments';
+    // parseArgs says "argument is ambiguous" / "argument missing" when a flag's value is absent: say that plainly.
+    const flag = /^Option '([^']+)' argument (is ambiguous|missing)/.exec(message)?.[1];
+    if (flag !== undefined)
+      throw usageError(
+        `${flag.replace(/^-\w, /, '').replace(/ <value>$/, '')} needs a value: see qtv ${command} --help`,
+      );
     throw usageError(`${message}: see qtv ${command} --help`);
   }
 }

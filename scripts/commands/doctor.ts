@@ -115,7 +115,7 @@ async function diagnose(io: CliIo, options: DiagnoseOptions): Promise<Check[]> {
     } catch (error) {
       fail(
         check,
-        (error as Error).message,
+        (error as Error).message.replace(`${check}: `, ''),
         'Check --api-url, that the stack is deployed or `npm start` runs, and the network.',
       );
       return undefined;
