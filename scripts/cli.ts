@@ -26,6 +26,11 @@ export const commands: readonly CommandEntry[] = [
     load: async () => (await import('./commands/keys-convert.js')).keysConvertCommand,
   },
   {
+    name: 'keys cert',
+    summary: 'make a self-signed certificate for an AWS KMS key (signed by KMS, for the Qlik IdP)',
+    load: async () => (await import('./commands/keys-cert.js')).keysCertCommand,
+  },
+  {
     name: 'token',
     summary: 'mint a Qlik JWT (qs-jwt-compatible flags, without its traps)',
     load: async () => (await import('./commands/token.js')).tokenCommand,

@@ -57,9 +57,13 @@ export async function fetchJson(
 
 /** Stable short description of an error body (Qlik `errors[]` or problem+json), without copying details that may echo input. */
 export function errorSummary(body: unknown): string {
-  const b = body as { errors?: { code?: string; title?: string }[]; code?: string; title?: string } | undefined;
+  const b = body as
+    | { errors?: { code?: string; title?: string }[]; code?: string; title?: string; error?: string }
+    | undefined;
   const first = b?.errors?.[0];
   if (first) return [first.code, first.title].filter(Boolean).join(' ');
+  // OAuth endpoints answer RFC 6749 §5.2 errors: {error, error_description}; the code alone is safe to show.
+  if (typeof b?.error === 'string') return b.error;
   return [b?.code, b?.title].filter(Boolean).join(' ') || 'no error details';
 }
 

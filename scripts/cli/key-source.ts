@@ -3,8 +3,11 @@
  * `--secret-id` (Secrets Manager, `AWS_ENDPOINT_URL` honoured by the SDK). Every path ends in the
  * shared reader (signingKeyFromSecret), so the CLI accepts exactly what the Lambdas accept.
  */
+import { KMSClient } from '@aws-sdk/client-kms';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { loadCliEnvironment } from '../../functions/shared/config.js';
+import { TokenVendingError } from '../../functions/shared/errors.js';
+import { loadKmsSigningKey } from '../../functions/shared/kms-signer.js';
 import { SecretsManagerStore } from '../../functions/shared/secret-source.js';
 import type { ActiveSigningKey } from '../../functions/shared/signer.js';
 import { assertCertificateMatches, signingKeyFromSecret } from '../../functions/shared/signing-key.js';
@@ -15,6 +18,7 @@ export interface KeySourceFlags {
   readonly 'key-file'?: string;
   readonly key?: string;
   readonly 'secret-id'?: string;
+  readonly kms?: string;
   readonly region?: string;
 }
 
@@ -23,8 +27,32 @@ export const keySourceOptions = {
   'key-file': { type: 'string' },
   key: { type: 'string' },
   'secret-id': { type: 'string' },
+  kms: { type: 'string' },
   region: { type: 'string' },
 } as const;
+
+/** A KMS client; region from `--region` or the SDK's own environment. */
+export function kmsClient(region: string | undefined): KMSClient {
+  return new KMSClient(region === undefined ? {} : { region });
+}
+
+/**
+ * Maps the KMS adapter's typed errors to the CLI's: a key that cannot sign for Qlik (wrong spec or
+ * usage, unknown ID) is an input error; disabled, denied or unreachable is an upstream one.
+ */
+export function kmsError(error: unknown, keyId: string): CliError {
+  if (error instanceof CliError) return error;
+  const cause = (error as { cause?: { message?: string } }).cause;
+  if (/region is missing/i.test(String(cause?.message ?? (error as Error).message)))
+    return usageError(`cannot use KMS key ${keyId}: no AWS region: set AWS_REGION or pass --region`);
+  if (error instanceof TokenVendingError) {
+    const message = error.message.replace(/\n\s*/g, ' ');
+    return error.code === 'SIGNING_KEY_INVALID'
+      ? usageError(message, { cause: error })
+      : upstreamError(message, { cause: error });
+  }
+  return awsError(error, `cannot use KMS key ${keyId}`);
+}
 
 /** A Secrets Manager client; region from `--region` or the SDK's own environment. */
 export function secretsManagerClient(region: string | undefined): SecretsManagerClient {
@@ -56,8 +84,8 @@ export function awsError(error: unknown, action: string): CliError {
 }
 
 /** Which source the flags name; exactly one is required (the environment counts when no flag is given). */
-export function describeKeySource(flags: KeySourceFlags): 'key-file' | 'key' | 'secret-id' | 'env' | undefined {
-  const given = (['key-file', 'key', 'secret-id'] as const).filter((f) => flags[f] !== undefined);
+export function describeKeySource(flags: KeySourceFlags): 'key-file' | 'key' | 'secret-id' | 'kms' | 'env' | undefined {
+  const given = (['key-file', 'key', 'secret-id', 'kms'] as const).filter((f) => flags[f] !== undefined);
   if (given.length > 1) throw usageError(`pass only one of ${given.map((f) => `--${f}`).join(', ')}`);
   if (given[0] !== undefined) return given[0];
   return loadCliEnvironment().privateKey === undefined ? undefined : 'env';
@@ -72,6 +100,25 @@ export async function loadSigningKey(
   overrides: { kid?: string; certificate?: string } = {},
 ): Promise<ActiveSigningKey> {
   const source = describeKeySource(flags);
+  if (source === 'kms') {
+    // The private key never leaves KMS: the shared adapter signs with one KMS Sign call per token.
+    let key: ActiveSigningKey;
+    try {
+      key = await loadKmsSigningKey(kmsClient(flags.region), {
+        keyId: flags.kms!,
+        ...(overrides.kid !== undefined ? { kid: overrides.kid } : {}),
+      });
+    } catch (error) {
+      throw kmsError(error, flags.kms!);
+    }
+    if (overrides.certificate === undefined) return key;
+    try {
+      assertCertificateMatches(overrides.certificate, key.publicKey);
+    } catch (error) {
+      return inputErrorFrom(error);
+    }
+    return { ...key, certificatePem: overrides.certificate };
+  }
   let secret: string;
   switch (source) {
     case 'key-file':
@@ -93,7 +140,7 @@ export async function loadSigningKey(
     default:
       throw new CliError(
         EXIT.usage,
-        'no signing key: pass --key-file <privatekey.pem>, --secret-id <secret>, or set QTV_PRIVATE_KEY',
+        'no signing key: pass --key-file <privatekey.pem>, --secret-id <secret>, --kms <key-id>, or set QTV_PRIVATE_KEY',
       );
   }
   try {

@@ -8,11 +8,11 @@ import { type Command, EXIT, jsonText, parseCommandArgs } from '../cli/support.j
 
 const help = `qtv idp config: print what to enter in Qlik's JWT identity provider
 
-usage: qtv idp config (--api-url URL | --key-file FILE --issuer ISS [--keyid KID] [--cert-file FILE] | --secret-id S)
+usage: qtv idp config (--api-url URL | --key-file FILE --issuer ISS [--keyid KID] [--cert-file FILE] | --secret-id S | --kms KEY-ID --issuer ISS)
                       [--tenant-id ID] [--clock-tolerance SECONDS] [--json]
 
   --api-url URL        ask a running token API (GET /qlik/idp-config)
-  --key-file FILE      or use a local key (also --key, --secret-id, env QTV_PRIVATE_KEY) with --issuer
+  --key-file FILE      or use a local key (also --key, --secret-id, --kms, env QTV_PRIVATE_KEY) with --issuer
   --cert-file FILE     the certificate to register (default: stored with the key, else a self-signed one is made)
   --tenant-id ID       add tenantIds to the JSON body
   --clock-tolerance S  add clockToleranceSec to the JSON body

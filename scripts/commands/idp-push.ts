@@ -57,13 +57,14 @@ async function adminBearer(base: string, flags: { 'client-id'?: string; scope?: 
       `${base}/oauth/token`,
       {
         method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/json' },
-        body: JSON.stringify({
+        // Form encoding: what every OAuth server takes (Qlik's /oauth/token also takes JSON).
+        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+        body: new URLSearchParams({
           grant_type: 'client_credentials',
           client_id: flags['client-id'],
           client_secret: env.qlikClientSecret,
           ...(flags.scope !== undefined ? { scope: flags.scope } : {}),
-        }),
+        }).toString(),
       },
       'cannot get an admin access token',
     );

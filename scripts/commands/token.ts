@@ -12,7 +12,7 @@ const help = `qtv token: mint a Qlik Cloud JWT (RS256) for one user
 
 usage: qtv token --sub ID --name NAME --email ADDRESS --issuer ISS [--keyid KID]
                  [--groups G1 "G 2" ...] [--email-verified true|false] [--expires 5m] [--not-before-skew 30s]
-                 (--key-file FILE | --key PEM | --secret-id SECRET [--region R] | env QTV_PRIVATE_KEY) [--json]
+                 (--key-file FILE | --key PEM | --secret-id SECRET | --kms KEY-ID | env QTV_PRIVATE_KEY) [--region R] [--json]
 
   --sub ID              the user's stable, unique Qlik subject (required: never random)
   --name, --email       display name and email address (required)
@@ -24,6 +24,7 @@ usage: qtv token --sub ID --name NAME --email ADDRESS --issuer ISS [--keyid KID]
   --not-before-skew D   nbf is back-dated by this much for clock skew (default 30s; counts toward the 60 minutes)
   --key-file FILE       PEM RSA private key (PKCS#8 or PKCS#1); or --key PEM; or env QTV_PRIVATE_KEY
   --secret-id SECRET    read the key from AWS Secrets Manager (AWS_ENDPOINT_URL, AWS_REGION honoured)
+  --kms KEY-ID          sign with an AWS KMS key (RSA_2048/3072/4096, SIGN_VERIFY): the key never leaves KMS
   --now TIME            issue time (ISO 8601 or epoch seconds), for reproducible tokens
   --json                print {token, header, payload}
 

@@ -1,7 +1,6 @@
 /**
- * `qtv idp config`, `qtv idp push` and `qtv doctor` as subprocesses, against a real dev server
- * (started in this process) and a stub Qlik tenant (test/support/qlik-tenant-stub.ts; to be switched
- * to the tenant emulator once it is merged).
+ * `qtv idp config`, `qtv idp push` and `qtv doctor` as subprocesses, against a real dev server and the
+ * Qlik tenant emulator (test/support/tenant-emulator), both started in this process.
  */
 import { X509Certificate } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -13,7 +12,7 @@ import { createSelfSignedCertificate } from '../../functions/shared/certificates
 import { DEV_KEY_ID, DEV_QLIK_ISSUER, type DevServer, startDevServer } from '../../scripts/dev-server.js';
 import { runQtv, tempDir } from '../support/cli.js';
 import { pkcs8Pem, rsaKeyPair } from '../support/keys.js';
-import { startTenantStub } from '../support/qlik-tenant-stub.js';
+import { startTenantEmulator, type TenantEmulatorOptions } from '../support/tenant-emulator/index.js';
 
 const ISSUER = 'https://qtv.example.com/idp-test';
 let dev: DevServer;
@@ -24,11 +23,15 @@ let certFile: string;
 let closedUrl: string;
 const stubs: { close(): Promise<void> }[] = [];
 
-const tenantStub = async (options: Parameters<typeof startTenantStub>[0]) => {
-  const stub = await startTenantStub(options);
-  stubs.push(stub);
-  return stub;
+const tenantStub = async (options: TenantEmulatorOptions & { webIntegrationId?: string } = {}) => {
+  const { webIntegrationId, ...rest } = options;
+  const emulator = await startTenantEmulator(rest);
+  stubs.push(emulator);
+  if (webIntegrationId !== undefined) emulator.addWebIntegration({ id: webIntegrationId, validOrigins: [dev.url] });
+  return emulator;
 };
+const idpPosts = (emulator: Awaited<ReturnType<typeof tenantStub>>) =>
+  emulator.requests.filter((r) => r.method === 'POST' && r.path === '/api/v1/identity-providers');
 
 beforeAll(async () => {
   const probe = createServer();
@@ -131,9 +134,9 @@ describe.concurrent('Command: qtv idp config', () => {
 });
 
 describe.concurrent('Command: qtv idp push', () => {
-  it('creates the JWT IdP with an API key, exactly the idp config body, and leaves it alone on a second push', async () => {
+  it('creates the JWT IdP with an API key, from the idp config values, and leaves it alone on a second push', async () => {
     // Prepare
-    const stub = await tenantStub({ apiKey: 'admin-api-key' });
+    const stub = await tenantStub({ adminApiKey: 'admin-api-key' });
     const env = { QTV_QLIK_API_KEY: 'admin-api-key' };
     // Act
     const first = await runQtv(['idp', 'push', '--tenant', stub.url, '--api-url', dev.url, '--json'], { env });
@@ -144,17 +147,26 @@ describe.concurrent('Command: qtv idp push', () => {
     expect(JSON.parse(first.stdout)).toMatchObject({ created: true, issuer: DEV_QLIK_ISSUER, keyId: DEV_KEY_ID });
     expect(second.code, second.stderr).toBe(0);
     expect(second.stdout).toMatch(/^already exists: JWT identity provider \S+ on http:\/\/127\.0\.0\.1:\d+/);
-    const posts = stub.requests.filter((r) => r.method === 'POST' && r.path === '/api/v1/identity-providers');
-    expect(posts).toHaveLength(1);
-    expect(JSON.parse(posts[0]!.body)).toEqual(JSON.parse(body.stdout));
-    expect(stub.identityProviders[0]?.options.staticKeys[0]?.kid).toBe(DEV_KEY_ID);
+    expect(idpPosts(stub)).toHaveLength(1);
+    const expected = JSON.parse(body.stdout) as {
+      options: { issuer: string; staticKeys: { kid: string; pem: string }[] };
+    };
+    const [created] = stub.identityProviders.list();
+    expect(created).toMatchObject({
+      protocol: 'jwtAuth',
+      active: true,
+      options: { jwtLoginEnabled: true, issuer: expected.options.issuer },
+    });
+    expect(created?.options.staticKeys).toEqual(expected.options.staticKeys);
+    expect(created?.options.staticKeys[0]?.kid).toBe(DEV_KEY_ID);
     // The API key is a secret: it is never echoed.
     expect(first.stdout + first.stderr + second.stdout + second.stderr).not.toContain('admin-api-key');
   });
 
   it('gets an admin token with client_credentials (secret from the environment) and creates the IdP', async () => {
     // Prepare
-    const stub = await tenantStub({ client: { id: 'admin-client', secret: 's3cret-value' } });
+    const stub = await tenantStub();
+    stub.addClient({ clientId: 'admin-client', secrets: ['s3cret-value'], admin: true });
     // Act
     const result = await runQtv(
       [
@@ -172,6 +184,8 @@ describe.concurrent('Command: qtv idp push', () => {
         ISSUER,
         '--keyid',
         'qtv-cc',
+        '--scope',
+        'admin_classic',
       ],
       { env: { QTV_QLIK_CLIENT_SECRET: 's3cret-value' } },
     );
@@ -180,12 +194,12 @@ describe.concurrent('Command: qtv idp push', () => {
     expect(result.stdout).toMatch(
       /^created JWT identity provider \S+ on .* \(issuer https:\/\/qtv\.example\.com\/idp-test, key ID qtv-cc\)/,
     );
-    expect(JSON.parse(stub.requests[0]!.body)).toEqual({
-      grant_type: 'client_credentials',
-      client_id: 'admin-client',
-      client_secret: 's3cret-value',
-    });
-    const pem = stub.identityProviders[0]?.options.staticKeys[0]?.pem ?? '';
+    expect(stub.requests.map((r) => `${r.method} ${r.path} ${r.status}`)).toEqual([
+      'POST /oauth/token 200',
+      'GET /api/v1/identity-providers 200',
+      'POST /api/v1/identity-providers 201',
+    ]);
+    const pem = stub.identityProviders.list()[0]?.options.staticKeys[0]?.pem ?? '';
     expect(new X509Certificate(pem).fingerprint256).toBe(new X509Certificate(readFileSync(certFile)).fingerprint256);
     expect(result.stdout + result.stderr).not.toContain('s3cret-value');
   });
@@ -196,14 +210,14 @@ describe.concurrent('Command: qtv idp push', () => {
       { QTV_QLIK_API_KEY: 'wrong' },
       [],
       3,
-      /answered 401 \(IDENTITY-PROVIDERS-1 Unauthorized\): the credential needs the tenant admin role/,
+      /answered 401 \(HTTP-401 Unauthorized\): the credential needs the tenant admin role/,
     ],
     [
       'a wrong client secret',
       { QTV_QLIK_CLIENT_SECRET: 'wrong' },
-      ['--client-id', 'admin-client'],
+      ['--client-id', 'admin-client', '--scope', 'admin_classic'],
       3,
-      /oauth\/token answered 401 \(OAUTH-1 invalid_client\): check the client ID, QTV_QLIK_CLIENT_SECRET/,
+      /oauth\/token answered 401 \(invalid_client\b[^)]*\): check the client ID, QTV_QLIK_CLIENT_SECRET/,
     ],
     [
       'no credential',
@@ -221,7 +235,8 @@ describe.concurrent('Command: qtv idp push', () => {
     ],
   ] as const)('refuses %s with its exit code and one line', async (_name, env, args, code, message) => {
     // Prepare
-    const stub = await tenantStub({ apiKey: 'admin-api-key', client: { id: 'admin-client', secret: 'right' } });
+    const stub = await tenantStub({ adminApiKey: 'admin-api-key' });
+    stub.addClient({ clientId: 'admin-client', secrets: ['right'], admin: true });
     // Act
     const result = await runQtv(['idp', 'push', '--tenant', stub.url, '--api-url', dev.url, ...args], {
       env: { ...env },
@@ -230,14 +245,14 @@ describe.concurrent('Command: qtv idp push', () => {
     expect(result.code).toBe(code);
     expect(result.stderr).toMatch(message);
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
-    expect(stub.identityProviders).toHaveLength(0);
+    expect(stub.identityProviders.list()).toHaveLength(0);
   });
 });
 
 describe.concurrent('Command: qtv doctor', () => {
   it('passes every check against the dev server, including a Qlik session on a tenant that knows the key', async () => {
     // Prepare: register the dev server's key on the stub tenant, as `qtv idp push` would.
-    const stub = await tenantStub({ apiKey: 'k', webIntegrationId: 'web-int-1' });
+    const stub = await tenantStub({ adminApiKey: 'k', webIntegrationId: 'web-int-1' });
     expect(
       (await runQtv(['idp', 'push', '--tenant', stub.url, '--api-url', dev.url], { env: { QTV_QLIK_API_KEY: 'k' } }))
         .code,
@@ -275,7 +290,7 @@ describe.concurrent('Command: qtv doctor', () => {
 
   it('fails the session check, with a fix, when the tenant does not know the key', async () => {
     // Prepare
-    const stub = await tenantStub({ apiKey: 'k', webIntegrationId: 'web-int-1' });
+    const stub = await tenantStub({ adminApiKey: 'k', webIntegrationId: 'web-int-1' });
     // Act
     const result = await runQtv([
       'doctor',
@@ -298,7 +313,7 @@ describe.concurrent('Command: qtv doctor', () => {
       {
         check: 'qlik.session',
         ok: false,
-        detail: 'POST /login/jwt-session answered 401 (INTERNAL-TOKEN-1 Invalid token request)',
+        detail: expect.stringMatching(/^POST \/login\/jwt-session answered 401 \(\S+/),
         fix: expect.stringMatching(/issuer, key ID and certificate must equal the values of qtv idp config/),
       },
     ]);

@@ -271,7 +271,7 @@ describe.concurrent('Command: qtv token', () => {
     [
       'no key at all',
       () => [],
-      /no signing key: pass --key-file <privatekey\.pem>, --secret-id <secret>, or set QTV_PRIVATE_KEY/,
+      /no signing key: pass --key-file <privatekey\.pem>, --secret-id <secret>, --kms <key-id>, or set QTV_PRIVATE_KEY/,
     ],
     ['two key sources', () => ['--key-file', 'a.pem', '--secret-id', 's'], /pass only one of --key-file, --secret-id/],
   ])('refuses %s with exit 2 and a fix', async (_name, keyArgs, message) => {
