@@ -379,3 +379,32 @@ export function loadEmulatorSettings(env: NodeJS.ProcessEnv = process.env): Emul
     adminApiKey: env.EMULATOR_ADMIN_API_KEY || undefined,
   };
 }
+
+/** What the `qtv` CLI reads from its environment; secrets travel here rather than on argv (visible in `ps`). */
+export interface CliEnvironment {
+  /** PEM private key for `qtv token` (`QTV_PRIVATE_KEY`), as qs-jwt takes one from its environment. */
+  readonly privateKey: string | undefined;
+  /** Qlik API key with admin rights for `qtv idp push` (`QTV_QLIK_API_KEY`). */
+  readonly qlikApiKey: string | undefined;
+  /** Qlik OAuth client secret for `qtv idp push` (`QTV_QLIK_CLIENT_SECRET`). */
+  readonly qlikClientSecret: string | undefined;
+  /** Caller bearer token for `qtv doctor` against a deployed stack (`QTV_CALLER_TOKEN`). */
+  readonly callerToken: string | undefined;
+  /** `AWS_ENDPOINT_URL`, shown in error messages so a wrong endpoint is easy to spot (the SDK reads it itself). */
+  readonly awsEndpointUrl: string | undefined;
+}
+
+/** Reads the CLI's environment variables; empty values count as unset. */
+export function loadCliEnvironment(env: NodeJS.ProcessEnv = process.env): CliEnvironment {
+  const value = (name: string) => {
+    const raw = env[name];
+    return raw === undefined || raw.trim() === '' ? undefined : raw;
+  };
+  return {
+    privateKey: value('QTV_PRIVATE_KEY'),
+    qlikApiKey: value('QTV_QLIK_API_KEY'),
+    qlikClientSecret: value('QTV_QLIK_CLIENT_SECRET'),
+    callerToken: value('QTV_CALLER_TOKEN'),
+    awsEndpointUrl: value('AWS_ENDPOINT_URL'),
+  };
+}
