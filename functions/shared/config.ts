@@ -96,6 +96,58 @@ export const signingSchema = z.discriminatedUnion('backend', [
   fileSigningSchema,
 ]);
 
+const rotationProbeIdentitySchema = z.strictObject({
+  sub: nonEmpty.default('qtv-rotation-probe'),
+  name: nonEmpty.default('Key rotation probe'),
+  email: nonEmpty.default('qtv-rotation-probe@invalid.example'),
+});
+
+/**
+ * Scheduled rotation of the signing key secret (issue #4, docs/rotation.md). Only the rotation function
+ * and the KeyRotation construct read this section.
+ */
+export const rotationSchema = z.strictObject({
+  /** RSA modulus of new keys. Qlik's guides use 2048 (qs-jwt) to 4096 (ConnectReport). */
+  keySize: z.union([z.literal(2048), z.literal(3072), z.literal(4096)]).default(2048),
+  /** First part of new key IDs: `<prefix>-YYYY-MM-DD-<4 hex>`. */
+  kidPrefix: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$/, 'must be 1-32 letters, digits, dot, dash or underscore')
+    .default('qtv'),
+  /** Days between scheduled rotations (Secrets Manager allows 1-1000). */
+  scheduleDays: positiveInt.max(1000).default(30),
+  /** Validity of the self-signed certificate made for each new key. */
+  certificateValidityDays: positiveInt.max(3650).default(397),
+  /**
+   * How long a demoted key's Qlik IdP is kept at least (it must outlive every token signed with it:
+   * cache TTL + longest token lifetime + skew). Older managed IdPs are removed when the next rotation starts.
+   */
+  gracePeriodSeconds: positiveInt.default(3600),
+  /** SNS topic told when the operator must act (paste an IdP, a blocked rotation). */
+  notifyTopicArn: z
+    .string()
+    .regex(/^arn:aws[a-z-]*:sns:/, 'must be an SNS topic ARN')
+    .optional(),
+  qlik: z
+    .strictObject({
+      /**
+       * `register`: create a JWT IdP for the new key through the Qlik REST API and prove a login before promotion.
+       * `manual`: an operator pastes the IdP; promotion waits until a probe login works (or is blocked with a message).
+       * `promote-without-qlik`: promote after local checks only; tokens fail until the operator pastes the IdP.
+       */
+      mode: z.enum(['register', 'manual', 'promote-without-qlik']).default('manual'),
+      /** Secrets Manager secret with `{"clientId","clientSecret"}` of an admin-scoped Qlik OAuth client (register mode). */
+      adminCredentialsSecretId: nonEmpty.optional(),
+      /** Sent as `qlik-web-integration-id` on the probe login, when the tenant wants one. */
+      webIntegrationId: nonEmpty.optional(),
+      /** The user the probe login signs in as (it appears in the tenant). */
+      probeIdentity: rotationProbeIdentitySchema.prefault({}),
+      /** Timeout of each call to the tenant. */
+      requestTimeoutMs: positiveInt.max(60_000).default(10_000),
+    })
+    .prefault({}),
+});
+
 /** Hosts a plain-http tenant URL may name: only loopback (the tenant emulator), never a real tenant. */
 const LOOPBACK_HOST = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|\[::1\])(:\d+)?$/i;
 
@@ -223,84 +275,11 @@ export const oauthSchema = z.strictObject({
     .default({ timeoutMs: 5000, retries: 1 }),
 });
 
-/** The configuration's fields, before cross-field rules. */
-const configSchemaBase = z.strictObject({
-  qlik: z.strictObject({
-    /** Tenant host, e.g. `example.eu.qlikcloud.com` (no scheme). Needed by OAuth and tenant tools. */
-    tenantHost: z
-      .string()
-      .regex(/^[a-z0-9.-]+(:\d+)?$/i, 'must be a host name such as example.eu.qlikcloud.com, without https://')
-      .optional(),
-    /** The issuer configured on the Qlik JWT identity provider. */
-    issuer: nonEmpty,
-    /** The key ID configured on the Qlik JWT identity provider; a key secret's own `kid` wins. */
-    keyId: nonEmpty.optional(),
-    token: z
-      .strictObject({
-        /** Lifetime when the caller asks for none. */
-        defaultTtlSeconds: positiveInt.default(300),
-        /** Longest lifetime a caller may get; larger requests are clamped to it. */
-        maxTtlSeconds: positiveInt.default(600),
-        /** `nbf` is back-dated by this much to absorb clock skew with Qlik. */
-        notBeforeSkewSeconds: z.number().int().min(0).max(300).default(30),
-      })
-      .default({ defaultTtlSeconds: 300, maxTtlSeconds: 600, notBeforeSkewSeconds: 30 }),
-  }),
-  identity: identityMappingSchema.default({
-    preset: 'generic',
-    groups: { map: {}, stripPrefix: false, max: 50, onlyMapped: false },
-    overrides: {},
-  }),
-  signing: signingSchema,
-  /** The identity provider whose tokens callers present (API Gateway's JWT authorizer). */
-  callerIdp: z
-    .strictObject({
-      issuer: z.url('must be a URL such as https://cognito-idp.eu-west-1.amazonaws.com/<pool-id>'),
-      audience: z.array(nonEmpty).min(1, 'must name at least one audience'),
-    })
-    .optional(),
-  cors: z.strictObject({ allowedOrigins: z.array(z.url()).default([]) }).default({ allowedOrigins: [] }),
-  throttling: z
-    .strictObject({ rateLimit: positiveInt.default(50), burstLimit: positiveInt.default(100) })
-    .default({ rateLimit: 50, burstLimit: 100 }),
-  oauth: oauthSchema.optional(),
-});
-
-/** The whole configuration. */
-export const configSchema = configSchemaBase.superRefine((config, ctx) => {
-  const { defaultTtlSeconds, maxTtlSeconds, notBeforeSkewSeconds } = config.qlik.token;
-  if (maxTtlSeconds + notBeforeSkewSeconds > QLIK_MAX_LIFETIME_SECONDS) {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['qlik', 'token', 'maxTtlSeconds'],
-      message: `maxTtlSeconds (${maxTtlSeconds}) + notBeforeSkewSeconds (${notBeforeSkewSeconds}) must be at most ${QLIK_MAX_LIFETIME_SECONDS}: Qlik rejects tokens with exp - nbf over 60 minutes`,
-    });
-  }
-  if (defaultTtlSeconds > maxTtlSeconds) {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['qlik', 'token', 'defaultTtlSeconds'],
-      message: `defaultTtlSeconds (${defaultTtlSeconds}) must not exceed maxTtlSeconds (${maxTtlSeconds})`,
-    });
-  }
-  if (config.oauth !== undefined) checkOAuth(config, ctx);
-  const preset = identityPresets[config.identity.preset];
-  const verifiedClaim = config.identity.emailVerifiedClaim ?? preset.emailVerifiedClaim;
-  if ((config.identity.emailVerified ?? 'from-claim') === 'from-claim' && verifiedClaim === undefined) {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['identity', 'emailVerified'],
-      message: `provider preset "${config.identity.preset}" sends no email_verified claim, and Qlik needs email_verified: true. Set identity.emailVerified to "always-true" if this provider only holds verified addresses (a trust decision), or name the claim in identity.emailVerifiedClaim`,
-    });
-  }
-});
-
 /** Cross-field rules of the `oauth` section. */
-function checkOAuth(config: z.infer<typeof configSchemaBase>, ctx: z.RefinementCtx): void {
-  const oauth = config.oauth!;
+function checkOAuth(tenantHost: string | undefined, oauth: z.infer<typeof oauthSchema>, ctx: z.RefinementCtx): void {
   const issue = (path: (string | number)[], message: string) =>
     ctx.addIssue({ code: 'custom', path: ['oauth', ...path], message });
-  if (oauth.tenantUrl === undefined && config.qlik.tenantHost === undefined)
+  if (oauth.tenantUrl === undefined && tenantHost === undefined)
     issue(['tenantUrl'], 'set qlik.tenantHost (or oauth.tenantUrl): the proxy must know the tenant');
   if (oauth.clientAuth === 'secret' && oauth.clientSecretId === undefined)
     issue(
@@ -337,12 +316,119 @@ function checkOAuth(config: z.infer<typeof configSchemaBase>, ctx: z.RefinementC
     );
 }
 
+/** The whole configuration. */
+export const configSchema = z
+  .strictObject({
+    qlik: z.strictObject({
+      /** Tenant host, e.g. `example.eu.qlikcloud.com` (no scheme). Needed by OAuth and tenant tools. */
+      tenantHost: z
+        .string()
+        .regex(/^[a-z0-9.-]+(:\d+)?$/i, 'must be a host name such as example.eu.qlikcloud.com, without https://')
+        .optional(),
+      /** The issuer configured on the Qlik JWT identity provider. */
+      issuer: nonEmpty,
+      /** The key ID configured on the Qlik JWT identity provider; a key secret's own `kid` wins. */
+      keyId: nonEmpty.optional(),
+      token: z
+        .strictObject({
+          /** Lifetime when the caller asks for none. */
+          defaultTtlSeconds: positiveInt.default(300),
+          /** Longest lifetime a caller may get; larger requests are clamped to it. */
+          maxTtlSeconds: positiveInt.default(600),
+          /** `nbf` is back-dated by this much to absorb clock skew with Qlik. */
+          notBeforeSkewSeconds: z.number().int().min(0).max(300).default(30),
+        })
+        .default({ defaultTtlSeconds: 300, maxTtlSeconds: 600, notBeforeSkewSeconds: 30 }),
+    }),
+    identity: identityMappingSchema.default({
+      preset: 'generic',
+      groups: { map: {}, stripPrefix: false, max: 50, onlyMapped: false },
+      overrides: {},
+    }),
+    signing: signingSchema,
+    /** The identity provider whose tokens callers present (API Gateway's JWT authorizer). */
+    callerIdp: z
+      .strictObject({
+        issuer: z.url('must be a URL such as https://cognito-idp.eu-west-1.amazonaws.com/<pool-id>'),
+        audience: z.array(nonEmpty).min(1, 'must name at least one audience'),
+      })
+      .optional(),
+    cors: z.strictObject({ allowedOrigins: z.array(z.url()).default([]) }).default({ allowedOrigins: [] }),
+    throttling: z
+      .strictObject({ rateLimit: positiveInt.default(50), burstLimit: positiveInt.default(100) })
+      .default({ rateLimit: 50, burstLimit: 100 }),
+    rotation: rotationSchema.prefault({}),
+    oauth: oauthSchema.optional(),
+  })
+  .superRefine((config, ctx) => {
+    if (config.oauth !== undefined) checkOAuth(config.qlik.tenantHost, config.oauth, ctx);
+    const { defaultTtlSeconds, maxTtlSeconds, notBeforeSkewSeconds } = config.qlik.token;
+    if (maxTtlSeconds + notBeforeSkewSeconds > QLIK_MAX_LIFETIME_SECONDS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['qlik', 'token', 'maxTtlSeconds'],
+        message: `maxTtlSeconds (${maxTtlSeconds}) + notBeforeSkewSeconds (${notBeforeSkewSeconds}) must be at most ${QLIK_MAX_LIFETIME_SECONDS}: Qlik rejects tokens with exp - nbf over 60 minutes`,
+      });
+    }
+    if (defaultTtlSeconds > maxTtlSeconds) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['qlik', 'token', 'defaultTtlSeconds'],
+        message: `defaultTtlSeconds (${defaultTtlSeconds}) must not exceed maxTtlSeconds (${maxTtlSeconds})`,
+      });
+    }
+    const rotation = config.rotation;
+    if (rotation.qlik.mode === 'register') {
+      if (config.qlik.tenantHost === undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['qlik', 'tenantHost'],
+          message: 'rotation.qlik.mode "register" calls the Qlik REST API: set qlik.tenantHost',
+        });
+      if (rotation.qlik.adminCredentialsSecretId === undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['rotation', 'qlik', 'adminCredentialsSecretId'],
+          message:
+            'rotation.qlik.mode "register" needs an admin-scoped Qlik OAuth client: name the secret holding {"clientId","clientSecret"}',
+        });
+    }
+    // A demoted key's IdP must outlive every token signed with it: warm signers keep the old key up to
+    // one cache TTL after promotion, and each token then lives up to maxTtlSeconds (+ the nbf skew).
+    const cacheTtl = config.signing.backend === 'secrets-manager' ? config.signing.cacheTtlSeconds : 0;
+    const minGrace = cacheTtl + maxTtlSeconds + notBeforeSkewSeconds;
+    if (rotation.gracePeriodSeconds < minGrace) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['rotation', 'gracePeriodSeconds'],
+        message: `gracePeriodSeconds (${rotation.gracePeriodSeconds}) must be at least ${minGrace} (signing.cacheTtlSeconds + qlik.token.maxTtlSeconds + notBeforeSkewSeconds), or tokens signed with the old key fail before they expire`,
+      });
+    }
+    if (rotation.gracePeriodSeconds >= rotation.scheduleDays * 86_400) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['rotation', 'gracePeriodSeconds'],
+        message: `gracePeriodSeconds (${rotation.gracePeriodSeconds}) must be shorter than the rotation interval (${rotation.scheduleDays} days)`,
+      });
+    }
+    const preset = identityPresets[config.identity.preset];
+    const verifiedClaim = config.identity.emailVerifiedClaim ?? preset.emailVerifiedClaim;
+    if ((config.identity.emailVerified ?? 'from-claim') === 'from-claim' && verifiedClaim === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['identity', 'emailVerified'],
+        message: `provider preset "${config.identity.preset}" sends no email_verified claim, and Qlik needs email_verified: true. Set identity.emailVerified to "always-true" if this provider only holds verified addresses (a trust decision), or name the claim in identity.emailVerifiedClaim`,
+      });
+    }
+  });
+
 /** A validated configuration, defaults applied. */
 export type Config = z.infer<typeof configSchema>;
 /** The configuration as written by a person (defaults optional). */
 export type ConfigInput = z.input<typeof configSchema>;
 export type IdentityMappingConfig = Config['identity'];
 export type SigningConfig = Config['signing'];
+export type RotationConfig = Config['rotation'];
 export type OAuthConfig = NonNullable<Config['oauth']>;
 
 /** Formats zod issues as `path: message` sentences. */
@@ -462,5 +548,34 @@ export function loadEmulatorSettings(env: NodeJS.ProcessEnv = process.env): Emul
     redirectUris,
     origins,
     adminApiKey: env.EMULATOR_ADMIN_API_KEY || undefined,
+  };
+}
+
+/** What the `qtv` CLI reads from its environment; secrets travel here rather than on argv (visible in `ps`). */
+export interface CliEnvironment {
+  /** PEM private key for `qtv token` (`QTV_PRIVATE_KEY`), as qs-jwt takes one from its environment. */
+  readonly privateKey: string | undefined;
+  /** Qlik API key with admin rights for `qtv idp push` (`QTV_QLIK_API_KEY`). */
+  readonly qlikApiKey: string | undefined;
+  /** Qlik OAuth client secret for `qtv idp push` (`QTV_QLIK_CLIENT_SECRET`). */
+  readonly qlikClientSecret: string | undefined;
+  /** Caller bearer token for `qtv doctor` against a deployed stack (`QTV_CALLER_TOKEN`). */
+  readonly callerToken: string | undefined;
+  /** `AWS_ENDPOINT_URL`, shown in error messages so a wrong endpoint is easy to spot (the SDK reads it itself). */
+  readonly awsEndpointUrl: string | undefined;
+}
+
+/** Reads the CLI's environment variables; empty values count as unset. */
+export function loadCliEnvironment(env: NodeJS.ProcessEnv = process.env): CliEnvironment {
+  const value = (name: string) => {
+    const raw = env[name];
+    return raw === undefined || raw.trim() === '' ? undefined : raw;
+  };
+  return {
+    privateKey: value('QTV_PRIVATE_KEY'),
+    qlikApiKey: value('QTV_QLIK_API_KEY'),
+    qlikClientSecret: value('QTV_QLIK_CLIENT_SECRET'),
+    callerToken: value('QTV_CALLER_TOKEN'),
+    awsEndpointUrl: value('AWS_ENDPOINT_URL'),
   };
 }

@@ -30,6 +30,9 @@ export type ErrorCode =
   | 'OAUTH_REJECTED'
   | 'OAUTH_SESSION_MISSING'
   | 'OAUTH_CLIENT_CREDENTIALS_UNAVAILABLE'
+  | 'ROTATION_INVALID_STATE'
+  | 'ROTATION_BLOCKED'
+  | 'ROTATION_TEST_FAILED'
   | 'INTERNAL';
 
 /** Base class: a failure with an HTTP status, a stable code and an optional `Retry-After`. */
@@ -179,5 +182,26 @@ export class UpstreamTimeoutError extends TokenVendingError {
 export class UpstreamError extends TokenVendingError {
   constructor(message: string, options?: ErrorOptions) {
     super('UPSTREAM_ERROR', 502, message, options);
+  }
+}
+
+/** The secret is not in a state the rotation step can work on (rotation disabled, token not pending). */
+export class RotationStateError extends TokenVendingError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('ROTATION_INVALID_STATE', 500, message, options);
+  }
+}
+
+/** The rotation stopped before promotion because Qlik does not (yet) trust the new key; the operator must act. */
+export class RotationBlockedError extends TokenVendingError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('ROTATION_BLOCKED', 500, message, options);
+  }
+}
+
+/** The pending key failed a check (signature, Qlik rules, probe login); it is not promoted. */
+export class RotationTestFailedError extends TokenVendingError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('ROTATION_TEST_FAILED', 500, message, options);
   }
 }
