@@ -58,6 +58,9 @@ export interface TokenResponse {
   readonly scope?: string;
 }
 
+/** Largest cookie name + value we set, leaving room for the attributes within 4096 bytes. */
+const MAX_COOKIE_BYTES = 3900;
+
 /** A cookie to set, as a complete `Set-Cookie` value. */
 export type SetCookie = string;
 
@@ -242,6 +245,13 @@ function sessionCookie(tokens: TokenSet, previous: SealedSession | undefined, de
     e: tokens.expiresAtMs,
     ...(refreshToken !== undefined ? { r: refreshToken } : {}),
   });
+  // Browsers silently drop cookies over ~4096 bytes (RFC 6265 §6.1 minimum); fail loudly instead.
+  if (sealed.length + deps.oauth.cookie.sessionName.length > MAX_COOKIE_BYTES)
+    throw new TokenVendingError(
+      'INTERNAL',
+      500,
+      'The tokens Qlik issued do not fit in a session cookie; use oauth.mode "json" for this tenant.',
+    );
   // Strict: only the app's own (same-site) requests carry the session; nothing cross-site can.
   return cookie(deps.oauth.cookie.sessionName, sealed, deps.oauth.cookie.sessionMaxAgeSeconds, 'Strict');
 }

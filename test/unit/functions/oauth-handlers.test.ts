@@ -193,6 +193,34 @@ describe('Handler: POST /oauth/code-exchange and /oauth/refresh', () => {
     expect(result.cookies?.[0]).not.toContain('refresh-token-value');
   });
 
+  it('refuses (500, no cookie) tokens too large for a browser cookie instead of letting the browser drop it', async () => {
+    const { runtime, log } = setup(
+      'cookie',
+      async () =>
+        new Response(
+          JSON.stringify({ access_token: 'a'.repeat(3000), refresh_token: 'r'.repeat(1500), expires_in: 60 }),
+          {
+            status: 200,
+            headers: { 'content-type': 'application/json' },
+          },
+        ),
+    );
+    const result = await createCodeExchangeHandler(runtime)(
+      httpEvent({
+        path: '/oauth/code-exchange',
+        body: JSON.stringify({
+          code: 'c',
+          redirect_uri: 'https://spa.example/callback',
+          code_verifier: 'v'.repeat(43),
+        }),
+      }),
+      lambdaContext(),
+    );
+    expect(result.statusCode).toBe(500);
+    expect(result.cookies ?? []).toEqual([]);
+    expect(log.text()).toContain('do not fit in a session cookie');
+  });
+
   it('answers 502 and keeps the session cookie when Qlik is down during a cookie-mode refresh', async () => {
     // Prepare: a session from a successful exchange, then a Qlik that refuses connections.
     const { runtime } = setup('cookie');
