@@ -2,17 +2,17 @@
  * The OAuth proxy through the real handlers, over HTTP: dev server (cookie mode and JSON mode) on
  * loopback in front of the Qlik tenant emulator, client secrets in Secrets Manager (moto).
  */
-import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createHash, createPublicKey, randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CreateKeyCommand, GetPublicKeyCommand } from '@aws-sdk/client-kms';
 import { CreateSecretCommand, PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ConfigInput } from '../../functions/shared/config.js';
-import { createKeyObjectSigner } from '../../functions/shared/signer.js';
 import { ensureDevSigningKey } from '../../scripts/dev/dev-keys.js';
 import { type DevServer, defaultDevConfig, describeDevServer, startDevServer } from '../../scripts/dev-server.js';
-import { motoSecretsManager, uniqueName } from '../support/aws.js';
+import { motoKms, motoSecretsManager, uniqueName } from '../support/aws.js';
 import { capturingLogger } from '../support/logs.js';
 import { CookieJar, completeAuthorization, pkcePair } from '../support/tenant-emulator/browser.js';
 import { type EmulatedClient, startTenantEmulator, type TenantEmulator } from '../support/tenant-emulator/index.js';
@@ -104,8 +104,13 @@ beforeAll(async () => {
     }),
     logs.json,
   );
-  // Private-key JWT: an ES384 key signs client assertions; no client secret exists for this client.
-  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-384' });
+  // Private-key JWT: a KMS ECC_NIST_P384 key (moto) signs ES384 client assertions; no client secret exists
+  // for this client. Qlik gets the key's public half, as an operator would register it.
+  const kms = motoKms();
+  const key = await kms.send(new CreateKeyCommand({ KeyUsage: 'SIGN_VERIFY', KeySpec: 'ECC_NIST_P384' }));
+  const keyId = key.KeyMetadata!.KeyId!;
+  const { PublicKey } = await kms.send(new GetPublicKeyCommand({ KeyId: keyId }));
+  const publicKey = createPublicKey({ key: Buffer.from(PublicKey!), format: 'der', type: 'spki' });
   tenant.addClient({
     clientId: 'proxy-jwt',
     publicKeys: [{ kid: 'assertion-1', key: publicKey }],
@@ -117,16 +122,12 @@ beforeAll(async () => {
     () => ({
       clientId: 'proxy-jwt',
       clientAuth: 'private-key-jwt',
-      clientAssertion: { backend: 'kms', keyId: 'alias/stand-in', kid: 'assertion-1', alg: 'ES384' },
+      clientAssertion: { backend: 'kms', keyId, kid: 'assertion-1', alg: 'ES384' },
       sealingSecretId: sealingId,
       impersonation: { enabled: true },
     }),
     logs.jwt,
-    {
-      runtimeOverrides: {
-        clientAssertionSigner: async () => createKeyObjectSigner(privateKey, 'assertion-1', 'ES384'),
-      },
-    },
+    { runtimeOverrides: { kms } },
   );
   for (const dev of [cookieDev, jsonDev]) web.redirectUris.push(`${dev.url}/oauth/callback`);
 });
@@ -669,7 +670,7 @@ describe('Impersonation: POST /qlik/access-token', () => {
     expect(await response.json()).toMatchObject({ code: 'IDENTITY_NOT_MAPPABLE' });
   });
 
-  it('authenticates by private-key JWT (ES384 client assertion through the Signer port): no client secret at all', async () => {
+  it('authenticates by private-key JWT: an ES384 client assertion signed by a KMS key (moto), no client secret at all', async () => {
     const response = await post(`${jwtDev.url}/qlik/access-token`, undefined, {
       authorization: `Bearer ${await callerToken(jwtDev, 'bob')}`,
     });
