@@ -6,8 +6,8 @@ import { isAbsolute, join } from 'node:path';
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { loadConfigFile } from '../functions/shared/config.js';
-import { TokenVendingStack } from './stacks/token-vending-stack.js';
 import { PROJECT_ROOT } from './constructs/token-function.js';
+import { TokenVendingStack } from './stacks/token-vending-stack.js';
 
 const app = new App();
 const stage = String(app.node.tryGetContext('stage') ?? 'dev');

@@ -8,9 +8,9 @@ import {
   ComparisonOperator,
   Dashboard,
   GraphWidget,
+  type IMetric,
   MathExpression,
   Metric,
-  type IMetric,
   TreatMissingData,
 } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -179,7 +179,10 @@ export class Monitoring extends Construct {
       widgets: [
         [
           new GraphWidget({ title: 'Requests and 5xx', left: [requests, serverErrors], right: [fiveXxRate] }),
-          new GraphWidget({ title: 'Latency p50 / p99 (ms)', left: [stage.metricLatency({ period, statistic: 'p50' }), p99] }),
+          new GraphWidget({
+            title: 'Latency p50 / p99 (ms)',
+            left: [stage.metricLatency({ period, statistic: 'p50' }), p99],
+          }),
         ],
         [
           new GraphWidget({

@@ -17,7 +17,8 @@ export interface SigningKeyProps {
    */
   readonly backend: 'secrets-manager' | 'kms';
   /**
-   * Secret: a complete secret ARN (imported) or a name (created, empty). KMS: a key ARN (imported) or an
+   * Secret: a complete secret ARN (imported) or a name (created with a random placeholder value that
+   * CloudFormation generates, so no plaintext sits in the template; replace it with the key). KMS: a key ARN (imported) or an
    * alias such as `alias/qlik-token-vending` (created with that alias).
    */
   readonly keyReference: string;
@@ -52,7 +53,7 @@ export interface SigningKeyBinding {
 const ARN_PREFIX = /^arn:aws[a-z-]*:/;
 
 /**
- * The signing key: a Secrets Manager secret (created empty, or imported) or an asymmetric RSA
+ * The signing key: a Secrets Manager secret (created with a placeholder, or imported) or an asymmetric RSA
  * SIGN_VERIFY KMS key (created with an alias, or imported). {@link SigningKey.bind} grants exactly the
  * actions the token functions need, on this key only.
  *
@@ -106,7 +107,7 @@ export class SigningKey extends Construct {
         const secret = new Secret(this, 'Secret', {
           secretName: props.keyReference,
           description:
-            'Qlik token signing key (PEM, or JSON {privateKey, kid?, issuer?, certificate?}). Created empty: ' +
+            'Qlik token signing key (PEM, or JSON {privateKey, kid?, issuer?, certificate?}). Created holding a random placeholder, not a key: ' +
             'put the key with `npm run cli -- secret put --secret-id <this ARN> --key-file privatekey.pem` (docs/deploy.md).',
           ...(this.encryptionKey ? { encryptionKey: this.encryptionKey } : {}),
           removalPolicy,

@@ -118,7 +118,8 @@ export class TokenFunction extends Construct {
         sourcesContent: false,
         mainFields: ['module', 'main'],
         // Some dependencies still call require(); ESM output needs it defined.
-        banner: "import { createRequire as __qtvCreateRequire } from 'node:module'; const require = __qtvCreateRequire(import.meta.url);",
+        banner:
+          "import { createRequire as __qtvCreateRequire } from 'node:module'; const require = __qtvCreateRequire(import.meta.url);",
         // Bundle everything (the runtime's SDK version is not pinned; ours is).
         externalModules: [],
         forceDockerBundling: false,

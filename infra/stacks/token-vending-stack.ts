@@ -143,7 +143,10 @@ export class TokenVendingStack extends Stack {
       value: `${url}/qlik/idp-config`,
       description: 'GET this URL for issuer, key ID and certificate PEM to paste into Qlik',
     });
-    new CfnOutput(this, 'QlikJwtUrl', { value: `${url}/qlik/jwt`, description: 'POST here with a caller bearer token' });
+    new CfnOutput(this, 'QlikJwtUrl', {
+      value: `${url}/qlik/jwt`,
+      description: 'POST here with a caller bearer token',
+    });
     if (this.signingKey.secret !== undefined) {
       new CfnOutput(this, 'SigningSecretArn', {
         value: this.signingKey.secret.secretArn,

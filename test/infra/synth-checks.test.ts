@@ -1,0 +1,153 @@
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { App, Stack, Validations } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { describe, expect, it } from 'vitest';
+import { type ConfigInput, loadConfigFile, parseConfig } from '../../functions/shared/config.js';
+import { ConfigError } from '../../functions/shared/errors.js';
+import { TokenApi } from '../../infra/constructs/token-api.js';
+import { TokenFunction } from '../../infra/constructs/token-function.js';
+import { TokenVendingStack } from '../../infra/stacks/token-vending-stack.js';
+import { baseConfig, buildStack, unbundledApp } from './synth.js';
+
+describe('Function: cdk-nag AwsSolutions checks', () => {
+  it('fail the synth on an unacknowledged finding (the checks are live in tests)', () => {
+    // Prepare: a secret without rotation and without an acknowledgement (AwsSolutions-SMG4).
+    const app = unbundledApp();
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+    const stack = new Stack(app, 'Bare');
+    new Secret(stack, 'Unrotated');
+    // Act / Assess
+    expect(() => Template.fromStack(stack)).toThrow(/AwsSolutions-SMG4/);
+  });
+
+  it.each(['config/dev.json', 'config/example.json', 'config/example-kms.json'])(
+    'report nothing unacknowledged for %s',
+    (file) => {
+      const config = loadConfigFile(file);
+      expect(() => buildStack(config as ConfigInput, 'Shipped')).not.toThrow();
+    },
+  );
+});
+
+describe('Function: configuration errors at synth', () => {
+  it.each([
+    [
+      { deployment: { lambda: { timeoutSeconds: 60 } } },
+      'deployment.lambda.timeoutSeconds: must be at most 29: API Gateway gives up after 30 s',
+    ],
+    [{ deployment: { logRetentionDays: 10 } }, 'deployment.logRetentionDays: must be one of 1, 3, 5, 7, 14, 30'],
+    [{ deployment: { kmsKeySpec: 'ECC_NIST_P256' } }, 'deployment.kmsKeySpec: Invalid option'],
+    [{ deployment: { secretKmsKeyArn: 'my-key' } }, 'deployment.secretKmsKeyArn: must be a KMS key ARN'],
+    [{ deployment: { colour: 'blue' } }, 'deployment: Unrecognized key: "colour"'],
+  ])('reject %j with a plain sentence', (patch, sentence) => {
+    const input = { ...baseConfig, ...patch };
+    expect(() => parseConfig(input, 'config/dev.json')).toThrow(ConfigError);
+    expect(() => parseConfig(input, 'config/dev.json')).toThrow(sentence);
+  });
+
+  it('lists every problem of a config file at once', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'qtv-config-'));
+    const file = join(dir, 'bad.json');
+    writeFileSync(
+      file,
+      JSON.stringify({ ...baseConfig, deployment: { logRetentionDays: 2, lambda: { memoryMb: 1 } } }),
+    );
+    expect(() => loadConfigFile(file)).toThrow(
+      /deployment\.lambda\.memoryMb: .*\n.*deployment\.logRetentionDays: must be one of/s,
+    );
+  });
+
+  it.each<[string, ConfigInput, string]>([
+    [
+      'the file backend',
+      { ...baseConfig, signing: { backend: 'file', privateKeyPath: 'key.pem' } },
+      'signing.backend "file" works only with the local dev server',
+    ],
+    [
+      'a KMS key reference that is neither an ARN nor an alias',
+      { ...baseConfig, signing: { backend: 'kms', keyId: 'my-key' } },
+      'a KMS key the stack creates needs an alias such as "alias/qlik-token-vending"',
+    ],
+    [
+      'secretKmsKeyArn with the KMS backend',
+      {
+        ...baseConfig,
+        signing: { backend: 'kms', keyId: 'alias/x' },
+        deployment: { secretKmsKeyArn: 'arn:aws:kms:eu-west-1:111122223333:key/abc' },
+      },
+      'deployment.secretKmsKeyArn applies only to signing.backend "secrets-manager"',
+    ],
+  ])('refuse to build a stack with %s', (_name, input, sentence) => {
+    const app = unbundledApp();
+    expect(() => new TokenVendingStack(app, 'Bad', { config: parseConfig(input) })).toThrow(sentence);
+  });
+
+  it('refuse a wildcard CORS origin', () => {
+    const stack = new Stack(unbundledApp(), 'Cors');
+    expect(
+      () =>
+        new TokenApi(stack, 'Api', {
+          allowedOrigins: ['https://*.example.com'],
+          accessLogRetention: RetentionDays.ONE_DAY,
+        }),
+    ).toThrow('contains a wildcard; list exact origins');
+  });
+});
+
+describe('Function: TokenApi.addFunctionRoute', () => {
+  it('refuses the same method and path twice', () => {
+    const { stack } = buildStack(baseConfig, 'Twice');
+    const fn = stack.functions.QlikJwt!.function;
+    expect(() =>
+      stack.api.addFunctionRoute({ id: 'Again', method: 'POST', path: '/qlik/jwt', auth: 'caller' }, fn),
+    ).toThrow('route POST /qlik/jwt is added twice');
+  });
+});
+
+/** Replaces asset hashes (they change with any source edit) so the snapshot shows only infra changes. */
+function maskAssets(template: unknown): unknown {
+  return JSON.parse(
+    JSON.stringify(template)
+      .replace(/[0-9a-f]{64}(\.zip)?/g, '<asset-hash>')
+      .replace(/"cdk-[a-z0-9]+-assets-/g, '"cdk-<qualifier>-assets-'),
+  );
+}
+
+describe('Function: TokenVendingStack snapshot', () => {
+  it('matches the stored template of the dev configuration', () => {
+    const { template } = buildStack(loadConfigFile('config/dev.json') as ConfigInput, 'QlikTokenVending-dev');
+    expect(maskAssets(template.toJSON())).toMatchSnapshot();
+  });
+});
+
+describe('Function: TokenFunction bundling', () => {
+  it('bundles a route entry locally with esbuild into minified ESM with a source map', () => {
+    // Prepare: the one test that bundles for real (no Docker on these machines).
+    const outdir = mkdtempSync(join(tmpdir(), 'qtv-bundle-'));
+    const app = new App({ outdir });
+    const stack = new Stack(app, 'Bundled');
+    new TokenFunction(stack, 'IdpConfig', {
+      entry: 'functions/idp-config/index.ts',
+      configJson: '{}',
+      logRetention: RetentionDays.ONE_DAY,
+    });
+    // Act
+    app.synth();
+    // Assess
+    const assetDir = readdirSync(outdir).find((name) => name.startsWith('asset.'));
+    expect(assetDir).toBeDefined();
+    const bundle = join(outdir, assetDir!, 'index.mjs');
+    expect(existsSync(bundle)).toBe(true);
+    expect(existsSync(`${bundle}.map`)).toBe(true);
+    const code = readFileSync(bundle, 'utf8');
+    expect(code).toMatch(/export\s*\{/);
+    expect(code).toContain('createRequire');
+    // Minified: long lines (readable output averages well under 100 characters a line).
+    expect(code.length / code.split('\n').length).toBeGreaterThan(1000);
+  });
+});
