@@ -128,7 +128,7 @@ export class Monitoring extends Construct {
     alarm('FiveXxRate', fiveXxRate, props.fiveXxRatePercent ?? 1, 'Share of token API requests answered with 5xx');
     alarm('P99Latency', p99, props.p99LatencyMs ?? 2000, 'p99 latency of the token API (ms)');
 
-    const signingFailures: IMetric[] = [];
+    const invocations: IMetric[] = [];
     for (const watched of props.functions) {
       alarm(
         `${watched.id}Errors`,
@@ -158,7 +158,7 @@ export class Monitoring extends Construct {
           ),
         ),
       });
-      signingFailures.push(watched.function.metricInvocations({ period }));
+      invocations.push(watched.function.metricInvocations({ period }));
     }
     const signingFailureMetric = new Metric({
       namespace: METRIC_NAMESPACE,
@@ -190,7 +190,7 @@ export class Monitoring extends Construct {
             left: props.functions.map((f) => f.function.metricErrors({ period, label: `${f.id} errors` })),
             right: props.functions.map((f) => f.function.metricThrottles({ period, label: `${f.id} throttles` })),
           }),
-          new GraphWidget({ title: 'Signing key failures', left: [signingFailureMetric], right: signingFailures }),
+          new GraphWidget({ title: 'Signing key failures', left: [signingFailureMetric], right: invocations }),
         ],
       ],
     });

@@ -178,7 +178,8 @@ export class TokenApi extends Construct {
 
     this.accessLogGroup = new LogGroup(this, 'AccessLogs', {
       retention: props.accessLogRetention,
-      removalPolicy: RemovalPolicy.DESTROY,
+      // Kept after `cdk destroy` (an audit trail); it still expires by its retention.
+      removalPolicy: RemovalPolicy.RETAIN,
     });
     if (props.customDomain !== undefined) {
       this.domainName = new DomainName(this, 'Domain', {

@@ -41,6 +41,11 @@ export class TokenVendingStack extends Stack {
   public readonly functions: Readonly<Record<string, TokenFunction>>;
   /** Alarms, topic and dashboard. */
   public readonly monitoring: Monitoring;
+  /**
+   * The configuration every function reads from `QTV_CONFIG`: the validated config without `deployment`,
+   * the key reference replaced by the key's ARN. Constructs that add functions pass it to {@link TokenFunction}.
+   */
+  public readonly functionConfigJson: string;
 
   constructor(scope: Construct, id: string, props: TokenVendingStackProps) {
     super(scope, id, props);
@@ -74,11 +79,12 @@ export class TokenVendingStack extends Stack {
       ...(deployment.customDomain !== undefined ? { customDomain: deployment.customDomain } : {}),
     });
 
+    this.functionConfigJson = this.buildFunctionConfigJson(config, this.signingKey.arn);
     const functions: Record<string, TokenFunction> = {};
     for (const route of props.routes ?? routeTable) {
       const fn = new TokenFunction(this, route.id, {
         entry: route.entry,
-        configJson: this.functionConfigJson(config, this.signingKey.arn),
+        configJson: this.functionConfigJson,
         logRetention: retention,
         memorySize: deployment.lambda.memoryMb,
         timeout: Duration.seconds(deployment.lambda.timeoutSeconds),
@@ -87,9 +93,10 @@ export class TokenVendingStack extends Stack {
           : {}),
         description: `${route.method} ${route.path}`,
       });
-      // Both routes read the key: /qlik/jwt signs with it, /qlik/idp-config derives the public key and
-      // certificate from it (KMS: GetPublicKey, and Sign to self-sign the certificate).
-      this.signingKey.bind(fn.function);
+      // Grants follow the route's declared needs (functions/routes.ts `uses`), nothing more.
+      for (const resource of route.uses ?? []) {
+        if (resource === 'signing-key') this.signingKey.bind(fn.function);
+      }
       this.api.addFunctionRoute(route, fn.function);
       functions[route.id] = fn;
     }
@@ -111,7 +118,7 @@ export class TokenVendingStack extends Stack {
   }
 
   /** The configuration a function reads from QTV_CONFIG: the validated config, the key reference resolved. */
-  private functionConfigJson(config: Config, reference: string): string {
+  private buildFunctionConfigJson(config: Config, reference: string): string {
     // deployment settings are synth-time only; the loader fills their defaults in the Lambda.
     const { deployment: _deployment, ...runtimeConfig } = config;
     const signing =

@@ -7,12 +7,13 @@ import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
+import { routes } from '../../functions/routes.js';
 import { type ConfigInput, loadConfigFile, parseConfig } from '../../functions/shared/config.js';
 import { ConfigError } from '../../functions/shared/errors.js';
 import { TokenApi } from '../../infra/constructs/token-api.js';
-import { TokenFunction } from '../../infra/constructs/token-function.js';
+import { PROJECT_ROOT, TokenFunction } from '../../infra/constructs/token-function.js';
 import { TokenVendingStack } from '../../infra/stacks/token-vending-stack.js';
-import { baseConfig, buildStack, unbundledApp } from './synth.js';
+import { baseConfig, buildStack, resourcesOf, unbundledApp } from './synth.js';
 
 describe('Function: cdk-nag AwsSolutions checks', () => {
   it('fail the synth on an unacknowledged finding (the checks are live in tests)', () => {
@@ -28,7 +29,7 @@ describe('Function: cdk-nag AwsSolutions checks', () => {
   it.each(['config/dev.json', 'config/example.json', 'config/example-kms.json'])(
     'report nothing unacknowledged for %s',
     (file) => {
-      const config = loadConfigFile(file);
+      const config = loadConfigFile(join(PROJECT_ROOT, file));
       expect(() => buildStack(config as ConfigInput, 'Shipped')).not.toThrow();
     },
   );
@@ -100,6 +101,36 @@ describe('Function: configuration errors at synth', () => {
 });
 
 describe('Function: TokenApi.addFunctionRoute', () => {
+  it('lets another construct add a caller route, which gets the JWT authorizer', () => {
+    // Prepare: build the stack without synthesizing, as a later construct (OAuth proxy) would find it.
+    const app = unbundledApp();
+    const stack = new TokenVendingStack(app, 'Extended', { config: parseConfig(baseConfig) });
+    // Act
+    stack.api.addFunctionRoute(
+      { id: 'OAuthRefresh', method: 'POST', path: '/oauth/refresh', auth: 'caller' },
+      stack.functions.QlikJwt!.function,
+    );
+    // Assess
+    Template.fromStack(stack).hasResourceProperties('AWS::ApiGatewayV2::Route', {
+      RouteKey: 'POST /oauth/refresh',
+      AuthorizationType: 'JWT',
+    });
+  });
+
+  it('grants a route that declares no AWS resources nothing beyond logging and tracing', () => {
+    const plain = { ...routes[0]!, id: 'Plain', path: '/plain', uses: [] };
+    const { template } = buildStack(baseConfig, 'Plain', [plain]);
+    const policies = Object.values(resourcesOf(template, 'AWS::IAM::Policy'));
+    expect(policies).toHaveLength(1);
+    const actions = (policies[0]!.Properties.PolicyDocument as { Statement: Array<{ Action: unknown }> }).Statement.map(
+      (statement) => statement.Action,
+    );
+    expect(actions).toEqual([
+      ['logs:CreateLogStream', 'logs:PutLogEvents'],
+      ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'],
+    ]);
+  });
+
   it('refuses the same method and path twice', () => {
     const { stack } = buildStack(baseConfig, 'Twice');
     const fn = stack.functions.QlikJwt!.function;
@@ -120,7 +151,10 @@ function maskAssets(template: unknown): unknown {
 
 describe('Function: TokenVendingStack snapshot', () => {
   it('matches the stored template of the dev configuration', () => {
-    const { template } = buildStack(loadConfigFile('config/dev.json') as ConfigInput, 'QlikTokenVending-dev');
+    const { template } = buildStack(
+      loadConfigFile(join(PROJECT_ROOT, 'config/dev.json')) as ConfigInput,
+      'QlikTokenVending-dev',
+    );
     expect(maskAssets(template.toJSON())).toMatchSnapshot();
   });
 });

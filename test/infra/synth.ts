@@ -2,6 +2,7 @@
 import { App, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import type { RouteDefinition } from '../../functions/routes.js';
 import { type ConfigInput, parseConfig } from '../../functions/shared/config.js';
 import { TokenVendingStack } from '../../infra/stacks/token-vending-stack.js';
 
@@ -21,10 +22,13 @@ export function unbundledApp(): App {
 }
 
 /** Builds the stack from `input`, with cdk-nag AwsSolutions checks on the app. */
-export function buildStack(input: ConfigInput, id = 'QlikTokenVending-test') {
+export function buildStack(input: ConfigInput, id = 'QlikTokenVending-test', routes?: readonly RouteDefinition[]) {
   const app = unbundledApp();
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
-  const stack = new TokenVendingStack(app, id, { config: parseConfig(input, 'test config') });
+  const stack = new TokenVendingStack(app, id, {
+    config: parseConfig(input, 'test config'),
+    ...(routes !== undefined ? { routes } : {}),
+  });
   return { app, stack, template: Template.fromStack(stack) };
 }
 
