@@ -44,7 +44,7 @@ export interface SigningKeyProps {
   readonly removalPolicy?: RemovalPolicy;
 }
 
-/** Which functions a {@link SigningKey.bind} call serves; the grant is the same for both today. */
+/** What {@link SigningKey.bind} returns. */
 export interface SigningKeyBinding {
   /** The value for `signing.secretId` or `signing.keyId` in the function's configuration. */
   readonly reference: string;

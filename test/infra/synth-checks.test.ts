@@ -1,6 +1,9 @@
+import { spawnSync } from 'node:child_process';
+import { createPublicKey, type KeyObject } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { App, Stack, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -8,12 +11,15 @@ import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
 import { routes } from '../../functions/routes.js';
-import { type ConfigInput, loadConfigFile, parseConfig } from '../../functions/shared/config.js';
+import { CONFIG_ENV_VAR, type ConfigInput, loadConfigFile, parseConfig } from '../../functions/shared/config.js';
 import { ConfigError } from '../../functions/shared/errors.js';
 import { TokenApi } from '../../infra/constructs/token-api.js';
 import { PROJECT_ROOT, TokenFunction } from '../../infra/constructs/token-function.js';
 import { TokenVendingStack } from '../../infra/stacks/token-vending-stack.js';
+import { pkcs8Pem, rsaKeyPair } from '../support/keys.js';
 import { baseConfig, buildStack, resourcesOf, unbundledApp } from './synth.js';
+
+const publicKeyPemOf = (key: KeyObject) => createPublicKey(key).export({ format: 'pem', type: 'spki' }).toString();
 
 const shipped = new Map<string, Template>();
 /** The stack of a shipped config file, synthesized (with cdk-nag) once per file. */
@@ -191,5 +197,37 @@ describe('Function: TokenFunction bundling', () => {
     expect(code).toContain('createRequire');
     // Minified: long lines (readable output averages well under 100 characters a line).
     expect(code.length / code.split('\n').length).toBeGreaterThan(1000);
+
+    // The bundle runs on its own (no node_modules beside it): invoke its handler in a child Node process
+    // with a file-backed key, the way Lambda would load it.
+    const { privateKey } = rsaKeyPair();
+    const keyFile = join(outdir, 'key.pem');
+    writeFileSync(keyFile, pkcs8Pem(privateKey));
+    const config = {
+      qlik: { issuer: 'https://issuer.example.com', keyId: 'bundle-test' },
+      identity: { preset: 'cognito' },
+      signing: { backend: 'file', privateKeyPath: keyFile },
+    };
+    const script = `
+      const { handler } = await import(${JSON.stringify(pathToFileURL(bundle).href)});
+      const res = await handler(
+        { version: '2.0', routeKey: 'GET /qlik/idp-config', rawPath: '/qlik/idp-config', rawQueryString: '', headers: {},
+          requestContext: { http: { method: 'GET', path: '/qlik/idp-config' }, requestId: 'r1' }, isBase64Encoded: false },
+        { awsRequestId: 'r1', functionName: 'idp-config', getRemainingTimeInMillis: () => 5000 });
+      process.stdout.write('RESULT ' + JSON.stringify(res) + '\\n');`;
+    const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: outdir,
+      env: { PATH: process.env.PATH, [CONFIG_ENV_VAR]: JSON.stringify(config) },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    const line = run.stdout.split('\n').find((l) => l.startsWith('RESULT '));
+    expect(line, run.stderr).toBeDefined();
+    const response = JSON.parse(line!.slice('RESULT '.length));
+    expect(response.statusCode).toBe(200);
+    const body = JSON.parse(response.body);
+    expect(body).toMatchObject({ issuer: 'https://issuer.example.com', keyId: 'bundle-test', algorithm: 'RS256' });
+    // The published key is the key pair's public half.
+    expect(body.publicKey).toBe(publicKeyPemOf(privateKey));
   });
 });
