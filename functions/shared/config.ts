@@ -66,8 +66,19 @@ const secretsManagerSigningSchema = z.strictObject({
 
 const kmsSigningSchema = z.strictObject({
   backend: z.literal('kms'),
-  /** Key ID, ARN or alias of an asymmetric RSA SIGN_VERIFY key. */
+  /** Key ID, ARN or alias of an asymmetric RSA SIGN_VERIFY key (RSA_2048, RSA_3072 or RSA_4096). */
   keyId: nonEmpty,
+  /** Retries of throttled or failing KMS calls before the caller gets 503 with Retry-After. */
+  retry: z
+    .strictObject({
+      /** Attempts in all, including the first. */
+      maxAttempts: positiveInt.max(10).default(3),
+      /** Cap of the first jittered backoff, doubling per attempt. */
+      baseDelayMs: positiveInt.max(5_000).default(50),
+      /** Total time one signature may spend in KMS calls and waits. */
+      budgetMs: positiveInt.max(10_000).default(1_000),
+    })
+    .default({ maxAttempts: 3, baseDelayMs: 50, budgetMs: 1_000 }),
 });
 
 const fileSigningSchema = z.strictObject({
@@ -308,4 +319,51 @@ export function loadDevServerSettings(env: NodeJS.ProcessEnv = process.env): Dev
     problems.push(`PORT: must be a port number, got ${JSON.stringify(env.PORT)}`);
   if (problems.length > 0) throw new ConfigError(problems, 'dev server environment');
   return { host: env.HOST || '127.0.0.1', port, awsEndpointUrl: env.AWS_ENDPOINT_URL || undefined };
+}
+
+/** Settings of the local Qlik tenant emulator (`npm run emulator`). */
+export interface EmulatorSettings {
+  readonly host: string;
+  readonly port: number;
+  /** Redirect URIs of the seeded web client. */
+  readonly redirectUris: readonly string[];
+  /** Origins the seeded web integration allows (CORS, jwt-session). */
+  readonly origins: readonly string[];
+  /** Static admin API key; generated when unset. */
+  readonly adminApiKey: string | undefined;
+}
+
+const splitList = (value: string | undefined, fallback: readonly string[]) =>
+  value === undefined || value.trim() === ''
+    ? fallback
+    : value
+        .split(',')
+        .map((item) => item.trim())
+        .filter(Boolean);
+
+/**
+ * Reads `EMULATOR_HOST`, `EMULATOR_PORT` (default 8788), `EMULATOR_REDIRECT_URIS` and `EMULATOR_ORIGINS`
+ * (comma-separated) and `EMULATOR_ADMIN_API_KEY` for the tenant emulator script.
+ */
+export function loadEmulatorSettings(env: NodeJS.ProcessEnv = process.env): EmulatorSettings {
+  const problems: string[] = [];
+  const port = env.EMULATOR_PORT === undefined || env.EMULATOR_PORT === '' ? 8788 : Number(env.EMULATOR_PORT);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535)
+    problems.push(`EMULATOR_PORT: must be a port number, got ${JSON.stringify(env.EMULATOR_PORT)}`);
+  const redirectUris = splitList(env.EMULATOR_REDIRECT_URIS, ['http://127.0.0.1:8787/oauth/callback']);
+  const origins = splitList(env.EMULATOR_ORIGINS, ['http://127.0.0.1:8787', 'http://localhost:8787']);
+  for (const [name, list] of [
+    ['EMULATOR_REDIRECT_URIS', redirectUris],
+    ['EMULATOR_ORIGINS', origins],
+  ] as const) {
+    for (const item of list) if (!URL.canParse(item)) problems.push(`${name}: ${JSON.stringify(item)} is not a URL`);
+  }
+  if (problems.length > 0) throw new ConfigError(problems, 'emulator environment');
+  return {
+    host: env.EMULATOR_HOST || '127.0.0.1',
+    port,
+    redirectUris,
+    origins,
+    adminApiKey: env.EMULATOR_ADMIN_API_KEY || undefined,
+  };
 }

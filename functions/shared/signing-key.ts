@@ -35,8 +35,9 @@ export function parseRsaPrivateKey(pem: string): KeyObject {
   let key: KeyObject;
   try {
     key = createPrivateKey({ key: pem, format: 'pem' });
-  } catch (error) {
-    const reason = /passphrase/i.test(String((error as Error).message))
+  } catch {
+    // OpenSSL reports a missing passphrase as "interrupted or cancelled"; the PEM label is the reliable sign.
+    const reason = /-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type: 4,ENCRYPTED/.test(pem)
       ? 'it is encrypted with a passphrase'
       : 'it is not a PEM private key';
     throw new SigningKeyInvalidError(

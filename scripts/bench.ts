@@ -1,0 +1,50 @@
+/**
+ * `npm run bench`: speed figures, measured in one process, printed as a table of medians and ratios
+ * (`--json` for machines). Ratios, not absolute times, are what to compare across machines.
+ *
+ *   npm run bench                 # every section
+ *   npm run bench -- --only vend  # one section
+ *   npm run bench -- --json
+ */
+import { parseArgs } from 'node:util';
+import { benchKms } from './bench/kms.js';
+import { benchVend } from './bench/vend.js';
+
+type Section = { name: string; run: () => Promise<Array<Record<string, unknown>>> };
+
+const sections: Section[] = [
+  { name: 'vend', run: async () => (await benchVend()) as unknown as Array<Record<string, unknown>> },
+];
+
+function printTable(title: string, rows: Array<Record<string, unknown>>): void {
+  if (rows.length === 0) return;
+  const columns = Object.keys(rows[0]!);
+  const cell = (v: unknown) => (typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toFixed(3)) : String(v));
+  const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
+  console.log(`\n## ${title}`);
+  console.log(columns.map((c, i) => c.padEnd(widths[i]!)).join('  '));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const r of rows) console.log(columns.map((c, i) => cell(r[c]).padEnd(widths[i]!)).join('  '));
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { json: { type: 'boolean' }, only: { type: 'string' } } });
+  const wanted = values.only?.split(',');
+  const results: Record<string, unknown> = {
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+    at: new Date().toISOString(),
+  };
+  for (const section of sections) {
+    if (wanted && !wanted.includes(section.name)) continue;
+    const rows = await section.run();
+    results[section.name] = rows;
+    if (!values.json) printTable(section.name, rows);
+  }
+  if (values.json) console.log(JSON.stringify(results, null, 2));
+}
+
+main().catch((error: unknown) => {
+  console.error('bench failed:', error);
+  process.exit(1);
+});

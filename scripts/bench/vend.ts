@@ -1,0 +1,107 @@
+/**
+ * Cost of one Qlik token: our full vend path (identity mapping + claims + JWS + RSA signature over
+ * a cached key object) against a bare `crypto.sign` of the same bytes with the same key, and against
+ * the boilerplate style `jsonwebtoken.sign(payload, pemString, …)` that parses the PEM on every call.
+ */
+import { generateKeyPairSync, sign } from 'node:crypto';
+import jsonwebtoken from 'jsonwebtoken';
+import { vendQlikJwt } from '../../functions/qlik-jwt/core.js';
+import { systemClock } from '../../functions/shared/clock.js';
+import { parseConfig } from '../../functions/shared/config.js';
+import { resolveIdentityMapping } from '../../functions/shared/identity-mapping.js';
+import { CachedSecret, type SecretStore } from '../../functions/shared/secret-source.js';
+import type { ActiveSigningKey } from '../../functions/shared/signer.js';
+import { signingKeyFromSecret } from '../../functions/shared/signing-key.js';
+import { measureInterleaved, median } from './stats.js';
+
+/** One row of the vend benchmark. */
+export interface VendBenchRow {
+  readonly bits: number;
+  readonly case: string;
+  readonly medianMs: number;
+  /** Median of this case divided by the bare crypto.sign median at the same key size. */
+  readonly ratioToBareSign: number;
+  readonly samples: number;
+}
+
+const CALLER = {
+  sub: 'user-1',
+  name: 'Ada Lovelace',
+  email: 'ada@example.com',
+  email_verified: 'true',
+  groups: '[Sales Finance]',
+};
+
+/** Runs the vend benchmark at the given RSA sizes. */
+export async function benchVend(
+  options: { sizes?: readonly number[]; rounds?: number; perRound?: number } = {},
+): Promise<VendBenchRow[]> {
+  const rows: VendBenchRow[] = [];
+  for (const bits of options.sizes ?? [2048, 4096]) {
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: bits });
+    const pem = privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+    const config = parseConfig({
+      qlik: { issuer: 'https://qtv.example', keyId: 'bench' },
+      signing: { backend: 'file', privateKeyPath: 'x' },
+    });
+    // The production path: the key sits in the secret cache, parsed once.
+    const store: SecretStore = { description: 'memory', fetch: async () => ({ value: pem, versionId: '1' }) };
+    const cache = new CachedSecret<ActiveSigningKey>({
+      store,
+      secretId: 'k',
+      ttlMs: 3_600_000,
+      clock: systemClock,
+      transform: (v) => signingKeyFromSecret(v, { fallbackKid: 'bench' }),
+    });
+    await cache.get();
+    const deps = {
+      signers: { current: () => cache.get() },
+      clock: systemClock,
+      identity: resolveIdentityMapping(config.identity),
+      qlik: config.qlik,
+    };
+    const sample = await vendQlikJwt(CALLER, {}, deps);
+    const signingInput = Buffer.from(sample.token.split('.').slice(0, 2).join('.'));
+    const payload = JSON.parse(Buffer.from(sample.token.split('.')[1]!, 'base64url').toString());
+    const boilerplatePayload = {
+      sub: payload.sub,
+      subType: 'user',
+      name: payload.name,
+      email: payload.email,
+      email_verified: true,
+      groups: payload.groups,
+    };
+    const perRound = options.perRound ?? (bits >= 4096 ? 20 : 100);
+    const rounds = options.rounds ?? (bits >= 4096 ? 10 : 20);
+    const samples = await measureInterleaved(
+      [
+        { name: 'bare crypto.sign (same bytes, same key object)', run: () => sign('sha256', signingInput, privateKey) },
+        { name: 'full vend path (map + claims + JWS + sign)', run: () => vendQlikJwt(CALLER, {}, deps) },
+        {
+          name: 'boilerplate jsonwebtoken.sign(payload, pemString)',
+          run: () =>
+            jsonwebtoken.sign(boilerplatePayload, pem, {
+              keyid: 'bench',
+              algorithm: 'RS256',
+              issuer: 'https://qtv.example',
+              expiresIn: '30s',
+              notBefore: '1s',
+              audience: 'qlik.api/login/jwt-session',
+            }),
+        },
+      ],
+      rounds,
+      perRound,
+    );
+    const bare = median(samples.get('bare crypto.sign (same bytes, same key object)')!);
+    for (const [name, list] of samples)
+      rows.push({
+        bits,
+        case: name,
+        medianMs: median(list),
+        ratioToBareSign: median(list) / bare,
+        samples: list.length,
+      });
+  }
+  return rows;
+}

@@ -1,0 +1,11 @@
+import { readdirSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { loadConfigFile } from '../../../functions/shared/config.js';
+
+describe('Shipped configuration files', () => {
+  const files = readdirSync('config').filter((f) => f.endsWith('.json'));
+  it('exist', () => expect(files.length).toBeGreaterThan(0));
+  it.each(files)('config/%s is valid against the schema', (file) => {
+    expect(() => loadConfigFile(`config/${file}`)).not.toThrow();
+  });
+});
