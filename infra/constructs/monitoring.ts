@@ -64,7 +64,7 @@ export interface MonitoringProps {
 
 /**
  * Alarms on the 5xx rate, p99 latency, function errors and throttles, and signing-key failures (a metric
- * filter on the Powertools JSON logs: `signing key refresh failed`, or a request failing with a
+ * filter on the Powertools JSON logs: `signing key refresh failed`, the KMS signer's failure lines, or a request failing with a
  * `SIGNING_*` code), all sent to one encrypted SNS topic; and a dashboard with the same metrics.
  *
  * @example
@@ -142,7 +142,8 @@ export class Monitoring extends Construct {
         1,
         `${watched.id}: invocations throttled by Lambda concurrency`,
       );
-      // runtime.ts logs 'signing key refresh failed' when Secrets Manager/KMS cannot be read; http.ts logs
+      // runtime.ts logs 'signing key refresh failed' when the key secret cannot be read, kms-signer.ts logs
+      // 'KMS signing key not reachable' / 'KMS signing key refused'; http.ts logs
       // 'request failed' with errorCode SIGNING_* when a request could not be signed.
       new MetricFilter(this, `${watched.id}SigningFailures`, {
         logGroup: watched.logGroup,
@@ -152,6 +153,9 @@ export class Monitoring extends Construct {
         defaultValue: 0,
         filterPattern: FilterPattern.any(
           FilterPattern.stringValue('$.message', '=', 'signing key refresh failed'),
+          // kms-signer.ts: a KMS call that failed after its retries (throttled, unreachable, denied, disabled).
+          FilterPattern.stringValue('$.message', '=', 'KMS signing key not reachable'),
+          FilterPattern.stringValue('$.message', '=', 'KMS signing key refused'),
           FilterPattern.all(
             FilterPattern.stringValue('$.message', '=', 'request failed'),
             FilterPattern.stringValue('$.errorCode', '=', 'SIGNING_*'),

@@ -268,6 +268,8 @@ describe('Function: Monitoring', () => {
     expect(filters).toHaveLength(routes.length);
     for (const filter of filters) {
       expect(filter.Properties.FilterPattern).toContain('$.message = "signing key refresh failed"');
+      expect(filter.Properties.FilterPattern).toContain('$.message = "KMS signing key not reachable"');
+      expect(filter.Properties.FilterPattern).toContain('$.message = "KMS signing key refused"');
       expect(filter.Properties.FilterPattern).toContain('$.errorCode = "SIGNING_*"');
       expect(filter.Properties.MetricTransformations).toEqual([
         expect.objectContaining({ MetricNamespace: 'QlikTokenVending', MetricName: 'SigningKeyFailures' }),
