@@ -7,6 +7,7 @@
  *   npm run bench -- --json
  */
 import { parseArgs } from 'node:util';
+import { benchKms } from './bench/kms.js';
 import { benchVend } from './bench/vend.js';
 
 type Section = { name: string; run: () => Promise<Array<Record<string, unknown>>> };

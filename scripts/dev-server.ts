@@ -217,7 +217,7 @@ async function main(): Promise<void> {
   });
   if (values.help) {
     console.log(
-      'usage: npm start -- [--secrets-manager <secret-id>] [--config <file.json>]\n  env: PORT (8787), HOST (127.0.0.1), AWS_ENDPOINT_URL',
+      'usage: npm start -- [--secrets-manager <secret-id> | --kms <key-id>] [--config <file.json>]\n  env: PORT (8787), HOST (127.0.0.1), AWS_ENDPOINT_URL',
     );
     return;
   }

@@ -66,8 +66,19 @@ const secretsManagerSigningSchema = z.strictObject({
 
 const kmsSigningSchema = z.strictObject({
   backend: z.literal('kms'),
-  /** Key ID, ARN or alias of an asymmetric RSA SIGN_VERIFY key. */
+  /** Key ID, ARN or alias of an asymmetric RSA SIGN_VERIFY key (RSA_2048, RSA_3072 or RSA_4096). */
   keyId: nonEmpty,
+  /** Retries of throttled or failing KMS calls before the caller gets 503 with Retry-After. */
+  retry: z
+    .strictObject({
+      /** Attempts in all, including the first. */
+      maxAttempts: positiveInt.max(10).default(3),
+      /** Cap of the first jittered backoff, doubling per attempt. */
+      baseDelayMs: positiveInt.max(5_000).default(50),
+      /** Total time one signature may spend in KMS calls and waits. */
+      budgetMs: positiveInt.max(10_000).default(1_000),
+    })
+    .default({ maxAttempts: 3, baseDelayMs: 50, budgetMs: 1_000 }),
 });
 
 const fileSigningSchema = z.strictObject({

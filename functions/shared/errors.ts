@@ -16,6 +16,9 @@ export type ErrorCode =
   | 'SIGNING_KEY_UNAVAILABLE'
   | 'SIGNING_KEY_INVALID'
   | 'SIGNING_FAILED'
+  | 'SIGNING_BACKEND_THROTTLED'
+  | 'SIGNING_KEY_DISABLED'
+  | 'SIGNING_KEY_ACCESS_DENIED'
   | 'UPSTREAM_UNAVAILABLE'
   | 'UPSTREAM_TIMEOUT'
   | 'UPSTREAM_ERROR'
@@ -93,6 +96,27 @@ export class SigningKeyUnavailableError extends TokenVendingError {
 export class SigningKeyInvalidError extends TokenVendingError {
   constructor(message: string, options?: ErrorOptions) {
     super('SIGNING_KEY_INVALID', 500, message, options);
+  }
+}
+
+/** The signing backend (KMS) kept throttling within the retry budget: retryable (503). */
+export class SigningBackendThrottledError extends TokenVendingError {
+  constructor(message: string, options?: ErrorOptions & { retryAfterSeconds?: number }) {
+    super('SIGNING_BACKEND_THROTTLED', 503, message, { retryAfterSeconds: 1, ...options });
+  }
+}
+
+/** The signing key is disabled or pending deletion: an operator fault (500). */
+export class SigningKeyDisabledError extends TokenVendingError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('SIGNING_KEY_DISABLED', 500, message, options);
+  }
+}
+
+/** The function's role may not use the signing key: an operator fault (500). */
+export class SigningKeyAccessDeniedError extends TokenVendingError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('SIGNING_KEY_ACCESS_DENIED', 500, message, options);
   }
 }
 

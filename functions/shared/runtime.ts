@@ -5,12 +5,13 @@
  */
 import { readFileSync } from 'node:fs';
 import { Logger } from '@aws-lambda-powertools/logger';
+import { KMSClient } from '@aws-sdk/client-kms';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { type Clock, systemClock } from './clock.js';
 import type { Config } from './config.js';
-import { ConfigError } from './errors.js';
 import { describeErrorForLog } from './http.js';
 import { type ResolvedIdentityMapping, resolveIdentityMapping } from './identity-mapping.js';
+import { kmsSignerSource } from './kms-signer.js';
 import { CachedSecret, FileSecretStore, type SecretStore, SecretsManagerStore } from './secret-source.js';
 import type { ActiveSigningKey, SignerSource } from './signer.js';
 import { signingKeyFromSecret } from './signing-key.js';
@@ -33,6 +34,8 @@ export interface RuntimeOverrides {
   readonly logger?: Logger;
   readonly signers?: SignerSource;
   readonly secretsManager?: SecretsManagerClient;
+  /** KMS client for the `kms` signing backend (tests point it at moto or a fault proxy). */
+  readonly kms?: KMSClient;
 }
 
 /** Options of a signer source over a key secret. */
@@ -104,7 +107,20 @@ function defaultSigners(config: Config, clock: Clock, logger: Logger, overrides:
       });
     }
     case 'kms':
-      throw new ConfigError(['signing.backend: "kms" is not available in this build'], 'configuration');
+      return kmsSignerSource(
+        // One client per container. The SDK's own retries are off (maxAttempts 1) so that our
+        // jittered retry inside signing.retry.budgetMs is the only retry layer.
+        overrides.kms ?? new KMSClient({ maxAttempts: 1 }),
+        {
+          keyId: signing.keyId,
+          algorithm: 'RS256',
+          purpose: 'qlik-jwt',
+          ...(config.qlik.keyId !== undefined ? { kid: config.qlik.keyId } : {}),
+          retry: signing.retry,
+          clock,
+          logger,
+        },
+      );
   }
 }
 
