@@ -108,8 +108,8 @@ describe('Function: mapCallerIdentity (hostile claims)', () => {
         const identity = mapOrRefuse(claims, mapping);
         const sub = scalar(claims.sub);
         const email = scalar(claims.email);
-        const verified =
-          claims.email_verified === true || String(claims.email_verified).trim().toLowerCase() === 'true';
+        const flag = claims.email_verified;
+        const verified = flag === true || (typeof flag === 'string' && flag.trim().toLowerCase() === 'true');
         if (sub === undefined || email === undefined || !EMAIL_SHAPE.test(email) || !verified) {
           expect(identity).toBeUndefined();
           return;
