@@ -171,7 +171,7 @@ export async function runVendLoad(options: VendLoadOptions = {}): Promise<VendLo
       groups: u.groups,
     }));
 
-    const collected: Array<{ status: number; body: string; user: number; cacheControl: unknown }> = [];
+    const collected: Array<{ status: number; body: string; user: number; cacheControl: unknown; atMs: number }> = [];
     let next = 0;
     const fire = (amount: number, keep: boolean) =>
       autocannon({
@@ -190,7 +190,13 @@ export async function runVendLoad(options: VendLoadOptions = {}): Promise<VendLo
             },
             onResponse: (status, body, context, headers) => {
               if (keep)
-                collected.push({ status, body, user: context.user as number, cacheControl: headers['cache-control'] });
+                collected.push({
+                  status,
+                  body,
+                  user: context.user as number,
+                  cacheControl: headers['cache-control'],
+                  atMs: Date.now(),
+                });
             },
           },
         ],
@@ -212,8 +218,8 @@ export async function runVendLoad(options: VendLoadOptions = {}): Promise<VendLo
     const wallSeconds = Number(process.hrtime.bigint() - start) / 1e9;
     const after = bareSignOpsPerSecond(privateKey, signingInput, signOps);
 
-    // Every body is checked after the run, so checking costs the server nothing.
-    const nowSeconds = Math.floor(Date.now() / 1000);
+    // Every body is checked after the run, so checking costs the server nothing; time rules are
+    // checked against the moment each response arrived, so a slow run cannot expire its own tokens.
     const verificationKey = certificate.publicKey;
     const jtis = new Set<string>();
     const problems: string[] = [];
@@ -235,7 +241,7 @@ export async function runVendLoad(options: VendLoadOptions = {}): Promise<VendLo
       const verdict =
         who === undefined
           ? { problem: 'response not attributable to a caller' }
-          : checkVendResponse(response.body, who, verificationKey, nowSeconds);
+          : checkVendResponse(response.body, who, verificationKey, Math.floor(response.atMs / 1000));
       const problem =
         verdict.problem ?? (response.cacheControl === 'no-store' ? undefined : 'Cache-Control is not no-store');
       if (problem !== undefined) {

@@ -144,7 +144,7 @@ export const hostileBody: fc.Arbitrary<HostileBody> = fc.record({
         .tuple(fc.integer({ min: -5, max: 4000 }), smugglingBodyText)
         .map(([ttl, rest]) => `{"ttlSeconds":${ttl},${rest.slice(1)}`),
     },
-    { weight: 1, arbitrary: fc.integer({ min: -5, max: 4000 }).map((ttl) => `{"ttlSeconds":${ttl}}`) },
+    { weight: 2, arbitrary: fc.integer({ min: -5, max: 4000 }).map((ttl) => `{"ttlSeconds":${ttl}}`) },
     { weight: 1, arbitrary: fc.string({ unit: 'grapheme', maxLength: 200 }) },
     { weight: 1, arbitrary: fc.uint8Array({ maxLength: 600 }) },
     {
