@@ -34,6 +34,11 @@ export interface ColdStartRow {
   readonly sourceMapKiB: number;
   /** The same bundle with `@aws-sdk/*` left external, for comparison. */
   readonly bundleKiBSdkExternal: number;
+  /** Bytes of the bundle from zod, of which from zod's locale files, from the AWS SDK (@aws-sdk, @smithy), and from our own code. */
+  readonly zodKiB: number;
+  readonly zodLocalesKiB: number;
+  readonly awsSdkKiB: number;
+  readonly oursKiB: number;
   /** Status of the first response (a sanity check that the handler really ran). */
   readonly firstStatus: number;
   /** Median wall time from spawn to exit after the first response, N fresh processes. */
@@ -80,8 +85,16 @@ export function lambdaEntries(root = 'functions'): Array<{ name: string; entry: 
     .map((name) => ({ name, entry: join(root, name, 'index.ts') }));
 }
 
-async function bundle(entry: string, outfile: string, sdkExternal: boolean): Promise<void> {
-  await build({
+/** Output bytes by origin, from esbuild's metafile. */
+interface Breakdown {
+  readonly zod: number;
+  readonly zodLocales: number;
+  readonly awsSdk: number;
+  readonly ours: number;
+}
+
+async function bundle(entry: string, outfile: string, sdkExternal: boolean): Promise<Breakdown> {
+  const result = await build({
     entryPoints: [entry],
     outfile,
     bundle: true,
@@ -95,7 +108,18 @@ async function bundle(entry: string, outfile: string, sdkExternal: boolean): Pro
     banner: { js: BANNER },
     external: sdkExternal ? ['@aws-sdk/*'] : [],
     logLevel: 'silent',
+    metafile: true,
   });
+  const totals = { zod: 0, zodLocales: 0, awsSdk: 0, ours: 0 };
+  for (const output of Object.values(result.metafile.outputs))
+    for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) {
+      if (input.includes('node_modules/zod/')) {
+        totals.zod += bytesInOutput;
+        if (input.includes('/locales/')) totals.zodLocales += bytesInOutput;
+      } else if (/node_modules\/@(aws-sdk|smithy)\//.test(input)) totals.awsSdk += bytesInOutput;
+      else if (!input.includes('node_modules/')) totals.ours += bytesInOutput;
+    }
+  return totals;
 }
 
 function sampleEvent(name: string): unknown {
@@ -179,7 +203,7 @@ export async function benchColdStart(options: { runs?: number } = {}): Promise<C
     const rows: ColdStartRow[] = [];
     for (const { name, entry } of lambdaEntries()) {
       const outfile = join(dir, name, 'index.mjs');
-      await bundle(resolve(entry), outfile, false);
+      const parts = await bundle(resolve(entry), outfile, false);
       const external = join(dir, `${name}-sdk-external`, 'index.mjs');
       await bundle(resolve(entry), external, true);
       const event = JSON.stringify(sampleEvent(name));
@@ -207,6 +231,10 @@ export async function benchColdStart(options: { runs?: number } = {}): Promise<C
         bundleKiB: statSync(outfile).size / 1024,
         sourceMapKiB: statSync(`${outfile}.map`).size / 1024,
         bundleKiBSdkExternal: statSync(external).size / 1024,
+        zodKiB: parts.zod / 1024,
+        zodLocalesKiB: parts.zodLocales / 1024,
+        awsSdkKiB: parts.awsSdk / 1024,
+        oursKiB: parts.ours / 1024,
         firstStatus: status,
         coldStartMedianMs: median(wall),
         coldStartNoSourceMapsMedianMs: median(wallNoMaps),
