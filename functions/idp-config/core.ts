@@ -4,6 +4,7 @@
  */
 import { publicKeyPem } from '../shared/certificates.js';
 import { SigningKeyInvalidError } from '../shared/errors.js';
+import type { PendingSignerSource } from '../shared/runtime.js';
 import type { ActiveSigningKey, SignerSource } from '../shared/signer.js';
 
 /** Response body of `GET /qlik/idp-config`. */
@@ -18,6 +19,19 @@ export interface IdpConfig {
   readonly publicKey: string;
   /** Body for `POST https://<tenant>/api/v1/identity-providers`. */
   readonly identityProviderRequest: Record<string, unknown>;
+  /**
+   * The key a running rotation staged as AWSPENDING (secrets-manager backend only; absent outside a rotation).
+   * Qlik allows one key per JWT IdP, so it needs its own IdP, created before the key is promoted.
+   */
+  readonly pending?: PendingIdpConfig;
+}
+
+/** The pending key's values for a second JWT identity provider. */
+export interface PendingIdpConfig {
+  readonly issuer: string;
+  readonly keyId: string;
+  readonly certificate: string;
+  readonly identityProviderRequest: Record<string, unknown>;
 }
 
 const generatedCertificates = new WeakMap<ActiveSigningKey, Promise<string>>();
@@ -26,8 +40,61 @@ const generatedCertificates = new WeakMap<ActiveSigningKey, Promise<string>>();
  * Describes the current key for Qlik. When no certificate is stored with the key, a self-signed
  * one is made once per key and container: Qlik reads only the public key inside it.
  */
-export async function describeIdpConfig(signers: SignerSource, issuer: string): Promise<IdpConfig> {
+export async function describeIdpConfig(
+  signers: SignerSource,
+  issuer: string,
+  pendingSigners?: PendingSignerSource,
+): Promise<IdpConfig> {
   const key = await signers.current();
+  const { certificate, certificateSource } = await certificateOf(key, issuer);
+  const effectiveIssuer = key.issuer ?? issuer;
+  // The pending key is extra information: a failure to read it never fails the page for the current key.
+  const pendingKey = await pendingSigners?.pending().catch(() => undefined);
+  // After finishSecret the pending version may still carry AWSPENDING next to AWSCURRENT: not "pending" then.
+  const pending =
+    pendingKey !== undefined && pendingKey.kid !== key.kid ? await describePending(pendingKey, issuer) : undefined;
+  return {
+    issuer: effectiveIssuer,
+    keyId: key.kid,
+    algorithm: key.alg,
+    certificate,
+    certificateSource,
+    publicKey: publicKeyPem(key.publicKey),
+    identityProviderRequest: identityProviderRequest(key.kid, effectiveIssuer, certificate),
+    ...(pending !== undefined ? { pending } : {}),
+  };
+}
+
+async function describePending(key: ActiveSigningKey, issuer: string): Promise<PendingIdpConfig> {
+  const { certificate } = await certificateOf(key, issuer);
+  const effectiveIssuer = key.issuer ?? issuer;
+  return {
+    issuer: effectiveIssuer,
+    keyId: key.kid,
+    certificate,
+    identityProviderRequest: identityProviderRequest(key.kid, effectiveIssuer, certificate),
+  };
+}
+
+function identityProviderRequest(kid: string, issuer: string, certificate: string): Record<string, unknown> {
+  return {
+    provider: 'external',
+    protocol: 'jwtAuth',
+    interactive: false,
+    active: true,
+    description: `qlik-token-vending key ${kid}`,
+    options: {
+      jwtLoginEnabled: true,
+      issuer,
+      staticKeys: [{ kid, pem: certificate.trim() }],
+    },
+  };
+}
+
+async function certificateOf(
+  key: ActiveSigningKey,
+  issuer: string,
+): Promise<{ certificate: string; certificateSource: 'stored' | 'generated' }> {
   let certificate = key.certificatePem;
   const certificateSource = certificate === undefined ? 'generated' : 'stored';
   if (certificate === undefined) {
@@ -43,25 +110,5 @@ export async function describeIdpConfig(signers: SignerSource, issuer: string): 
     }
     certificate = await pending;
   }
-  const effectiveIssuer = key.issuer ?? issuer;
-  return {
-    issuer: effectiveIssuer,
-    keyId: key.kid,
-    algorithm: key.alg,
-    certificate,
-    certificateSource,
-    publicKey: publicKeyPem(key.publicKey),
-    identityProviderRequest: {
-      provider: 'external',
-      protocol: 'jwtAuth',
-      interactive: false,
-      active: true,
-      description: `qlik-token-vending key ${key.kid}`,
-      options: {
-        jwtLoginEnabled: true,
-        issuer: effectiveIssuer,
-        staticKeys: [{ kid: key.kid, pem: certificate.trim() }],
-      },
-    },
-  };
+  return { certificate, certificateSource };
 }

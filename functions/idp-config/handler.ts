@@ -12,6 +12,6 @@ export function createHandler(runtime: Runtime) {
     .use(injectLambdaContext(runtime.logger, { resetKeys: true }))
     .use(problemJsonErrors(runtime.logger))
     .handler(async () => {
-      return json(200, await describeIdpConfig(runtime.signers, runtime.config.qlik.issuer));
+      return json(200, await describeIdpConfig(runtime.signers, runtime.config.qlik.issuer, runtime.pendingSigners));
     });
 }

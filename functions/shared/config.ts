@@ -96,6 +96,58 @@ export const signingSchema = z.discriminatedUnion('backend', [
   fileSigningSchema,
 ]);
 
+const rotationProbeIdentitySchema = z.strictObject({
+  sub: nonEmpty.default('qtv-rotation-probe'),
+  name: nonEmpty.default('Key rotation probe'),
+  email: nonEmpty.default('qtv-rotation-probe@invalid.example'),
+});
+
+/**
+ * Scheduled rotation of the signing key secret (issue #4, docs/rotation.md). Only the rotation function
+ * and the KeyRotation construct read this section.
+ */
+export const rotationSchema = z.strictObject({
+  /** RSA modulus of new keys. Qlik's guides use 2048 (qs-jwt) to 4096 (ConnectReport). */
+  keySize: z.union([z.literal(2048), z.literal(3072), z.literal(4096)]).default(2048),
+  /** First part of new key IDs: `<prefix>-YYYY-MM-DD-<4 hex>`. */
+  kidPrefix: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$/, 'must be 1-32 letters, digits, dot, dash or underscore')
+    .default('qtv'),
+  /** Days between scheduled rotations (Secrets Manager allows 1-1000). */
+  scheduleDays: positiveInt.max(1000).default(30),
+  /** Validity of the self-signed certificate made for each new key. */
+  certificateValidityDays: positiveInt.max(3650).default(397),
+  /**
+   * How long a demoted key's Qlik IdP is kept at least (it must outlive every token signed with it:
+   * cache TTL + longest token lifetime + skew). Older managed IdPs are removed when the next rotation starts.
+   */
+  gracePeriodSeconds: positiveInt.default(3600),
+  /** SNS topic told when the operator must act (paste an IdP, a blocked rotation). */
+  notifyTopicArn: z
+    .string()
+    .regex(/^arn:aws[a-z-]*:sns:/, 'must be an SNS topic ARN')
+    .optional(),
+  qlik: z
+    .strictObject({
+      /**
+       * `register`: create a JWT IdP for the new key through the Qlik REST API and prove a login before promotion.
+       * `manual`: an operator pastes the IdP; promotion waits until a probe login works (or is blocked with a message).
+       * `promote-without-qlik`: promote after local checks only; tokens fail until the operator pastes the IdP.
+       */
+      mode: z.enum(['register', 'manual', 'promote-without-qlik']).default('manual'),
+      /** Secrets Manager secret with `{"clientId","clientSecret"}` of an admin-scoped Qlik OAuth client (register mode). */
+      adminCredentialsSecretId: nonEmpty.optional(),
+      /** Sent as `qlik-web-integration-id` on the probe login, when the tenant wants one. */
+      webIntegrationId: nonEmpty.optional(),
+      /** The user the probe login signs in as (it appears in the tenant). */
+      probeIdentity: rotationProbeIdentitySchema.prefault({}),
+      /** Timeout of each call to the tenant. */
+      requestTimeoutMs: positiveInt.max(60_000).default(10_000),
+    })
+    .prefault({}),
+});
+
 /** The whole configuration. */
 export const configSchema = z
   .strictObject({
@@ -137,6 +189,7 @@ export const configSchema = z
     throttling: z
       .strictObject({ rateLimit: positiveInt.default(50), burstLimit: positiveInt.default(100) })
       .default({ rateLimit: 50, burstLimit: 100 }),
+    rotation: rotationSchema.prefault({}),
   })
   .superRefine((config, ctx) => {
     const { defaultTtlSeconds, maxTtlSeconds, notBeforeSkewSeconds } = config.qlik.token;
@@ -152,6 +205,40 @@ export const configSchema = z
         code: 'custom',
         path: ['qlik', 'token', 'defaultTtlSeconds'],
         message: `defaultTtlSeconds (${defaultTtlSeconds}) must not exceed maxTtlSeconds (${maxTtlSeconds})`,
+      });
+    }
+    const rotation = config.rotation;
+    if (rotation.qlik.mode === 'register') {
+      if (config.qlik.tenantHost === undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['qlik', 'tenantHost'],
+          message: 'rotation.qlik.mode "register" calls the Qlik REST API: set qlik.tenantHost',
+        });
+      if (rotation.qlik.adminCredentialsSecretId === undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['rotation', 'qlik', 'adminCredentialsSecretId'],
+          message:
+            'rotation.qlik.mode "register" needs an admin-scoped Qlik OAuth client: name the secret holding {"clientId","clientSecret"}',
+        });
+    }
+    // A demoted key's IdP must outlive every token signed with it: warm signers keep the old key up to
+    // one cache TTL after promotion, and each token then lives up to maxTtlSeconds (+ the nbf skew).
+    const cacheTtl = config.signing.backend === 'secrets-manager' ? config.signing.cacheTtlSeconds : 0;
+    const minGrace = cacheTtl + maxTtlSeconds + notBeforeSkewSeconds;
+    if (rotation.gracePeriodSeconds < minGrace) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['rotation', 'gracePeriodSeconds'],
+        message: `gracePeriodSeconds (${rotation.gracePeriodSeconds}) must be at least ${minGrace} (signing.cacheTtlSeconds + qlik.token.maxTtlSeconds + notBeforeSkewSeconds), or tokens signed with the old key fail before they expire`,
+      });
+    }
+    if (rotation.gracePeriodSeconds >= rotation.scheduleDays * 86_400) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['rotation', 'gracePeriodSeconds'],
+        message: `gracePeriodSeconds (${rotation.gracePeriodSeconds}) must be shorter than the rotation interval (${rotation.scheduleDays} days)`,
       });
     }
     const preset = identityPresets[config.identity.preset];
@@ -171,6 +258,7 @@ export type Config = z.infer<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;
 export type IdentityMappingConfig = Config['identity'];
 export type SigningConfig = Config['signing'];
+export type RotationConfig = Config['rotation'];
 
 /** Formats zod issues as `path: message` sentences. */
 function describeIssues(error: z.ZodError): string[] {
@@ -243,4 +331,80 @@ export function loadDevServerSettings(env: NodeJS.ProcessEnv = process.env): Dev
     problems.push(`PORT: must be a port number, got ${JSON.stringify(env.PORT)}`);
   if (problems.length > 0) throw new ConfigError(problems, 'dev server environment');
   return { host: env.HOST || '127.0.0.1', port, awsEndpointUrl: env.AWS_ENDPOINT_URL || undefined };
+}
+
+/** Settings of the local Qlik tenant emulator (`npm run emulator`). */
+export interface EmulatorSettings {
+  readonly host: string;
+  readonly port: number;
+  /** Redirect URIs of the seeded web client. */
+  readonly redirectUris: readonly string[];
+  /** Origins the seeded web integration allows (CORS, jwt-session). */
+  readonly origins: readonly string[];
+  /** Static admin API key; generated when unset. */
+  readonly adminApiKey: string | undefined;
+}
+
+const splitList = (value: string | undefined, fallback: readonly string[]) =>
+  value === undefined || value.trim() === ''
+    ? fallback
+    : value
+        .split(',')
+        .map((item) => item.trim())
+        .filter(Boolean);
+
+/**
+ * Reads `EMULATOR_HOST`, `EMULATOR_PORT` (default 8788), `EMULATOR_REDIRECT_URIS` and `EMULATOR_ORIGINS`
+ * (comma-separated) and `EMULATOR_ADMIN_API_KEY` for the tenant emulator script.
+ */
+export function loadEmulatorSettings(env: NodeJS.ProcessEnv = process.env): EmulatorSettings {
+  const problems: string[] = [];
+  const port = env.EMULATOR_PORT === undefined || env.EMULATOR_PORT === '' ? 8788 : Number(env.EMULATOR_PORT);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535)
+    problems.push(`EMULATOR_PORT: must be a port number, got ${JSON.stringify(env.EMULATOR_PORT)}`);
+  const redirectUris = splitList(env.EMULATOR_REDIRECT_URIS, ['http://127.0.0.1:8787/oauth/callback']);
+  const origins = splitList(env.EMULATOR_ORIGINS, ['http://127.0.0.1:8787', 'http://localhost:8787']);
+  for (const [name, list] of [
+    ['EMULATOR_REDIRECT_URIS', redirectUris],
+    ['EMULATOR_ORIGINS', origins],
+  ] as const) {
+    for (const item of list) if (!URL.canParse(item)) problems.push(`${name}: ${JSON.stringify(item)} is not a URL`);
+  }
+  if (problems.length > 0) throw new ConfigError(problems, 'emulator environment');
+  return {
+    host: env.EMULATOR_HOST || '127.0.0.1',
+    port,
+    redirectUris,
+    origins,
+    adminApiKey: env.EMULATOR_ADMIN_API_KEY || undefined,
+  };
+}
+
+/** What the `qtv` CLI reads from its environment; secrets travel here rather than on argv (visible in `ps`). */
+export interface CliEnvironment {
+  /** PEM private key for `qtv token` (`QTV_PRIVATE_KEY`), as qs-jwt takes one from its environment. */
+  readonly privateKey: string | undefined;
+  /** Qlik API key with admin rights for `qtv idp push` (`QTV_QLIK_API_KEY`). */
+  readonly qlikApiKey: string | undefined;
+  /** Qlik OAuth client secret for `qtv idp push` (`QTV_QLIK_CLIENT_SECRET`). */
+  readonly qlikClientSecret: string | undefined;
+  /** Caller bearer token for `qtv doctor` against a deployed stack (`QTV_CALLER_TOKEN`). */
+  readonly callerToken: string | undefined;
+  /** `AWS_ENDPOINT_URL`, shown in error messages so a wrong endpoint is easy to spot (the SDK reads it itself). */
+  readonly awsEndpointUrl: string | undefined;
+}
+
+/** Reads the CLI's environment variables; empty values count as unset. */
+export function loadCliEnvironment(env: NodeJS.ProcessEnv = process.env): CliEnvironment {
+  const value = (name: string) => {
+    const raw = env[name];
+    return raw === undefined || raw.trim() === '' ? undefined : raw;
+  };
+  return {
+    privateKey: value('QTV_PRIVATE_KEY'),
+    qlikApiKey: value('QTV_QLIK_API_KEY'),
+    qlikClientSecret: value('QTV_QLIK_CLIENT_SECRET'),
+    callerToken: value('QTV_CALLER_TOKEN'),
+    awsEndpointUrl: value('AWS_ENDPOINT_URL'),
+  };
 }

@@ -23,6 +23,9 @@ export type ErrorCode =
   | 'UPSTREAM_TIMEOUT'
   | 'UPSTREAM_ERROR'
   | 'CONFIG_INVALID'
+  | 'ROTATION_INVALID_STATE'
+  | 'ROTATION_BLOCKED'
+  | 'ROTATION_TEST_FAILED'
   | 'INTERNAL';
 
 /** Base class: a failure with an HTTP status, a stable code and an optional `Retry-After`. */
@@ -126,5 +129,26 @@ export class ConfigError extends TokenVendingError {
   constructor(problems: readonly string[], source = 'configuration') {
     super('CONFIG_INVALID', 500, `Invalid ${source}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
     this.problems = problems;
+  }
+}
+
+/** The secret is not in a state the rotation step can work on (rotation disabled, token not pending). */
+export class RotationStateError extends TokenVendingError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('ROTATION_INVALID_STATE', 500, message, options);
+  }
+}
+
+/** The rotation stopped before promotion because Qlik does not (yet) trust the new key; the operator must act. */
+export class RotationBlockedError extends TokenVendingError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('ROTATION_BLOCKED', 500, message, options);
+  }
+}
+
+/** The pending key failed a check (signature, Qlik rules, probe login); it is not promoted. */
+export class RotationTestFailedError extends TokenVendingError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('ROTATION_TEST_FAILED', 500, message, options);
   }
 }

@@ -25,7 +25,38 @@ export interface Runtime {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly signers: SignerSource;
+  /** The AWSPENDING key during a rotation (secrets-manager backend only); shown by `/qlik/idp-config`. */
+  readonly pendingSigners?: PendingSignerSource;
   readonly identity: ResolvedIdentityMapping;
+}
+
+/** Yields the key a running rotation has staged as AWSPENDING, or `undefined` when no rotation is in progress. */
+export interface PendingSignerSource {
+  pending(): Promise<ActiveSigningKey | undefined>;
+}
+
+const NO_VERSION = 'none';
+
+/**
+ * Wraps a store so "no version with this stage" is a value (empty), not an error: outside a rotation
+ * AWSPENDING does not exist, and that answer is cached for the TTL like any other.
+ */
+export class OptionalStageStore implements SecretStore {
+  readonly description: string;
+  constructor(private readonly store: SecretStore) {
+    this.description = store.description;
+  }
+  async fetch(secretId: string, versionStage?: string) {
+    try {
+      return await this.store.fetch(secretId, versionStage);
+    } catch (error) {
+      const name = (error as Error).name;
+      // GetSecretValue answers ResourceNotFoundException when no version has the stage (or it has no value yet).
+      if (name === 'ResourceNotFoundException' || name === 'SecretStageVersionMismatchException')
+        return { value: '', versionId: NO_VERSION };
+      throw error;
+    }
+  }
 }
 
 /** Ports a test or the dev server may supply instead of the defaults. */
@@ -33,6 +64,7 @@ export interface RuntimeOverrides {
   readonly clock?: Clock;
   readonly logger?: Logger;
   readonly signers?: SignerSource;
+  readonly pendingSigners?: PendingSignerSource | null;
   readonly secretsManager?: SecretsManagerClient;
   /** KMS client for the `kms` signing backend (tests point it at moto or a fault proxy). */
   readonly kms?: KMSClient;
@@ -124,12 +156,53 @@ function defaultSigners(config: Config, clock: Clock, logger: Logger, overrides:
   }
 }
 
+/** The AWSPENDING reader for the secrets-manager backend; same TTL as the signer, never on the token path. */
+function defaultPendingSigners(
+  config: Config,
+  clock: Clock,
+  logger: Logger,
+  overrides: RuntimeOverrides,
+): PendingSignerSource | undefined {
+  const signing = config.signing;
+  if (signing.backend !== 'secrets-manager') return undefined;
+  const cache = new CachedSecret<ActiveSigningKey | undefined>({
+    store: new OptionalStageStore(new SecretsManagerStore(overrides.secretsManager ?? new SecretsManagerClient({}))),
+    secretId: signing.secretId,
+    versionStage: 'AWSPENDING',
+    ttlMs: signing.cacheTtlSeconds * 1000,
+    clock,
+    transform: async (value) =>
+      value === ''
+        ? undefined
+        : signingKeyFromSecret(value, {
+            jsonField: signing.jsonField,
+            ...(config.qlik.keyId !== undefined ? { fallbackKid: config.qlik.keyId } : {}),
+          }),
+    onRefreshError: (error, servingStale) =>
+      logger.warn('pending signing key refresh failed', { servingStale, ...describeErrorForLog(error) }),
+  });
+  return { pending: () => cache.get() };
+}
+
 /** Creates the runtime for `config`. Call once per container. */
 export function createRuntime(config: Config, overrides: RuntimeOverrides = {}): Runtime {
   const clock = overrides.clock ?? systemClock;
   const logger = overrides.logger ?? new Logger({ serviceName: SERVICE_NAME });
   const signers = overrides.signers ?? defaultSigners(config, clock, logger, overrides);
-  return { config, clock, logger, signers, identity: resolveIdentityMapping(config.identity) };
+  // A test that injects its own signers gets no pending source unless it injects one too (null: none).
+  const pendingSigners =
+    overrides.pendingSigners === null
+      ? undefined
+      : (overrides.pendingSigners ??
+        (overrides.signers === undefined ? defaultPendingSigners(config, clock, logger, overrides) : undefined));
+  return {
+    config,
+    clock,
+    logger,
+    signers,
+    ...(pendingSigners !== undefined ? { pendingSigners } : {}),
+    identity: resolveIdentityMapping(config.identity),
+  };
 }
 
 /**

@@ -1,0 +1,58 @@
+/**
+ * The rotation Lambda's handler: validate the Secrets Manager event -> {@link runRotationStep}. Wiring only.
+ * A thrown error tells Secrets Manager the step failed (it retries later; nothing is promoted).
+ */
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import { z } from 'zod';
+import type { Clock } from '../shared/clock.js';
+import type { Config } from '../shared/config.js';
+import { RotationStateError } from '../shared/errors.js';
+import { describeErrorForLog } from '../shared/http.js';
+import { ROTATION_STEPS, type RotationStepResult, runRotationStep } from './core.js';
+import type { QlikIdentityProviderPort, RotationNotifier, RotationSecretsPort } from './ports.js';
+
+/** The event Secrets Manager sends (https://docs.aws.amazon.com/secretsmanager/latest/userguide/rotate-secrets_lambda-functions.html). */
+export const rotationEventSchema = z.object({
+  SecretId: z.string().min(1),
+  ClientRequestToken: z.string().min(1),
+  Step: z.enum(ROTATION_STEPS),
+});
+
+/** Ports built once per container (index.ts) or by a test. */
+export interface RotationRuntime {
+  readonly config: Config;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly secrets: RotationSecretsPort;
+  readonly qlik?: QlikIdentityProviderPort;
+  readonly notifier?: RotationNotifier;
+}
+
+/** Builds the rotation handler. */
+export function createHandler(runtime: RotationRuntime) {
+  const { logger } = runtime;
+  return middy<unknown, RotationStepResult>()
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .handler(async (event) => {
+      const parsed = rotationEventSchema.safeParse(event);
+      if (!parsed.success)
+        throw new RotationStateError(
+          `Not a Secrets Manager rotation event: ${parsed.error.issues.map((i) => i.path.join('.') || 'event').join(', ')} missing or invalid.`,
+        );
+      logger.appendKeys({
+        step: parsed.data.Step,
+        secretId: parsed.data.SecretId,
+        versionId: parsed.data.ClientRequestToken,
+      });
+      try {
+        const result = await runRotationStep(parsed.data, runtime);
+        logger.info('rotation step finished', { outcome: result.outcome, kid: result.kid });
+        return result;
+      } catch (error) {
+        logger.error('rotation step failed', describeErrorForLog(error));
+        throw error;
+      }
+    });
+}

@@ -1,0 +1,37 @@
+/** Lambda entry of the key rotation function: ports built once per container from the validated configuration. */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { systemClock } from '../shared/clock.js';
+import { loadConfig } from '../shared/config.js';
+import { SERVICE_NAME } from '../shared/runtime.js';
+import { QlikRestIdentityProviders, SecretsManagerRotationStore, SnsRotationNotifier } from './adapters.js';
+import { adminCredentialsLoader } from './credentials.js';
+import { createHandler } from './handler.js';
+
+const config = loadConfig();
+const secretsManager = new SecretsManagerClient({});
+const { rotation, qlik } = config;
+
+export const handler = createHandler({
+  config,
+  clock: systemClock,
+  logger: new Logger({ serviceName: SERVICE_NAME }),
+  secrets: new SecretsManagerRotationStore(secretsManager),
+  ...(qlik.tenantHost !== undefined
+    ? {
+        qlik: new QlikRestIdentityProviders({
+          tenant: qlik.tenantHost,
+          fetch: globalThis.fetch,
+          timeoutMs: rotation.qlik.requestTimeoutMs,
+          ...(rotation.qlik.webIntegrationId !== undefined ? { webIntegrationId: rotation.qlik.webIntegrationId } : {}),
+          ...(rotation.qlik.adminCredentialsSecretId !== undefined
+            ? { credentials: adminCredentialsLoader(secretsManager, rotation.qlik.adminCredentialsSecretId) }
+            : {}),
+        }),
+      }
+    : {}),
+  ...(rotation.notifyTopicArn !== undefined
+    ? { notifier: new SnsRotationNotifier(new SNSClient({}), rotation.notifyTopicArn) }
+    : {}),
+});

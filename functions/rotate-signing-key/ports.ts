@@ -1,0 +1,79 @@
+/**
+ * The ports the rotation core talks through: Secrets Manager (version stages), the Qlik tenant
+ * (JWT identity providers, probe login) and a notifier for the operator. Adapters live in adapters.ts;
+ * tests swap in fakes or the tenant emulator.
+ */
+
+/** The staging labels Secrets Manager uses during rotation. */
+export const AWSCURRENT = 'AWSCURRENT';
+export const AWSPENDING = 'AWSPENDING';
+export const AWSPREVIOUS = 'AWSPREVIOUS';
+
+/** What DescribeSecret tells the rotation. */
+export interface RotationSecretMetadata {
+  readonly arn: string;
+  readonly rotationEnabled: boolean;
+  /** Version ID -> staging labels (DescribeSecret `VersionIdsToStages`). */
+  readonly versions: Readonly<Record<string, readonly string[]>>;
+}
+
+/** A secret version's value. */
+export interface RotationSecretValue {
+  readonly versionId: string;
+  readonly value: string;
+}
+
+/** The four Secrets Manager calls a rotation needs, and nothing else (matches the function's IAM policy). */
+export interface RotationSecretsPort {
+  describe(secretId: string): Promise<RotationSecretMetadata>;
+  /** GetSecretValue by stage and/or version; `undefined` when no such version (or no value) exists. */
+  getValue(
+    secretId: string,
+    select: { readonly versionId?: string; readonly versionStage?: string },
+  ): Promise<RotationSecretValue | undefined>;
+  /** PutSecretValue with `ClientRequestToken` = `versionId` and `VersionStages` = `[stage]`. */
+  putValue(secretId: string, versionId: string, value: string, stage: string): Promise<void>;
+  /** UpdateSecretVersionStage. */
+  updateStage(
+    secretId: string,
+    stage: string,
+    move: { readonly moveToVersionId?: string; readonly removeFromVersionId?: string },
+  ): Promise<void>;
+}
+
+/** One JWT identity provider on the tenant, as far as rotation cares. */
+export interface QlikJwtIdentityProvider {
+  readonly id: string;
+  readonly kid: string | undefined;
+  readonly issuer: string | undefined;
+  readonly description: string | undefined;
+}
+
+/** What the new key's identity provider is made of. */
+export interface NewQlikJwtIdentityProvider {
+  readonly kid: string;
+  readonly issuer: string;
+  /** PEM certificate (sent on one line, as the console wants). */
+  readonly certificate: string;
+  readonly description: string;
+}
+
+/** The outcome of a probe login at `/login/jwt-session`. */
+export type QlikLoginResult =
+  | { readonly ok: true; readonly status: number }
+  | { readonly ok: false; readonly status: number; readonly detail: string };
+
+/** The Qlik tenant, as the rotation uses it. */
+export interface QlikIdentityProviderPort {
+  /** JWT identity providers on the tenant. */
+  listJwtIdentityProviders(): Promise<QlikJwtIdentityProvider[]>;
+  createJwtIdentityProvider(idp: NewQlikJwtIdentityProvider): Promise<QlikJwtIdentityProvider>;
+  deleteIdentityProvider(id: string): Promise<void>;
+  /** `POST /login/jwt-session` with the token; never throws for a refusal, only for a transport fault. */
+  tryJwtLogin(token: string): Promise<QlikLoginResult>;
+}
+
+/** Tells the operator something they must act on (SNS in AWS). Never given key material. */
+export interface RotationNotifier {
+  notify(subject: string, message: string): Promise<void>;
+}

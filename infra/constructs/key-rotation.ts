@@ -1,0 +1,156 @@
+/**
+ * KeyRotation: the rotation function for the Qlik signing key secret and its Secrets Manager schedule.
+ * Self-contained (props: the secret, the validated config, an optional topic) so it composes with the
+ * TokenApi / SigningKey constructs without depending on them.
+ */
+import { fileURLToPath } from 'node:url';
+import { Duration, Stack } from 'aws-cdk-lib';
+import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Architecture, type CfnPermission, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { CfnRotationSchedule, type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import { type ITopic, Topic } from 'aws-cdk-lib/aws-sns';
+import { Construct } from 'constructs';
+import { CONFIG_ENV_VAR, type Config } from '../../functions/shared/config.js';
+
+/** Props of {@link KeyRotation}. */
+export interface KeyRotationProps {
+  /** The signing key secret (the one `signing.secretId` names). */
+  readonly secret: ISecret;
+  /** The validated configuration; its `rotation` section drives the schedule, key size and Qlik mode. */
+  readonly config: Config;
+  /**
+   * Where operator notices go (blocked rotation, IdP to paste).
+   * @default the topic `rotation.notifyTopicArn` names, or none
+   */
+  readonly topic?: ITopic;
+  /**
+   * The secret with the admin Qlik OAuth client's `{"clientId","clientSecret"}` (register mode).
+   * @default the secret `rotation.qlik.adminCredentialsSecretId` names, or none
+   */
+  readonly adminCredentialsSecret?: ISecret;
+}
+
+/** The Secrets Manager actions a rotation function needs on its secret, and nothing more. */
+export const ROTATION_SECRET_ACTIONS = [
+  'secretsmanager:DescribeSecret',
+  'secretsmanager:GetSecretValue',
+  'secretsmanager:PutSecretValue',
+  'secretsmanager:UpdateSecretVersionStage',
+] as const;
+
+const ENTRY = fileURLToPath(new URL('../../functions/rotate-signing-key/index.ts', import.meta.url));
+
+/** An ARN pattern that matches the secret whether or not its random suffix is known. */
+function secretArnPattern(secret: ISecret): string {
+  return secret.secretFullArn ?? `${secret.secretArn}-??????`;
+}
+
+/**
+ * Rotates the signing key secret on a schedule with a Lambda function (docs/rotation.md).
+ *
+ * Built on `CfnRotationSchedule` rather than `secret.addRotationSchedule()`: the latter also grants
+ * `secretsmanager:GetRandomPassword` on `*` and an invoke permission without `SourceAccount`; this construct
+ * grants exactly the four actions on this secret and scopes the invoke permission to this account and secret.
+ *
+ * @example
+ * new KeyRotation(this, 'KeyRotation', { secret: signingKey.secret, config });
+ */
+export class KeyRotation extends Construct {
+  /** The rotation function. */
+  readonly function: NodejsFunction;
+  /** The rotation schedule resource. */
+  readonly schedule: CfnRotationSchedule;
+
+  constructor(scope: Construct, id: string, props: KeyRotationProps) {
+    super(scope, id);
+    const { config, secret } = props;
+    if (config.signing.backend !== 'secrets-manager')
+      throw new TypeError(
+        `KeyRotation rotates a Secrets Manager key secret, but signing.backend is "${config.signing.backend}". Remove KeyRotation or use the secrets-manager backend.`,
+      );
+    const rotation = config.rotation;
+    const stack = Stack.of(this);
+
+    this.function = new NodejsFunction(this, 'Function', {
+      entry: ENTRY,
+      handler: 'handler',
+      runtime: Runtime.NODEJS_24_X,
+      architecture: Architecture.ARM_64,
+      // RSA key generation (4096 bits takes seconds) and certificate signing are CPU-bound: more memory, more CPU.
+      memorySize: 1024,
+      // Each step is one invocation; Qlik calls have their own timeout (rotation.qlik.requestTimeoutMs).
+      timeout: Duration.minutes(2),
+      description: 'Rotates the Qlik JWT signing key secret (createSecret/setSecret/testSecret/finishSecret)',
+      environment: { [CONFIG_ENV_VAR]: JSON.stringify(config), NODE_OPTIONS: '--enable-source-maps' },
+      logGroup: new LogGroup(this, 'Logs', { retention: RetentionDays.ONE_YEAR }),
+      bundling: {
+        format: OutputFormat.ESM,
+        target: 'node24',
+        sourceMap: true,
+        // tsyringe (used by @peculiar/x509) calls require(); give the ESM bundle one.
+        banner: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+      },
+    });
+
+    // Least privilege: exactly what the four steps call, on this secret only.
+    this.function.addToRolePolicy(
+      new PolicyStatement({ actions: [...ROTATION_SECRET_ACTIONS], resources: [secretArnPattern(secret)] }),
+    );
+    secret.encryptionKey?.grantEncryptDecrypt(this.function);
+
+    const adminSecretId = rotation.qlik.adminCredentialsSecretId;
+    const adminSecret =
+      props.adminCredentialsSecret ??
+      (adminSecretId === undefined
+        ? undefined
+        : adminSecretId.startsWith('arn:')
+          ? Secret.fromSecretCompleteArn(this, 'AdminCredentials', adminSecretId)
+          : Secret.fromSecretNameV2(this, 'AdminCredentials', adminSecretId));
+    if (adminSecret !== undefined) {
+      this.function.addToRolePolicy(
+        new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [secretArnPattern(adminSecret)] }),
+      );
+      adminSecret.encryptionKey?.grantDecrypt(this.function);
+    }
+
+    const topic =
+      props.topic ??
+      (rotation.notifyTopicArn === undefined
+        ? undefined
+        : Topic.fromTopicArn(this, 'NotifyTopic', rotation.notifyTopicArn));
+    if (topic !== undefined) {
+      if (props.topic !== undefined && rotation.notifyTopicArn === undefined)
+        throw new TypeError(
+          'KeyRotation got a topic, but rotation.notifyTopicArn is not set: the function would not know where to publish. Set rotation.notifyTopicArn to the topic ARN.',
+        );
+      topic.grantPublish(this.function);
+    }
+
+    // Secrets Manager invokes the function; confused-deputy guard: only for this account and this secret.
+    this.function.addPermission('SecretsManagerInvoke', {
+      principal: new ServicePrincipal('secretsmanager.amazonaws.com'),
+      sourceAccount: stack.account,
+      sourceArn: secretArnPattern(secret),
+    });
+
+    this.schedule = new CfnRotationSchedule(this, 'Schedule', {
+      secretId: secret.secretArn,
+      rotationLambdaArn: this.function.functionArn,
+      rotationRules: { automaticallyAfterDays: rotation.scheduleDays },
+      // false: a deployment must never rotate the key as a side effect. With true, CloudFormation rotates at
+      // once on create and on every schedule change: before the first key is seeded, before an admin client
+      // exists, and (in manual mode) straight into a blocked rotation. The first rotation happens after
+      // scheduleDays, or now with `aws secretsmanager rotate-secret` (docs/rotation.md).
+      rotateImmediatelyOnUpdate: false,
+    });
+    // The permission and the role policy must exist before Secrets Manager may call the function.
+    this.schedule.node.addDependency(this.function);
+  }
+
+  /** The function's invoke permission for Secrets Manager (for tests and nag acknowledgements). */
+  get invokePermission(): CfnPermission | undefined {
+    return this.function.node.tryFindChild('SecretsManagerInvoke') as CfnPermission | undefined;
+  }
+}
