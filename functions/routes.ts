@@ -15,6 +15,12 @@ export type LambdaHandlerLike = (
 /** Who may call a route. `caller`: a bearer token verified by the JWT authorizer. */
 export type RouteAuth = 'caller' | 'public';
 
+/**
+ * AWS resources a route's function uses; the CDK stack grants exactly these (and nothing for a route that
+ * names none). `signing-key`: the Qlik signing key (secret read, or KMS Sign + GetPublicKey).
+ */
+export type RouteResource = 'signing-key';
+
 /** One HTTP route served by one Lambda function. */
 export interface RouteDefinition {
   /** Stable identifier; used for construct IDs and function names. */
@@ -24,6 +30,8 @@ export interface RouteDefinition {
   readonly auth: RouteAuth;
   /** Lambda entry file, relative to the repository root. */
   readonly entry: string;
+  /** What the function needs in AWS; absent means nothing beyond logging and tracing. */
+  readonly uses?: readonly RouteResource[];
   /** Loads the module exporting `createHandler(runtime)` (the dev server calls it; Lambdas use `entry`). */
   readonly load: () => Promise<{ createHandler: (runtime: Runtime) => LambdaHandlerLike }>;
 }
@@ -63,6 +71,7 @@ export const routes: readonly RouteDefinition[] = [
     path: '/qlik/jwt',
     auth: 'caller',
     entry: 'functions/qlik-jwt/index.ts',
+    uses: ['signing-key'],
     load: () => import('./qlik-jwt/handler.js'),
   },
   {
@@ -71,6 +80,8 @@ export const routes: readonly RouteDefinition[] = [
     path: '/qlik/idp-config',
     auth: 'public',
     entry: 'functions/idp-config/index.ts',
+    // Derives the public key and certificate from the key (KMS: GetPublicKey, and Sign to self-sign).
+    uses: ['signing-key'],
     load: () => import('./idp-config/handler.js'),
   },
   {

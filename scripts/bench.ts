@@ -7,6 +7,7 @@
  *   npm run bench -- --json
  */
 import { parseArgs } from 'node:util';
+import { benchColdStart } from './bench/cold-start.js';
 import { benchKms } from './bench/kms.js';
 import { benchVend } from './bench/vend.js';
 
@@ -14,6 +15,7 @@ type Section = { name: string; run: () => Promise<Array<Record<string, unknown>>
 
 const sections: Section[] = [
   { name: 'vend', run: async () => (await benchVend()) as unknown as Array<Record<string, unknown>> },
+  { name: 'cold-start', run: async () => (await benchColdStart()) as unknown as Array<Record<string, unknown>> },
 ];
 
 function printTable(title: string, rows: Array<Record<string, unknown>>): void {

@@ -89,6 +89,76 @@ const fileSigningSchema = z.strictObject({
   certificatePath: nonEmpty.optional(),
 });
 
+/** CloudWatch Logs retention periods (days) that the service accepts. */
+export const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+] as const;
+
+const deploymentDefaults = {
+  lambda: { memoryMb: 512, timeoutSeconds: 10 },
+  logRetentionDays: 30,
+  kmsKeySpec: 'RSA_2048',
+  secretEncryption: 'aws-managed',
+  alarms: { p99LatencyMs: 2000, fiveXxRatePercent: 1 },
+} as const;
+
+/**
+ * Settings used only by the CDK app at synth time (the Lambdas ignore them). How the signing key is
+ * provisioned follows `signing`: an ARN is imported, a plain name (secret) or `alias/...` (KMS) is created.
+ */
+export const deploymentSchema = z.strictObject({
+  lambda: z
+    .strictObject({
+      /** Memory (MB); also buys CPU, which RSA signing uses. */
+      memoryMb: z.number().int('must be a whole number').min(128).max(10_240).default(512),
+      timeoutSeconds: z
+        .number()
+        .int('must be a whole number')
+        .min(1)
+        .max(29, 'must be at most 29: API Gateway gives up after 30 s')
+        .default(10),
+      /** Reserved concurrency per function; absent means the account pool. */
+      reservedConcurrency: positiveInt.optional(),
+    })
+    .default({ ...deploymentDefaults.lambda }),
+  /** Retention of function logs and API access logs. */
+  logRetentionDays: z
+    .number()
+    .refine((days) => (LOG_RETENTION_DAYS as readonly number[]).includes(days), {
+      message: `must be one of ${LOG_RETENTION_DAYS.join(', ')} (CloudWatch Logs retention periods)`,
+    })
+    .default(30),
+  /** Key spec of a KMS key the stack creates (`signing.backend: "kms"` with an alias). */
+  kmsKeySpec: z.enum(['RSA_2048', 'RSA_3072', 'RSA_4096']).default('RSA_2048'),
+  /**
+   * Encryption of a secret the stack creates: `aws-managed` (aws/secretsmanager) or `customer-managed`
+   * (a KMS key with rotation, created by the stack). For an imported secret, name its CMK in `secretKmsKeyArn`.
+   */
+  secretEncryption: z.enum(['aws-managed', 'customer-managed']).default('aws-managed'),
+  /** The customer-managed KMS key that encrypts an imported secret, if any. */
+  secretKmsKeyArn: z
+    .string()
+    .regex(/^arn:aws[a-z-]*:kms:/, 'must be a KMS key ARN')
+    .optional(),
+  /** A custom domain for the API (the ACM certificate must be in the stack's region). */
+  customDomain: z
+    .strictObject({
+      domainName: nonEmpty,
+      certificateArn: z.string().regex(/^arn:aws[a-z-]*:acm:/, 'must be an ACM certificate ARN'),
+    })
+    .optional(),
+  alarms: z
+    .strictObject({
+      /** E-mail address subscribed to the alarm topic; absent means subscribe yourself. */
+      email: z.email('must be an e-mail address').optional(),
+      /** p99 integration latency that raises the latency alarm. */
+      p99LatencyMs: positiveInt.default(2000),
+      /** Share of requests answered with 5xx (percent) that raises the 5xx alarm. */
+      fiveXxRatePercent: z.number().positive('must be positive').max(100).default(1),
+    })
+    .default({ ...deploymentDefaults.alarms }),
+});
+
 /** Where the signing key lives. */
 export const signingSchema = z.discriminatedUnion('backend', [
   secretsManagerSigningSchema,
@@ -359,6 +429,11 @@ export const configSchema = z
       .default({ rateLimit: 50, burstLimit: 100 }),
     rotation: rotationSchema.prefault({}),
     oauth: oauthSchema.optional(),
+    deployment: deploymentSchema.default({
+      ...deploymentDefaults,
+      lambda: { ...deploymentDefaults.lambda },
+      alarms: { ...deploymentDefaults.alarms },
+    }),
   })
   .superRefine((config, ctx) => {
     if (config.oauth !== undefined) checkOAuth(config.qlik.tenantHost, config.oauth, ctx);
@@ -430,6 +505,7 @@ export type IdentityMappingConfig = Config['identity'];
 export type SigningConfig = Config['signing'];
 export type RotationConfig = Config['rotation'];
 export type OAuthConfig = NonNullable<Config['oauth']>;
+export type DeploymentConfig = Config['deployment'];
 
 /** Formats zod issues as `path: message` sentences. */
 function describeIssues(error: z.ZodError): string[] {

@@ -1,0 +1,176 @@
+/**
+ * The token vending stack: composes the constructs from one validated configuration. No logic of its own.
+ */
+import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+import { type RouteDefinition, routes as routeTable } from '../../functions/routes.js';
+import type { Config } from '../../functions/shared/config.js';
+import { Monitoring } from '../constructs/monitoring.js';
+import { SigningKey } from '../constructs/signing-key.js';
+import { TokenApi } from '../constructs/token-api.js';
+import { TokenFunction } from '../constructs/token-function.js';
+
+/** Lambda environment variables are capped at 4 KB in total; keep room for ARNs resolved at deploy time. */
+const MAX_CONFIG_ENV_BYTES = 3_500;
+
+/** Properties of {@link TokenVendingStack}. */
+export interface TokenVendingStackProps extends StackProps {
+  /** The validated configuration (parseConfig / loadConfigFile). */
+  readonly config: Config;
+  /**
+   * The routes to serve.
+   * @default the route table of functions/routes.ts
+   */
+  readonly routes?: readonly RouteDefinition[];
+}
+
+/**
+ * The token API: signing key, one function per route, the HTTP API, monitoring, and the outputs a
+ * tenant admin needs to configure Qlik.
+ *
+ * @example
+ * new TokenVendingStack(app, 'QlikTokenVending-dev', { config: loadConfigFile('config/dev.json') });
+ */
+export class TokenVendingStack extends Stack {
+  /** The signing key (secret or KMS key). */
+  public readonly signingKey: SigningKey;
+  /** The HTTP API. */
+  public readonly api: TokenApi;
+  /** Functions by route id. */
+  public readonly functions: Readonly<Record<string, TokenFunction>>;
+  /** Alarms, topic and dashboard. */
+  public readonly monitoring: Monitoring;
+  /**
+   * The configuration every function reads from `QTV_CONFIG`: the validated config without `deployment`,
+   * the key reference replaced by the key's ARN. Constructs that add functions pass it to {@link TokenFunction}.
+   */
+  public readonly functionConfigJson: string;
+
+  constructor(scope: Construct, id: string, props: TokenVendingStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+    const deployment = config.deployment;
+    const signing = config.signing;
+    if (signing.backend === 'file') {
+      throw new Error(
+        'signing.backend "file" works only with the local dev server; to deploy, use "secrets-manager" (secretId) or "kms" (keyId)',
+      );
+    }
+    if (deployment.secretKmsKeyArn !== undefined && signing.backend !== 'secrets-manager') {
+      throw new Error('deployment.secretKmsKeyArn applies only to signing.backend "secrets-manager"; remove it');
+    }
+    const retention = deployment.logRetentionDays as RetentionDays;
+
+    this.signingKey = new SigningKey(this, 'SigningKey', {
+      backend: signing.backend,
+      keyReference: signing.backend === 'kms' ? signing.keyId : signing.secretId,
+      kmsKeySpec: deployment.kmsKeySpec,
+      customerManagedEncryption: deployment.secretEncryption === 'customer-managed',
+      ...(deployment.secretKmsKeyArn !== undefined ? { importedSecretKmsKeyArn: deployment.secretKmsKeyArn } : {}),
+    });
+
+    this.api = new TokenApi(this, 'Api', {
+      ...(config.callerIdp !== undefined ? { callerIdp: config.callerIdp } : {}),
+      allowedOrigins: config.cors.allowedOrigins,
+      rateLimit: config.throttling.rateLimit,
+      burstLimit: config.throttling.burstLimit,
+      accessLogRetention: retention,
+      ...(deployment.customDomain !== undefined ? { customDomain: deployment.customDomain } : {}),
+    });
+
+    this.functionConfigJson = this.buildFunctionConfigJson(config, this.signingKey.arn);
+    const functions: Record<string, TokenFunction> = {};
+    for (const route of props.routes ?? routeTable) {
+      const fn = new TokenFunction(this, route.id, {
+        entry: route.entry,
+        configJson: this.functionConfigJson,
+        logRetention: retention,
+        memorySize: deployment.lambda.memoryMb,
+        timeout: Duration.seconds(deployment.lambda.timeoutSeconds),
+        ...(deployment.lambda.reservedConcurrency !== undefined
+          ? { reservedConcurrentExecutions: deployment.lambda.reservedConcurrency }
+          : {}),
+        description: `${route.method} ${route.path}`,
+      });
+      // Grants follow the route's declared needs (functions/routes.ts `uses`), nothing more.
+      for (const resource of route.uses ?? []) {
+        if (resource === 'signing-key') this.signingKey.bind(fn.function);
+      }
+      this.api.addFunctionRoute(route, fn.function);
+      functions[route.id] = fn;
+    }
+    this.functions = functions;
+
+    this.monitoring = new Monitoring(this, 'Monitoring', {
+      stage: this.api.stage,
+      functions: Object.entries(functions).map(([routeId, fn]) => ({
+        id: routeId,
+        function: fn.function,
+        logGroup: fn.logGroup,
+      })),
+      fiveXxRatePercent: deployment.alarms.fiveXxRatePercent,
+      p99LatencyMs: deployment.alarms.p99LatencyMs,
+      ...(deployment.alarms.email !== undefined ? { alarmEmail: deployment.alarms.email } : {}),
+    });
+
+    this.addOutputs(config);
+  }
+
+  /** The configuration a function reads from QTV_CONFIG: the validated config, the key reference resolved. */
+  private buildFunctionConfigJson(config: Config, reference: string): string {
+    // deployment settings are synth-time only; the loader fills their defaults in the Lambda.
+    const { deployment: _deployment, ...runtimeConfig } = config;
+    const signing =
+      config.signing.backend === 'kms'
+        ? { ...config.signing, keyId: reference }
+        : { ...config.signing, secretId: reference };
+    const value = { ...runtimeConfig, signing };
+    // Estimate the resolved size with a long ARN in place of the token.
+    const estimate = JSON.stringify({ ...value, signing: { ...signing, secretId: 'x'.repeat(120), keyId: '' } });
+    if (Buffer.byteLength(estimate) > MAX_CONFIG_ENV_BYTES) {
+      throw new Error(
+        `the configuration is about ${Buffer.byteLength(estimate)} bytes as JSON, and Lambda allows 4 KB of environment variables in total; shorten identity.groups.map or identity.overrides (at most ${MAX_CONFIG_ENV_BYTES} bytes)`,
+      );
+    }
+    return Stack.of(this).toJsonString(value);
+  }
+
+  private addOutputs(config: Config): void {
+    const url = this.api.url;
+    new CfnOutput(this, 'QlikIdpIssuer', {
+      value: config.qlik.issuer,
+      description: 'Qlik JWT identity provider: Issuer',
+    });
+    new CfnOutput(this, 'QlikIdpKeyId', {
+      value: config.qlik.keyId ?? 'see keyId in GET /qlik/idp-config (the secret kid or the key thumbprint)',
+      description: 'Qlik JWT identity provider: Key ID (GET /qlik/idp-config shows the one in use)',
+    });
+    new CfnOutput(this, 'QlikIdpConfigUrl', {
+      value: `${url}/qlik/idp-config`,
+      description: 'GET this URL for issuer, key ID and certificate PEM to paste into Qlik',
+    });
+    new CfnOutput(this, 'QlikJwtUrl', {
+      value: `${url}/qlik/jwt`,
+      description: 'POST here with a caller bearer token',
+    });
+    if (this.signingKey.secret !== undefined) {
+      new CfnOutput(this, 'SigningSecretArn', {
+        value: this.signingKey.secret.secretArn,
+        description: 'Put the PEM key here: npm run cli -- secret put --secret-id <this ARN> --key-file privatekey.pem',
+      });
+    }
+    if (this.signingKey.key !== undefined) {
+      new CfnOutput(this, 'SigningKeyArn', { value: this.signingKey.key.keyArn, description: 'KMS signing key' });
+    }
+    new CfnOutput(this, 'CallerIssuer', {
+      value: this.api.callerIssuer,
+      description: 'Issuer whose tokens the JWT authorizer accepts',
+    });
+    if (this.api.userPool !== undefined && this.api.userPoolClient !== undefined) {
+      new CfnOutput(this, 'CallerUserPoolId', { value: this.api.userPool.userPoolId });
+      new CfnOutput(this, 'CallerUserPoolClientId', { value: this.api.userPoolClient.userPoolClientId });
+    }
+    new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.topic.topicArn });
+  }
+}

@@ -1,0 +1,296 @@
+import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { routes } from '../../functions/routes.js';
+import { CONFIG_ENV_VAR, type ConfigInput } from '../../functions/shared/config.js';
+import { baseConfig, buildStack, resourcesOf } from './synth.js';
+
+// One synthesized stack per variant, shared by every assertion on it: synth is the cost of these tests.
+let secretStack: Template;
+let kmsStack: Template;
+let importedStack: Template;
+
+const kmsConfig: ConfigInput = {
+  ...baseConfig,
+  signing: { backend: 'kms', keyId: 'alias/qtv-test' },
+  callerIdp: { issuer: 'https://idp.example.com/oauth2/default', audience: ['api://qtv'] },
+  deployment: { kmsKeySpec: 'RSA_3072', lambda: { memoryMb: 1024, timeoutSeconds: 5, reservedConcurrency: 7 } },
+};
+const importedSecretArn = 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:qtv/prod/key-AbCdEf';
+const importedCmkArn = 'arn:aws:kms:eu-west-1:111122223333:key/11111111-2222-3333-4444-555555555555';
+const importedConfig: ConfigInput = {
+  ...baseConfig,
+  signing: { backend: 'secrets-manager', secretId: importedSecretArn },
+  callerIdp: { issuer: 'https://idp.example.com/', audience: ['a', 'b'] },
+  deployment: { secretKmsKeyArn: importedCmkArn },
+};
+
+beforeAll(() => {
+  // Each build also runs cdk-nag AwsSolutions: Template.fromStack throws on any unacknowledged finding.
+  secretStack = buildStack(baseConfig).template;
+  kmsStack = buildStack(kmsConfig).template;
+  importedStack = buildStack(importedConfig).template;
+});
+
+/** The IAM statements attached to the role of the function serving `routeId`, without X-Ray and logging. */
+function statementsOf(template: Template, routeId: string): unknown[] {
+  const policies = resourcesOf(template, 'AWS::IAM::Policy');
+  const entry = Object.entries(policies).find(([logicalId]) => logicalId.startsWith(`${routeId}Role`));
+  expect(entry, `policy of ${routeId}`).toBeDefined();
+  const doc = entry![1].Properties.PolicyDocument as { Statement: unknown[] };
+  return doc.Statement;
+}
+
+const xrayStatement = { Action: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'], Effect: 'Allow', Resource: '*' };
+
+describe('Function: TokenFunction (in TokenVendingStack)', () => {
+  it('runs every route on Node.js 24 on arm64 with active tracing', () => {
+    const functions = Object.values(resourcesOf(secretStack, 'AWS::Lambda::Function'));
+    expect(functions).toHaveLength(routes.length);
+    for (const fn of functions) {
+      expect(fn.Properties).toMatchObject({
+        Runtime: 'nodejs24.x',
+        Architectures: ['arm64'],
+        TracingConfig: { Mode: 'Active' },
+        Handler: 'index.handler',
+        MemorySize: 512,
+        Timeout: 10,
+      });
+    }
+  });
+
+  it('passes only the configuration variable (and the source-map flag) in the environment', () => {
+    for (const fn of Object.values(resourcesOf(secretStack, 'AWS::Lambda::Function'))) {
+      const variables = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+      expect(Object.keys(variables).sort()).toEqual([CONFIG_ENV_VAR, 'NODE_OPTIONS'].sort());
+      expect(variables.NODE_OPTIONS).toBe('--enable-source-maps');
+    }
+  });
+
+  it('takes memory, timeout and reserved concurrency from deployment.lambda', () => {
+    for (const fn of Object.values(resourcesOf(kmsStack, 'AWS::Lambda::Function'))) {
+      expect(fn.Properties).toMatchObject({ MemorySize: 1024, Timeout: 5, ReservedConcurrentExecutions: 7 });
+    }
+  });
+
+  it('writes to its own log groups with the configured retention', () => {
+    for (const fn of Object.values(resourcesOf(secretStack, 'AWS::Lambda::Function'))) {
+      expect(fn.Properties.LoggingConfig).toEqual({ LogGroup: { Ref: expect.stringMatching(/Logs/) } });
+    }
+    const groups = Object.values(resourcesOf(secretStack, 'AWS::Logs::LogGroup'));
+    // One per function plus the API access log group.
+    expect(groups).toHaveLength(routes.length + 1);
+    for (const group of groups) expect(group.Properties.RetentionInDays).toBe(14);
+  });
+
+  it('uses its own role with no managed policies', () => {
+    for (const role of Object.values(resourcesOf(secretStack, 'AWS::IAM::Role'))) {
+      expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+    }
+  });
+});
+
+describe('Function: SigningKey.bind', () => {
+  it.each(routes.map((route) => route.id))(
+    'grants %s exactly secretsmanager:GetSecretValue on the created secret, besides logging and tracing',
+    (routeId) => {
+      expect(statementsOf(secretStack, routeId)).toEqual([
+        {
+          Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+          Effect: 'Allow',
+          Resource: { 'Fn::GetAtt': [expect.stringMatching(new RegExp(`^${routeId}Logs`)), 'Arn'] },
+        },
+        xrayStatement,
+        {
+          Action: 'secretsmanager:GetSecretValue',
+          Effect: 'Allow',
+          Resource: { Ref: expect.stringMatching(/^SigningKeySecret/) },
+        },
+      ]);
+    },
+  );
+
+  it.each(routes.map((route) => route.id))(
+    'grants %s exactly kms:Sign and kms:GetPublicKey on the created KMS key',
+    (routeId) => {
+      const statements = statementsOf(kmsStack, routeId) as Array<Record<string, unknown>>;
+      expect(statements).toHaveLength(3);
+      expect(statements[1]).toEqual(xrayStatement);
+      expect(statements[2]).toEqual({
+        Action: ['kms:Sign', 'kms:GetPublicKey'],
+        Effect: 'Allow',
+        Resource: { 'Fn::GetAtt': [expect.stringMatching(/^SigningKey/), 'Arn'] },
+      });
+    },
+  );
+
+  it.each(routes.map((route) => route.id))(
+    'grants %s GetSecretValue on the imported secret ARN and kms:Decrypt on its CMK only via Secrets Manager',
+    (routeId) => {
+      const statements = statementsOf(importedStack, routeId) as Array<Record<string, unknown>>;
+      expect(statements).toHaveLength(4);
+      expect(statements[2]).toEqual({
+        Action: 'secretsmanager:GetSecretValue',
+        Effect: 'Allow',
+        Resource: importedSecretArn,
+      });
+      expect(statements[3]).toEqual({
+        Action: 'kms:Decrypt',
+        Effect: 'Allow',
+        Resource: importedCmkArn,
+        Condition: {
+          StringEquals: {
+            'kms:ViaService': { 'Fn::Join': ['', ['secretsmanager.', { Ref: 'AWS::Region' }, '.amazonaws.com']] },
+          },
+        },
+      });
+    },
+  );
+
+  it('writes no policy with a wildcard resource other than the X-Ray statement', () => {
+    for (const template of [secretStack, kmsStack, importedStack]) {
+      for (const policy of Object.values(resourcesOf(template, 'AWS::IAM::Policy'))) {
+        const statements = (policy.Properties.PolicyDocument as { Statement: Array<Record<string, unknown>> })
+          .Statement;
+        for (const statement of statements) {
+          if (statement.Resource === '*') expect(statement.Action).toEqual(xrayStatement.Action);
+          expect(JSON.stringify(statement.Action)).not.toContain('*');
+        }
+      }
+    }
+  });
+
+  it('creates the secret with a generated placeholder, retained on stack deletion, with instructions', () => {
+    secretStack.hasResource('AWS::SecretsManager::Secret', {
+      DeletionPolicy: 'Retain',
+      Properties: {
+        Name: 'qtv/test/signing-key',
+        Description: Match.stringLikeRegexp('npm run cli -- secret put --secret-id'),
+        GenerateSecretString: {},
+        SecretString: Match.absent(),
+      },
+    });
+  });
+
+  it('creates an RSA SIGN_VERIFY KMS key with the configured spec and alias', () => {
+    kmsStack.hasResourceProperties('AWS::KMS::Key', { KeySpec: 'RSA_3072', KeyUsage: 'SIGN_VERIFY' });
+    kmsStack.hasResourceProperties('AWS::KMS::Alias', { AliasName: 'alias/qtv-test' });
+    kmsStack.resourceCountIs('AWS::SecretsManager::Secret', 0);
+  });
+
+  it('puts the resolved key ARN into the function configuration', () => {
+    const fn = Object.values(resourcesOf(kmsStack, 'AWS::Lambda::Function'))[0]!;
+    const config = JSON.stringify(fn.Properties.Environment);
+    expect(config).toContain('\\"backend\\":\\"kms\\"');
+    expect(config).toMatch(/SigningKey[0-9A-F]+","Arn"/);
+  });
+});
+
+describe('Function: TokenApi', () => {
+  it('puts the JWT authorizer on every caller route and none on public routes', () => {
+    const apiRoutes = Object.values(resourcesOf(secretStack, 'AWS::ApiGatewayV2::Route'));
+    expect(apiRoutes.map((r) => r.Properties.RouteKey).sort()).toEqual(
+      routes.map((r) => `${r.method} ${r.path}`).sort(),
+    );
+    for (const route of routes) {
+      const found = apiRoutes.find((r) => r.Properties.RouteKey === `${route.method} ${route.path}`)!;
+      if (route.auth === 'caller') {
+        expect(found.Properties.AuthorizationType).toBe('JWT');
+        expect(found.Properties.AuthorizerId).toBeDefined();
+      } else {
+        expect(found.Properties.AuthorizationType).toBe('NONE');
+        expect(found.Properties.AuthorizerId).toBeUndefined();
+      }
+    }
+  });
+
+  it('trusts the configured caller IdP issuer and audience', () => {
+    kmsStack.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
+      AuthorizerType: 'JWT',
+      IdentitySource: ['$request.header.Authorization'],
+      JwtConfiguration: { Issuer: 'https://idp.example.com/oauth2/default', Audience: ['api://qtv'] },
+    });
+    kmsStack.resourceCountIs('AWS::Cognito::UserPool', 0);
+  });
+
+  it('creates a Cognito user pool and client and trusts them when no caller IdP is configured', () => {
+    secretStack.resourceCountIs('AWS::Cognito::UserPool', 1);
+    secretStack.resourceCountIs('AWS::Cognito::UserPoolClient', 1);
+    secretStack.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
+      JwtConfiguration: {
+        Issuer: { 'Fn::GetAtt': [Match.stringLikeRegexp('CallerPool'), 'ProviderURL'] },
+        Audience: [{ Ref: Match.stringLikeRegexp('WebClient') }],
+      },
+    });
+  });
+
+  it('allows exactly the configured CORS origins', () => {
+    secretStack.hasResourceProperties('AWS::ApiGatewayV2::Api', {
+      CorsConfiguration: {
+        AllowOrigins: ['https://app.example.com', 'http://localhost:5173'],
+        AllowCredentials: false,
+        AllowHeaders: ['authorization', 'content-type'],
+      },
+    });
+  });
+
+  it('throttles the stage and logs access as JSON to the access log group', () => {
+    secretStack.resourceCountIs('AWS::ApiGatewayV2::Stage', 1);
+    const stage = Object.values(resourcesOf(secretStack, 'AWS::ApiGatewayV2::Stage'))[0]!;
+    expect(stage.Properties).toMatchObject({
+      StageName: '$default',
+      AutoDeploy: true,
+      DefaultRouteSettings: { ThrottlingRateLimit: 20, ThrottlingBurstLimit: 40, DetailedMetricsEnabled: true },
+      AccessLogSettings: { DestinationArn: { 'Fn::GetAtt': [expect.stringMatching(/AccessLogs/), 'Arn'] } },
+    });
+    const format = JSON.parse((stage.Properties.AccessLogSettings as { Format: string }).Format);
+    expect(format).toMatchObject({ requestId: '$context.requestId', status: '$context.status' });
+  });
+});
+
+describe('Function: Monitoring', () => {
+  it('raises alarms on 5xx rate, p99 latency, signing failures, and each function errors and throttles', () => {
+    const names = Object.keys(resourcesOf(secretStack, 'AWS::CloudWatch::Alarm'));
+    const expected = ['FiveXxRate', 'P99Latency', 'SigningKeyFailures'];
+    for (const route of routes) expected.push(`${route.id}Errors`, `${route.id}Throttles`);
+    for (const id of expected)
+      expect(
+        names.some((n) => n.startsWith(`Monitoring${id}`)),
+        id,
+      ).toBe(true);
+    expect(names).toHaveLength(expected.length);
+    for (const alarm of Object.values(resourcesOf(secretStack, 'AWS::CloudWatch::Alarm'))) {
+      expect(alarm.Properties.AlarmActions).toEqual([{ Ref: expect.stringMatching(/AlarmTopic/) }]);
+    }
+  });
+
+  it('counts signing key failures from the Powertools JSON logs of every function', () => {
+    const filters = Object.values(resourcesOf(secretStack, 'AWS::Logs::MetricFilter'));
+    expect(filters).toHaveLength(routes.length);
+    for (const filter of filters) {
+      expect(filter.Properties.FilterPattern).toContain('$.message = "signing key refresh failed"');
+      expect(filter.Properties.FilterPattern).toContain('$.message = "KMS signing key not reachable"');
+      expect(filter.Properties.FilterPattern).toContain('$.message = "KMS signing key refused"');
+      expect(filter.Properties.FilterPattern).toContain('$.errorCode = "SIGNING_*"');
+      expect(filter.Properties.MetricTransformations).toEqual([
+        expect.objectContaining({ MetricNamespace: 'QlikTokenVending', MetricName: 'SigningKeyFailures' }),
+      ]);
+    }
+  });
+
+  it('sends alarms to a KMS-encrypted topic and draws a dashboard', () => {
+    secretStack.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
+    secretStack.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+  });
+});
+
+describe('Function: TokenVendingStack outputs', () => {
+  it('publishes the API URL, the Qlik IdP settings and the key ARN', () => {
+    const outputs = Object.keys(secretStack.findOutputs('*'));
+    for (const name of ['QlikIdpIssuer', 'QlikIdpKeyId', 'QlikIdpConfigUrl', 'SigningSecretArn', 'CallerIssuer']) {
+      expect(outputs).toContain(name);
+    }
+    expect(outputs.some((o) => o.includes('ApiUrl'))).toBe(true);
+    expect(Object.keys(kmsStack.findOutputs('*'))).toContain('SigningKeyArn');
+    secretStack.hasOutput('QlikIdpIssuer', { Value: 'https://token-vending.example.com' });
+  });
+});
