@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { createLocalJWKSet, createRemoteJWKSet } from 'jose';
-import { routes } from '../functions/routes.js';
+import { routesFor } from '../functions/routes.js';
 import {
   type Config,
   type ConfigInput,
@@ -230,7 +230,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     });
     prefetchSigningKey(runtime);
     const localRoutes: LocalRoute[] = await Promise.all(
-      routes.map(async (route) => {
+      routesFor(config).map(async (route) => {
         const module = await route.load();
         return { route, handler: module.createHandler(runtime) as LocalHandler };
       }),
