@@ -37,6 +37,15 @@ export function resolveIdentityMapping(mapping: IdentityMappingConfig): Resolved
 
 const EMAIL_SHAPE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
+/**
+ * Reads `record[key]` only when it is the record's own entry. Config records are plain objects, so a
+ * plain lookup with a caller-chosen key such as "constructor" or "toString" would return what
+ * Object.prototype holds (a function) instead of "not configured".
+ */
+function ownEntry<T>(record: Readonly<Record<string, T>>, key: string): T | undefined {
+  return Object.hasOwn(record, key) ? record[key] : undefined;
+}
+
 function claimString(value: unknown): string | undefined {
   if (typeof value === 'string') {
     const trimmed = value.trim();
@@ -90,7 +99,7 @@ function mapGroups(raw: readonly string[], rules: ResolvedIdentityMapping['group
   const out: string[] = [];
   const seen = new Set<string>();
   for (const source of raw) {
-    let name: string | undefined = rules.map[source] ?? (rules.onlyMapped ? undefined : source);
+    let name: string | undefined = ownEntry(rules.map, source) ?? (rules.onlyMapped ? undefined : source);
     if (name === undefined) continue;
     if (rules.requirePrefix !== undefined) {
       if (!name.startsWith(rules.requirePrefix)) continue;
@@ -122,7 +131,7 @@ export function mapCallerIdentity(
       `The caller token has no usable subject: none of the claims ${mapping.subClaims.join(', ')} holds a value.`,
     );
   }
-  const override = mapping.overrides[callerSub];
+  const override = ownEntry(mapping.overrides, callerSub);
   const email = override?.email ?? firstClaim(claims, mapping.emailClaims, (v) => EMAIL_SHAPE.test(v));
   if (email === undefined) {
     throw new IdentityNotMappableError(

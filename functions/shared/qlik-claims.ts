@@ -264,13 +264,17 @@ export function checkQlikToken(
     'exp is present',
     'Add exp: the expiry time in seconds since the epoch.',
   );
-  if (isNumericDate(payload.nbf) && isNumericDate(payload.exp)) {
-    const lifetime = payload.exp - payload.nbf;
-    rule('claim.exp.after_nbf', lifetime > 0, 'exp is after nbf', 'Set exp later than nbf.');
+  // Lifetime counts from nbf; a token without nbf (already rejected above) is measured from iat, so
+  // an old-style token like qs-jwt's "--expires 365d" is also told why its life is too long.
+  const start = isNumericDate(payload.nbf) ? payload.nbf : isNumericDate(payload.iat) ? payload.iat : undefined;
+  if (start !== undefined && isNumericDate(payload.exp)) {
+    const from = isNumericDate(payload.nbf) ? 'nbf' : 'iat';
+    const lifetime = payload.exp - start;
+    rule('claim.exp.after_nbf', lifetime > 0, `exp is after ${from}`, `Set exp later than ${from}.`);
     rule(
       'claim.lifetime',
       lifetime <= QLIK_MAX_LIFETIME_SECONDS,
-      `exp - nbf is at most ${QLIK_MAX_LIFETIME_SECONDS} s (found ${lifetime} s)`,
+      `exp - ${from} is at most ${QLIK_MAX_LIFETIME_SECONDS} s (found ${lifetime} s)`,
       `Shorten the token's life: Qlik rejects tokens valid for more than 60 minutes (exp - nbf <= ${QLIK_MAX_LIFETIME_SECONDS}).`,
     );
   }

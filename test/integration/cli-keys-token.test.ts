@@ -337,8 +337,10 @@ describe.concurrent('Command: qtv inspect', () => {
       'claim.email_verified',
       'claim.group.misnamed',
       'claim.jti',
+      'claim.lifetime',
       'claim.nbf.present',
     ]);
+    expect(failed['claim.lifetime']).toMatch(/more than 60 minutes/);
     expect(failed['claim.nbf.present']).toMatch(/^nbf is missing: Qlik has required it since June 2022/);
     expect(failed['claim.email_verified']).toMatch(/not the string "true"/);
     expect(failed['claim.group.misnamed']).toMatch(/Rename the "group" claim to "groups"/);

@@ -140,6 +140,14 @@ describe('Function: checkQlikToken', () => {
     for (const r of rejections) expect(r.fix).toBeTruthy();
   });
 
+  it('measures the life of a token without nbf from iat, so a year-long qs-jwt style token is told why', () => {
+    const t = validToken();
+    delete t.payload.nbf;
+    t.payload.exp = NOW + 365 * 86_400;
+    const rules = qlikRejections(checkQlikToken(t.header, t.payload)).map((r) => r.rule);
+    expect(rules).toEqual(expect.arrayContaining(['claim.nbf.present', 'claim.lifetime']));
+  });
+
   it('accepts exp - nbf of exactly 3600 s', () => {
     const t = validToken();
     t.payload.exp = (t.payload.nbf as number) + 3600;

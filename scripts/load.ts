@@ -1,0 +1,84 @@
+/**
+ * `npm run load`: a bounded load run against the dev server's POST /qlik/jwt, every token checked
+ * (signature, Qlik rules, caller identity, unique jti), next to bare crypto.sign throughput measured
+ * in the same process. Exits 1 on any error, non-2xx, invalid or duplicate token.
+ *
+ *   npm run load                                   # 20,000 requests, 64 connections, 6 callers
+ *   npm run load -- --requests 5000 --connections 32 --users 4
+ *   npm run load -- --json
+ */
+import { parseArgs } from 'node:util';
+import { runVendLoad, type VendLoadReport } from './load/vend-load.js';
+
+function positive(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a whole number of at least 1, got ${value}`);
+  return n;
+}
+
+function table(report: VendLoadReport): string {
+  const f = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits });
+  const rows: Array<[string, string]> = [
+    ['requests / connections / callers', `${f(report.requests)} / ${report.connections} / ${report.users}`],
+    ['200 responses', f(report.ok)],
+    ['non-2xx / socket errors / timeouts', `${report.non2xx} / ${report.errors} / ${report.timeouts}`],
+    ['invalid tokens / duplicate jti', `${report.invalid} / ${report.duplicateJti}`],
+    [
+      'latency p50 / p99 / max (ms)',
+      `${f(report.latencyMs.p50, 1)} / ${f(report.latencyMs.p99, 1)} / ${f(report.latencyMs.max, 1)}`,
+    ],
+    ['wall time (s)', f(report.wallSeconds, 2)],
+    ['tokens/s over HTTP (verified after)', f(report.tokensPerSecond)],
+    [
+      'bare crypto.sign ops/s (before / after / mean)',
+      `${f(report.bareSignOpsPerSecond.before)} / ${f(report.bareSignOpsPerSecond.after)} / ${f(report.bareSignOpsPerSecond.mean)}`,
+    ],
+    ['tokens/s ÷ bare sign ops/s', f(report.ratioToBareSign, 3)],
+    ['node / cpus', `${report.node} / ${report.cpus}`],
+    ['result', report.passed ? 'PASS' : 'FAIL'],
+  ];
+  const width = Math.max(...rows.map(([k]) => k.length));
+  return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n');
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      requests: { type: 'string' },
+      connections: { type: 'string' },
+      users: { type: 'string' },
+      'sign-ops': { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    console.log('usage: npm run load -- [--requests 20000] [--connections 64] [--users 6] [--sign-ops 2000] [--json]');
+    return 0;
+  }
+  const options = {
+    requests: positive('requests', values.requests),
+    connections: positive('connections', values.connections),
+    users: positive('users', values.users),
+    signOps: positive('sign-ops', values['sign-ops']),
+  };
+  const report = await runVendLoad(
+    Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as typeof options,
+  );
+  if (values.json) console.log(JSON.stringify(report, null, 2));
+  else {
+    console.log(table(report));
+    for (const problem of report.problems) console.log(`  problem: ${problem}`);
+  }
+  return report.passed ? 0 : 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(`load: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  },
+);
