@@ -13,9 +13,11 @@ import { benchVend } from './bench/vend.js';
 
 type Section = { name: string; run: () => Promise<Array<Record<string, unknown>>> };
 
+const rows = (list: readonly object[]) => list as unknown as Array<Record<string, unknown>>;
 const sections: Section[] = [
-  { name: 'vend', run: async () => (await benchVend()) as unknown as Array<Record<string, unknown>> },
-  { name: 'cold-start', run: async () => (await benchColdStart()) as unknown as Array<Record<string, unknown>> },
+  { name: 'vend', run: async () => rows(await benchVend()) },
+  { name: 'kms', run: async () => rows(await benchKms()) },
+  { name: 'cold-start', run: async () => rows(await benchColdStart()) },
 ];
 
 function printTable(title: string, rows: Array<Record<string, unknown>>): void {

@@ -1,7 +1,7 @@
 /**
  * The ports the rotation core talks through: Secrets Manager (version stages), the Qlik tenant
  * (JWT identity providers, probe login) and a notifier for the operator. Adapters live in adapters.ts;
- * tests swap in fakes or the tenant emulator.
+ * tests drive them against moto and the tenant emulator.
  */
 
 /** The staging labels Secrets Manager uses during rotation. */

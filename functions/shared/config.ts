@@ -177,6 +177,12 @@ const rotationProbeIdentitySchema = z.strictObject({
  * and the KeyRotation construct read this section.
  */
 export const rotationSchema = z.strictObject({
+  /**
+   * Deploy the rotation function and its Secrets Manager schedule (signing.backend "secrets-manager" only).
+   * Off by default: a first deployment creates the key secret holding a placeholder, and rotation must wait
+   * until the operator has put a real key and, in register mode, an admin client exists (docs/deploy.md).
+   */
+  enabled: z.boolean().default(false),
   /** RSA modulus of new keys. Qlik's guides use 2048 (qs-jwt) to 4096 (ConnectReport). */
   keySize: z.union([z.literal(2048), z.literal(3072), z.literal(4096)]).default(2048),
   /** First part of new key IDs: `<prefix>-YYYY-MM-DD-<4 hex>`. */
@@ -453,6 +459,16 @@ export const configSchema = z
       });
     }
     const rotation = config.rotation;
+    if (rotation.enabled && config.signing.backend !== 'secrets-manager') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['rotation', 'enabled'],
+        message:
+          config.signing.backend === 'kms'
+            ? 'rotation.enabled rotates a key kept in Secrets Manager, but signing.backend is "kms": a KMS private key never leaves KMS and this rotation cannot replace it (docs/kms.md). Set rotation.enabled to false, or use signing.backend "secrets-manager"'
+            : `rotation.enabled rotates a key kept in Secrets Manager, but signing.backend is "${config.signing.backend}". Set rotation.enabled to false, or use signing.backend "secrets-manager"`,
+      });
+    }
     if (rotation.qlik.mode === 'register') {
       if (config.qlik.tenantHost === undefined)
         ctx.addIssue({

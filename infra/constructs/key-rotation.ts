@@ -5,7 +5,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { Duration, Stack } from 'aws-cdk-lib';
-import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, type CfnPermission, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -30,6 +30,17 @@ export interface KeyRotationProps {
    * @default the secret `rotation.qlik.adminCredentialsSecretId` names, or none
    */
   readonly adminCredentialsSecret?: ISecret;
+  /**
+   * The `QTV_CONFIG` value (a stack passes the same JSON its token functions get, the secret reference
+   * resolved to the secret's ARN).
+   * @default JSON of `config`
+   */
+  readonly configJson?: string;
+  /**
+   * Retention of the function's log group.
+   * @default RetentionDays.ONE_YEAR
+   */
+  readonly logRetention?: RetentionDays;
 }
 
 /** The Secrets Manager actions a rotation function needs on its secret, and nothing more. */
@@ -60,6 +71,8 @@ function secretArnPattern(secret: ISecret): string {
 export class KeyRotation extends Construct {
   /** The rotation function. */
   readonly function: NodejsFunction;
+  /** Its execution role: logging, the rotation's secret actions, and the optional grants, nothing else. */
+  readonly role: Role;
   /** The rotation schedule resource. */
   readonly schedule: CfnRotationSchedule;
 
@@ -73,6 +86,20 @@ export class KeyRotation extends Construct {
     const rotation = config.rotation;
     const stack = Stack.of(this);
 
+    const logGroup = new LogGroup(this, 'Logs', { retention: props.logRetention ?? RetentionDays.ONE_YEAR });
+    // An own role instead of AWSLambdaBasicExecutionRole (cdk-nag IAM4): logging on this function's group only.
+    this.role = new Role(this, 'Role', {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      description: 'Execution role of the Qlik signing key rotation function',
+    });
+    this.role.addToPolicy(
+      new PolicyStatement({
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        // logGroupArn ends in ":*", which covers this group's log streams only.
+        resources: [logGroup.logGroupArn],
+      }),
+    );
+
     this.function = new NodejsFunction(this, 'Function', {
       entry: ENTRY,
       handler: 'handler',
@@ -83,8 +110,12 @@ export class KeyRotation extends Construct {
       // Each step is one invocation; Qlik calls have their own timeout (rotation.qlik.requestTimeoutMs).
       timeout: Duration.minutes(2),
       description: 'Rotates the Qlik JWT signing key secret (createSecret/setSecret/testSecret/finishSecret)',
-      environment: { [CONFIG_ENV_VAR]: JSON.stringify(config), NODE_OPTIONS: '--enable-source-maps' },
-      logGroup: new LogGroup(this, 'Logs', { retention: RetentionDays.ONE_YEAR }),
+      environment: {
+        [CONFIG_ENV_VAR]: props.configJson ?? JSON.stringify(config),
+        NODE_OPTIONS: '--enable-source-maps',
+      },
+      role: this.role,
+      logGroup,
       bundling: {
         format: OutputFormat.ESM,
         target: 'node24',
@@ -98,7 +129,15 @@ export class KeyRotation extends Construct {
     this.function.addToRolePolicy(
       new PolicyStatement({ actions: [...ROTATION_SECRET_ACTIONS], resources: [secretArnPattern(secret)] }),
     );
-    secret.encryptionKey?.grantEncryptDecrypt(this.function);
+    // A customer-managed key on the secret: GetSecretValue decrypts, PutSecretValue asks for a data key
+    // (https://docs.aws.amazon.com/secretsmanager/latest/userguide/security-encryption.html). Exactly those two.
+    if (secret.encryptionKey !== undefined)
+      this.function.addToRolePolicy(
+        new PolicyStatement({
+          actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+          resources: [secret.encryptionKey.keyArn],
+        }),
+      );
 
     const adminSecretId = rotation.qlik.adminCredentialsSecretId;
     const adminSecret =
@@ -112,7 +151,10 @@ export class KeyRotation extends Construct {
       this.function.addToRolePolicy(
         new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [secretArnPattern(adminSecret)] }),
       );
-      adminSecret.encryptionKey?.grantDecrypt(this.function);
+      if (adminSecret.encryptionKey !== undefined)
+        this.function.addToRolePolicy(
+          new PolicyStatement({ actions: ['kms:Decrypt'], resources: [adminSecret.encryptionKey.keyArn] }),
+        );
     }
 
     const topic =

@@ -42,6 +42,12 @@ export interface SigningKeyProps {
    * @default RemovalPolicy.RETAIN (a deleted signing key locks every Qlik user out)
    */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * A {@link KeyRotation} schedule rotates the created secret (rotation.enabled). Then cdk-nag's
+   * AwsSolutions-SMG4 (secret without rotation) is answered by the schedule itself and is not acknowledged.
+   * @default false
+   */
+  readonly rotated?: boolean;
 }
 
 /** What {@link SigningKey.bind} returns. */
@@ -113,12 +119,14 @@ export class SigningKey extends Construct {
           removalPolicy,
         });
         this.secret = secret;
-        Validations.of(secret).acknowledge({
-          id: 'AwsSolutions::AwsSolutions-SMG4',
-          reason:
-            'A Qlik JWT IdP holds exactly one key and cannot change it (PATCH cannot change key or issuer), so a blind ' +
-            'Secrets Manager rotation would lock users out; rotation is a coordinated procedure (new IdP, switch, delete old) done by the KeyRotation construct and CLI',
-        });
+        if (!props.rotated)
+          Validations.of(secret).acknowledge({
+            id: 'AwsSolutions::AwsSolutions-SMG4',
+            reason:
+              'A Qlik JWT IdP holds exactly one key and cannot change it (PATCH cannot change key or issuer), so a blind ' +
+              'Secrets Manager rotation would lock users out; rotation is a coordinated procedure (new IdP, switch, delete old) done by the KeyRotation construct, ' +
+              'which this configuration leaves off (rotation.enabled false, docs/rotation.md)',
+          });
       }
       this.arn = this.secret.secretArn;
     } else {

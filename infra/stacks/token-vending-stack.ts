@@ -9,6 +9,7 @@ import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { type RouteDefinition, routesFor } from '../../functions/routes.js';
 import type { Config } from '../../functions/shared/config.js';
+import { KeyRotation } from '../constructs/key-rotation.js';
 import { Monitoring } from '../constructs/monitoring.js';
 import { SigningKey } from '../constructs/signing-key.js';
 import { TokenApi } from '../constructs/token-api.js';
@@ -44,6 +45,8 @@ export class TokenVendingStack extends Stack {
   public readonly functions: Readonly<Record<string, TokenFunction>>;
   /** Alarms, topic and dashboard. */
   public readonly monitoring: Monitoring;
+  /** The signing key rotation (function and schedule), when `rotation.enabled`. */
+  public readonly keyRotation: KeyRotation | undefined;
   /**
    * The configuration every function reads from `QTV_CONFIG`: the validated config without `deployment`,
    * the key reference replaced by the key's ARN. Constructs that add functions pass it to {@link TokenFunction}.
@@ -71,6 +74,7 @@ export class TokenVendingStack extends Stack {
       kmsKeySpec: deployment.kmsKeySpec,
       customerManagedEncryption: deployment.secretEncryption === 'customer-managed',
       ...(deployment.secretKmsKeyArn !== undefined ? { importedSecretKmsKeyArn: deployment.secretKmsKeyArn } : {}),
+      rotated: config.rotation.enabled,
     });
 
     this.api = new TokenApi(this, 'Api', {
@@ -106,6 +110,18 @@ export class TokenVendingStack extends Stack {
       functions[route.id] = fn;
     }
     this.functions = functions;
+
+    // Rotation of the key secret (docs/rotation.md). The config schema already refuses rotation.enabled with
+    // any backend but secrets-manager, so a secret exists here whenever rotation is on.
+    this.keyRotation =
+      config.rotation.enabled && this.signingKey.secret !== undefined
+        ? new KeyRotation(this, 'KeyRotation', {
+            secret: this.signingKey.secret,
+            config,
+            configJson: this.functionConfigJson,
+            logRetention: retention,
+          })
+        : undefined;
 
     this.monitoring = new Monitoring(this, 'Monitoring', {
       stage: this.api.stage,
@@ -177,6 +193,13 @@ export class TokenVendingStack extends Stack {
       new CfnOutput(this, 'CallerUserPoolClientId', { value: this.api.userPoolClient.userPoolClientId });
     }
     new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.topic.topicArn });
+    if (this.keyRotation !== undefined) {
+      new CfnOutput(this, 'RotationFunctionName', {
+        value: this.keyRotation.function.functionName,
+        description:
+          'Rotates the signing key secret; rotate now with: aws secretsmanager rotate-secret --secret-id <SigningSecretArn>',
+      });
+    }
   }
 }
 

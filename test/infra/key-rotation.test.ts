@@ -31,11 +31,18 @@ function secretRef(template: Template) {
   return { Ref: logicalId };
 }
 
+/** The rotation role's statements after the first, which is always logging to its own log group. */
 function rotationPolicyStatements(template: Template) {
   const policies = Object.values(template.findResources('AWS::IAM::Policy'));
   expect(policies).toHaveLength(1);
-  return (policies[0] as { Properties: { PolicyDocument: { Statement: unknown[] } } }).Properties.PolicyDocument
-    .Statement;
+  const [logging, ...rest] = (policies[0] as { Properties: { PolicyDocument: { Statement: unknown[] } } }).Properties
+    .PolicyDocument.Statement;
+  expect(logging).toEqual({
+    Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+    Effect: 'Allow',
+    Resource: { 'Fn::GetAtt': [expect.stringMatching(/^KeyRotationLogs/), 'Arn'] },
+  });
+  return rest;
 }
 
 describe('Construct: KeyRotation', () => {
@@ -60,7 +67,7 @@ describe('Construct: KeyRotation', () => {
     });
   });
 
-  it('grants exactly DescribeSecret, GetSecretValue, PutSecretValue and UpdateSecretVersionStage on the key secret only', () => {
+  it('grants exactly DescribeSecret, GetSecretValue, PutSecretValue and UpdateSecretVersionStage on the key secret only, besides its own logs', () => {
     const { template } = synth();
     expect(rotationPolicyStatements(template)).toEqual([
       {

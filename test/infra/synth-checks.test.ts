@@ -44,7 +44,7 @@ describe('Function: cdk-nag AwsSolutions checks', () => {
     expect(() => Template.fromStack(stack)).toThrow(/AwsSolutions-SMG4/);
   });
 
-  it.each(['config/dev.json', 'config/example.json', 'config/example-kms.json'])(
+  it.each(['config/dev.json', 'config/example.json', 'config/example-kms.json', 'config/example-rotation.json'])(
     'report nothing unacknowledged for %s',
     (file) => {
       expect(() => shippedStack(file)).not.toThrow();

@@ -1,17 +1,24 @@
+import { join } from 'node:path';
+import { Validations } from 'aws-cdk-lib';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
+import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { routes as routeTable } from '../../functions/routes.js';
-
-// The routes every configuration serves (OAuth routes need an `oauth` section; see the OAuth test below).
-const routes = routeTable.filter((route) => route.requires === undefined);
-
-import { CONFIG_ENV_VAR, type ConfigInput } from '../../functions/shared/config.js';
+import { CONFIG_ENV_VAR, type ConfigInput, loadConfigFile } from '../../functions/shared/config.js';
+import { PROJECT_ROOT } from '../../infra/constructs/token-function.js';
+import type { TokenVendingStack } from '../../infra/stacks/token-vending-stack.js';
 import { baseConfig, buildStack, resourcesOf } from './synth.js';
+
+// The routes every configuration serves (OAuth routes need an `oauth` section: test/infra/oauth-routes.test.ts).
+const routes = routeTable.filter((route) => route.requires === undefined);
 
 // One synthesized stack per variant, shared by every assertion on it: synth is the cost of these tests.
 let secretStack: Template;
 let kmsStack: Template;
 let importedStack: Template;
+let rotationStack: Template;
+let secretStackConstruct: TokenVendingStack;
+let rotationStackConstruct: TokenVendingStack;
 
 const kmsConfig: ConfigInput = {
   ...baseConfig,
@@ -30,9 +37,13 @@ const importedConfig: ConfigInput = {
 
 beforeAll(() => {
   // Each build also runs cdk-nag AwsSolutions: Template.fromStack throws on any unacknowledged finding.
-  secretStack = buildStack(baseConfig).template;
+  ({ template: secretStack, stack: secretStackConstruct } = buildStack(baseConfig));
   kmsStack = buildStack(kmsConfig).template;
   importedStack = buildStack(importedConfig).template;
+  // The shipped rotation example (rotation.enabled, register mode, notice topic, customer-managed CMK).
+  ({ template: rotationStack, stack: rotationStackConstruct } = buildStack(
+    loadConfigFile(join(PROJECT_ROOT, 'config/example-rotation.json')) as ConfigInput,
+  ));
 });
 
 /** The IAM statements attached to the role of the function serving `routeId`, without X-Ray and logging. */
@@ -151,7 +162,7 @@ describe('Function: SigningKey.bind', () => {
   );
 
   it('writes no policy with a wildcard resource other than the X-Ray statement', () => {
-    for (const template of [secretStack, kmsStack, importedStack]) {
+    for (const template of [secretStack, kmsStack, importedStack, rotationStack]) {
       for (const policy of Object.values(resourcesOf(template, 'AWS::IAM::Policy'))) {
         const statements = (policy.Properties.PolicyDocument as { Statement: Array<Record<string, unknown>> })
           .Statement;
@@ -296,5 +307,174 @@ describe('Function: TokenVendingStack outputs', () => {
     expect(outputs.some((o) => o.includes('ApiUrl'))).toBe(true);
     expect(Object.keys(kmsStack.findOutputs('*'))).toContain('SigningKeyArn');
     secretStack.hasOutput('QlikIdpIssuer', { Value: 'https://token-vending.example.com' });
+  });
+});
+
+/** The rules acknowledged on `construct` (Validations.acknowledge), id -> reason. */
+function acknowledgedRules(construct: IConstruct): Record<string, string> {
+  return Object.assign(
+    {},
+    ...construct.node.metadata
+      .filter((entry) => entry.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
+      .map((entry) => entry.data as Record<string, string>),
+  );
+}
+
+/** Joins an Fn::Join value, putting `tokenValue` in place of every token (Ref, GetAtt). */
+function resolveJoin(value: unknown, tokenValue: string): string {
+  if (typeof value === 'string') return value;
+  const join = (value as { 'Fn::Join'?: [string, unknown[]] })['Fn::Join'];
+  if (join === undefined) return tokenValue;
+  return join[1].map((part) => resolveJoin(part, tokenValue)).join(join[0]);
+}
+
+describe('Function: KeyRotation (in TokenVendingStack)', () => {
+  const rotationFunction = () => {
+    const entry = Object.entries(resourcesOf(rotationStack, 'AWS::Lambda::Function')).find(([id]) =>
+      id.startsWith('KeyRotationFunction'),
+    );
+    expect(entry, 'rotation function').toBeDefined();
+    return entry![1];
+  };
+
+  it('deploys no rotation function and no schedule while rotation.enabled is false (the default)', () => {
+    for (const template of [secretStack, kmsStack, importedStack]) {
+      template.resourceCountIs('AWS::SecretsManager::RotationSchedule', 0);
+      expect(Object.keys(resourcesOf(template, 'AWS::Lambda::Function'))).toHaveLength(routes.length);
+      expect(Object.keys(template.findOutputs('RotationFunctionName'))).toEqual([]);
+    }
+    expect(secretStackConstruct.keyRotation).toBeUndefined();
+  });
+
+  it('grants the rotation function exactly logging, the four rotation actions on the key secret, its CMK, the admin client secret and publish on the notice topic', () => {
+    const policies = Object.entries(resourcesOf(rotationStack, 'AWS::IAM::Policy')).filter(([id]) =>
+      id.startsWith('KeyRotation'),
+    );
+    expect(policies).toHaveLength(1);
+    expect((policies[0]![1].Properties.PolicyDocument as { Statement: unknown[] }).Statement).toEqual([
+      {
+        Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        Effect: 'Allow',
+        Resource: { 'Fn::GetAtt': [expect.stringMatching(/^KeyRotationLogs/), 'Arn'] },
+      },
+      {
+        Action: [
+          'secretsmanager:DescribeSecret',
+          'secretsmanager:GetSecretValue',
+          'secretsmanager:PutSecretValue',
+          'secretsmanager:UpdateSecretVersionStage',
+        ],
+        Effect: 'Allow',
+        Resource: { Ref: expect.stringMatching(/^SigningKeySecret/) },
+      },
+      {
+        Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        Effect: 'Allow',
+        Resource: { 'Fn::GetAtt': [expect.stringMatching(/^SigningKeyEncryptionKey/), 'Arn'] },
+      },
+      {
+        Action: 'secretsmanager:GetSecretValue',
+        Effect: 'Allow',
+        Resource: {
+          'Fn::Join': [
+            '',
+            [
+              'arn:',
+              { Ref: 'AWS::Partition' },
+              ':secretsmanager:',
+              { Ref: 'AWS::Region' },
+              ':',
+              { Ref: 'AWS::AccountId' },
+              ':secret:qlik-token-vending/prod/qlik-admin-client-??????',
+            ],
+          ],
+        },
+      },
+      {
+        Action: 'sns:Publish',
+        Effect: 'Allow',
+        Resource: 'arn:aws:sns:eu-west-1:111122223333:qlik-token-vending-rotation',
+      },
+    ]);
+    // Its own role: no managed policy (no AWSLambdaBasicExecutionRole).
+    const role = Object.entries(resourcesOf(rotationStack, 'AWS::IAM::Role')).find(([id]) =>
+      id.startsWith('KeyRotationRole'),
+    );
+    expect(role?.[1].Properties.ManagedPolicyArns).toBeUndefined();
+  });
+
+  it('schedules rotation every rotation.scheduleDays days on the key secret, never rotating during a deployment', () => {
+    rotationStack.resourceCountIs('AWS::SecretsManager::RotationSchedule', 1);
+    rotationStack.hasResourceProperties('AWS::SecretsManager::RotationSchedule', {
+      SecretId: { Ref: Match.stringLikeRegexp('^SigningKeySecret') },
+      RotationLambdaARN: { 'Fn::GetAtt': [Match.stringLikeRegexp('^KeyRotationFunction'), 'Arn'] },
+      RotationRules: { AutomaticallyAfterDays: 30 },
+      RotateImmediatelyOnUpdate: false,
+    });
+  });
+
+  it("lets only Secrets Manager invoke the function, for this stack's account and the key secret", () => {
+    const permissions = Object.values(resourcesOf(rotationStack, 'AWS::Lambda::Permission')).filter(
+      (p) => p.Properties.Principal === 'secretsmanager.amazonaws.com',
+    );
+    expect(permissions).toHaveLength(1);
+    expect(permissions[0]!.Properties).toEqual({
+      Action: 'lambda:InvokeFunction',
+      FunctionName: { 'Fn::GetAtt': [expect.stringMatching(/^KeyRotationFunction/), 'Arn'] },
+      Principal: 'secretsmanager.amazonaws.com',
+      SourceAccount: { Ref: 'AWS::AccountId' },
+      SourceArn: { Ref: expect.stringMatching(/^SigningKeySecret/) },
+    });
+  });
+
+  it('gives the rotation function the same QTV_CONFIG as the token functions: secret ARN and rotation section, under 4 KB', () => {
+    const variables = (rotationFunction().Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+    expect(Object.keys(variables).sort()).toEqual([CONFIG_ENV_VAR, 'NODE_OPTIONS'].sort());
+    const tokenFunction = Object.entries(resourcesOf(rotationStack, 'AWS::Lambda::Function')).find(([id]) =>
+      id.startsWith('QlikJwt'),
+    )!;
+    expect(variables[CONFIG_ENV_VAR]).toEqual(
+      (tokenFunction[1].Properties.Environment as { Variables: Record<string, unknown> }).Variables[CONFIG_ENV_VAR],
+    );
+    // The secret reference resolves to the created secret's ARN at deploy time.
+    const withArn = resolveJoin(
+      variables[CONFIG_ENV_VAR],
+      'arn:aws:secretsmanager:eu-west-1:111122223333:secret:qlik-token-vending/prod/signing-key-AbCdEf',
+    );
+    const config = JSON.parse(withArn);
+    expect(config.signing.secretId).toMatch(/^arn:aws:secretsmanager:.*signing-key-AbCdEf$/);
+    expect(config.rotation).toMatchObject({ enabled: true, scheduleDays: 30, qlik: { mode: 'register' } });
+    expect(config.deployment).toBeUndefined();
+    // Lambda caps all environment variables (names + values) at 4 KB; resolve tokens with a long ARN.
+    const total = Object.entries(variables).reduce(
+      (sum, [name, value]) => sum + Buffer.byteLength(name) + Buffer.byteLength(resolveJoin(value, 'x'.repeat(200))),
+      0,
+    );
+    expect(total).toBeLessThan(4096);
+  });
+
+  it('writes its logs to its own group with the configured retention', () => {
+    expect(rotationFunction().Properties.LoggingConfig).toEqual({
+      LogGroup: { Ref: expect.stringMatching(/^KeyRotationLogs/) },
+    });
+    const group = Object.entries(resourcesOf(rotationStack, 'AWS::Logs::LogGroup')).find(([id]) =>
+      id.startsWith('KeyRotationLogs'),
+    );
+    expect(group?.[1].Properties.RetentionInDays).toBe(90);
+  });
+
+  it('acknowledges AwsSolutions-SMG4 (secret without rotation), with its reason, only when rotation is off', () => {
+    const off = acknowledgedRules(secretStackConstruct.signingKey.secret!);
+    expect(off['AwsSolutions::AwsSolutions-SMG4']).toMatch(/rotation\.enabled false/);
+    const on = acknowledgedRules(rotationStackConstruct.signingKey.secret!);
+    expect(Object.keys(on)).not.toContain('AwsSolutions::AwsSolutions-SMG4');
+    // cdk-nag passed on this stack (buildStack synthesizes with the checks): the schedule answers SMG4.
+    expect(rotationStackConstruct.keyRotation).toBeDefined();
+  });
+
+  it('outputs the rotation function name', () => {
+    rotationStack.hasOutput('RotationFunctionName', {
+      Value: { Ref: Match.stringLikeRegexp('^KeyRotationFunction') },
+    });
   });
 });

@@ -1,11 +1,16 @@
 import { createPublicKey, X509Certificate } from 'node:crypto';
 import { CreateSecretCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createHandler as createIdpConfigHandler } from '../../functions/idp-config/handler.js';
-import { SecretsManagerRotationStore, SnsRotationNotifier } from '../../functions/rotate-signing-key/adapters.js';
+import {
+  QlikRestIdentityProviders,
+  SecretsManagerRotationStore,
+  SnsRotationNotifier,
+} from '../../functions/rotate-signing-key/adapters.js';
+import { adminCredentialsLoader } from '../../functions/rotate-signing-key/credentials.js';
 import { createHandler, type RotationRuntime } from '../../functions/rotate-signing-key/handler.js';
-import type { QlikIdentityProviderPort, RotationNotifier } from '../../functions/rotate-signing-key/ports.js';
+import type { RotationNotifier } from '../../functions/rotate-signing-key/ports.js';
 import { FixedClock } from '../../functions/shared/clock.js';
 import { type ConfigInput, parseConfig } from '../../functions/shared/config.js';
 import { buildQlikClaims } from '../../functions/shared/qlik-claims.js';
@@ -14,21 +19,65 @@ import { SecretsManagerStore } from '../../functions/shared/secret-source.js';
 import { signCompactJws } from '../../functions/shared/signer.js';
 import { motoClientConfig, motoSecretsManager, uniqueName } from '../support/aws.js';
 import { httpEvent, lambdaContext } from '../support/events.js';
-import { FakeQlikIdentityProviders } from '../support/fake-qlik-idp.js';
 import { verifyWithJsonwebtoken } from '../support/keys.js';
 import { capturingLogger } from '../support/logs.js';
-import { createRotatableKeySecret, driveRotation, type InitialKey, keyAt, stagesOf } from '../support/rotation.js';
+import {
+  createRotatableKeySecret,
+  driveRotation,
+  type InitialKey,
+  keyAt,
+  type RotationHandler,
+  stagesOf,
+} from '../support/rotation.js';
+import { startTenantEmulator, type TenantEmulator } from '../support/tenant-emulator/index.js';
 
 const ISSUER = 'https://token-vending.example.com';
 const START = Date.parse('2026-11-21T10:00:00Z');
 
+const WEB_INTEGRATION_ID = 'qtv-rotation-web';
+const ADMIN_CLIENT = { clientId: 'qtv-rotation-admin', clientSecret: 'emulator-admin-secret' };
+const IDP_API = '/api/v1/identity-providers';
+
+const tenants: TenantEmulator[] = [];
+afterEach(async () => {
+  await Promise.all(tenants.splice(0).map((t) => t.close()));
+});
+
 /**
- * The Qlik side is a port: this factory is the one place to swap the in-test fake for the tenant emulator.
- * It returns the port and a verdict function ("would the tenant accept this token now?").
+ * The Qlik side: the tenant emulator (test/support/tenant-emulator), with an admin OAuth client and a web
+ * integration for the probe login. The rotation talks to it through the real REST adapter over HTTP, so the
+ * adapter's request shapes (client_credentials form, IdP body, jwt-session headers) are checked too.
  */
-function qlikTenant(): { port: QlikIdentityProviderPort; fake: FakeQlikIdentityProviders } {
-  const fake = new FakeQlikIdentityProviders();
-  return { port: fake, fake };
+async function qlikTenant(): Promise<TenantEmulator> {
+  const tenant = await startTenantEmulator({
+    clients: [{ clientId: ADMIN_CLIENT.clientId, secrets: [ADMIN_CLIENT.clientSecret], admin: true }],
+    webIntegrations: [{ id: WEB_INTEGRATION_ID, validOrigins: ['https://app.example.com'] }],
+  });
+  tenants.push(tenant);
+  return tenant;
+}
+
+/** Kids of the JWT IdPs on the tenant now, sorted. */
+function tenantKids(tenant: TenantEmulator): string[] {
+  return tenant.identityProviders
+    .list()
+    .map((idp) => idp.options.staticKeys[0]?.kid ?? '')
+    .sort();
+}
+
+/** Requests of `method` to the IdP API (any id), from the emulator's log. */
+function idpCalls(tenant: TenantEmulator, method: 'POST' | 'DELETE'): string[] {
+  return tenant.requests.filter((r) => r.method === method && r.path.startsWith(IDP_API)).map((r) => r.path);
+}
+
+/** What the tenant says to `token` at /login/jwt-session (a fresh request, as a browser would send it). */
+async function tenantLogin(tenant: TenantEmulator, token: string): Promise<number> {
+  const response = await fetch(`${tenant.url}/login/jwt-session`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'qlik-web-integration-id': WEB_INTEGRATION_ID },
+  });
+  await response.arrayBuffer();
+  return response.status;
 }
 
 class RecordingNotifier implements RotationNotifier {
@@ -38,14 +87,14 @@ class RecordingNotifier implements RotationNotifier {
   }
 }
 
-function configFor(secretId: string, rotation: ConfigInput['rotation'] = {}) {
+function configFor(secretId: string, adminCredentialsSecretId: string, rotation: ConfigInput['rotation'] = {}) {
   return parseConfig({
     qlik: { issuer: ISSUER, tenantHost: 'tenant.example.com' },
     signing: { backend: 'secrets-manager', secretId, cacheTtlSeconds: 1 },
     rotation: {
       gracePeriodSeconds: 3600,
       ...rotation,
-      qlik: { mode: 'register', adminCredentialsSecretId: 'qlik-admin', ...rotation?.qlik },
+      qlik: { mode: 'register', adminCredentialsSecretId, webIntegrationId: WEB_INTEGRATION_ID, ...rotation?.qlik },
     },
   });
 }
@@ -53,11 +102,11 @@ function configFor(secretId: string, rotation: ConfigInput['rotation'] = {}) {
 interface Setup {
   readonly secretId: string;
   readonly initial: InitialKey;
-  readonly fake: FakeQlikIdentityProviders;
+  readonly tenant: TenantEmulator;
   readonly notifier: RecordingNotifier;
   readonly clock: FixedClock;
   readonly logs: ReturnType<typeof capturingLogger>;
-  readonly handler: ReturnType<typeof createHandler>;
+  readonly handler: RotationHandler;
   readonly runtime: RotationRuntime;
 }
 
@@ -72,26 +121,48 @@ async function setup(
 ): Promise<Setup> {
   const secretId = uniqueName('rotation');
   const initial = await createRotatableKeySecret(client, secretId, ISSUER);
-  const { port, fake } = qlikTenant();
+  // The admin client's credentials live in Secrets Manager, read by the production loader.
+  const adminCredentialsSecretId = uniqueName('qlik-admin');
+  await client.send(
+    new CreateSecretCommand({ Name: adminCredentialsSecretId, SecretString: JSON.stringify(ADMIN_CLIENT) }),
+  );
+  const tenant = await qlikTenant();
   if (options.registerInitial ?? true)
-    fake.seed({
+    tenant.addJwtIdentityProvider({
       kid: initial.kid,
       issuer: ISSUER,
-      certificate: initial.certificate,
+      pem: initial.certificate,
       description: `qlik-token-vending key ${initial.kid}`,
     });
   const notifier = new RecordingNotifier();
   const clock = new FixedClock(START);
   const logs = capturingLogger('DEBUG');
+  const config = configFor(secretId, adminCredentialsSecretId, options.rotation);
   const runtime: RotationRuntime = {
-    config: configFor(secretId, options.rotation),
+    config,
     clock,
     logger: logs.logger,
     secrets: new SecretsManagerRotationStore(client),
-    ...(options.withQlik === false ? {} : { qlik: port }),
+    ...(options.withQlik === false
+      ? {}
+      : {
+          qlik: new QlikRestIdentityProviders({
+            tenant: tenant.url,
+            fetch: globalThis.fetch,
+            timeoutMs: config.rotation.qlik.requestTimeoutMs,
+            webIntegrationId: WEB_INTEGRATION_ID,
+            credentials: adminCredentialsLoader(client, adminCredentialsSecretId),
+          }),
+        }),
     notifier,
   };
-  return { secretId, initial, fake, notifier, clock, logs, handler: createHandler(runtime), runtime };
+  const rotate = createHandler(runtime);
+  // The probe token is minted on the test's fixed clock: the tenant's JWT-login clock follows it.
+  const handler: RotationHandler = (event, context) => {
+    tenant.setClockOffset(clock.nowMs() - Date.now());
+    return rotate(event, context);
+  };
+  return { secretId, initial, tenant, notifier, clock, logs, handler, runtime };
 }
 
 /** A Qlik token signed with whatever key the signer source serves now, through the production signer path. */
@@ -145,12 +216,52 @@ describe('Function: rotate-signing-key (against moto)', () => {
     expect(new X509Certificate(current.certificate).publicKey.equals(createPublicKey(current.privateKey))).toBe(true);
     // AWSPENDING is cleared, so the next RotateSecret sees no rotation in progress.
     expect(Object.values(await stagesOf(client, s.secretId)).flat()).not.toContain('AWSPENDING');
-    expect([...s.fake.idps.values()].map((i) => i.kid).sort()).toEqual([current.kid, s.initial.kid].sort());
+    expect(tenantKids(s.tenant)).toEqual([current.kid, s.initial.kid].sort());
+    const created = s.tenant.identityProviders.list().find((i) => i.options.staticKeys[0]?.kid === current.kid);
+    expect(created).toMatchObject({
+      provider: 'external',
+      protocol: 'jwtAuth',
+      active: true,
+      description: `qlik-token-vending key ${current.kid}`,
+      options: { issuer: ISSUER, jwtLoginEnabled: true },
+    });
+    // The adapter's request shapes, as the tenant saw them.
+    const seen = s.tenant.requests.map((r) => ({
+      method: r.method,
+      path: r.path,
+      status: r.status,
+      headers: r.headers,
+    }));
+    expect(seen).toContainEqual(
+      expect.objectContaining({
+        method: 'POST',
+        path: '/oauth/token',
+        status: 200,
+        headers: expect.objectContaining({ 'content-type': 'application/x-www-form-urlencoded' }),
+      }),
+    );
+    expect(seen).toContainEqual(
+      expect.objectContaining({
+        method: 'POST',
+        path: IDP_API,
+        status: 201,
+        headers: expect.objectContaining({ 'content-type': 'application/json' }),
+      }),
+    );
+    expect(seen).toContainEqual(
+      expect.objectContaining({
+        method: 'POST',
+        path: '/login/jwt-session',
+        status: 200,
+        headers: expect.objectContaining({ 'qlik-web-integration-id': WEB_INTEGRATION_ID }),
+      }),
+    );
     // A token from the production signer path now carries the new kid, verifies independently, and Qlik accepts it.
     const minted = await tokenFromCurrentKey(s.secretId, s.clock);
     expect(minted.kid).toBe(current.kid);
     verifyWithJsonwebtoken(minted.token, current.certificate, { clockTimestamp: Math.floor(START / 1000) });
-    expect(s.fake.verify(minted.token)).toEqual({ ok: true, status: 200 });
+    s.tenant.setClockOffset(s.clock.nowMs() - Date.now());
+    expect(await tenantLogin(s.tenant, minted.token)).toBe(200);
     expect(s.logs.text()).not.toContain('PRIVATE KEY');
   });
 
@@ -175,7 +286,8 @@ describe('Function: rotate-signing-key (against moto)', () => {
     const stages = await stagesOf(client, s.secretId);
     expect(stages[token]).toEqual(['AWSCURRENT']);
     // One new key, one new IdP.
-    expect(s.fake.calls.filter((c) => c.startsWith('create'))).toHaveLength(1);
+    expect(idpCalls(s.tenant, 'POST')).toHaveLength(1);
+    expect(s.tenant.identityProviders.list()).toHaveLength(2);
     const current = await keyAt(client, s.secretId, 'AWSCURRENT');
     expect(results.every((r) => r.kid === undefined || r.kid === current.kid)).toBe(true);
   });
@@ -197,7 +309,11 @@ describe('Function: rotate-signing-key (against moto)', () => {
   it('stops before promotion when Qlik refuses the new key, and tells the operator what to paste', async () => {
     // Prepare
     const s = await setup();
-    s.fake.refuseLogins = true;
+    s.tenant.injectFault({
+      path: '/login/jwt-session',
+      status: 401,
+      body: JSON.stringify({ errors: [{ title: 'Unauthorized', code: 'HTTP-401', status: '401' }] }),
+    });
     const before = await keyAt(client, s.secretId, 'AWSCURRENT');
     const { token } = await driveRotation(s.handler, s.secretId, { steps: ['createSecret', 'setSecret'] });
     const pending = await keyAt(client, s.secretId, 'AWSPENDING');
@@ -220,10 +336,55 @@ describe('Function: rotate-signing-key (against moto)', () => {
     expect(message).not.toContain('PRIVATE KEY');
 
     // Once the tenant trusts the key, the same token resumes and promotes.
-    s.fake.refuseLogins = false;
+    s.tenant.clearFaults();
     await driveRotation(s.handler, s.secretId, { token, steps: ['testSecret', 'finishSecret'] });
     expect((await keyAt(client, s.secretId, 'AWSCURRENT')).kid).toBe(pending.kid);
   });
+
+  it.each([
+    [
+      'the identity-provider API fails',
+      (t: TenantEmulator) => t.injectFault({ path: IDP_API, status: 503, body: '{"errors":[]}' }),
+      ['createSecret'],
+      'setSecret',
+    ],
+    [
+      'an admin deactivated the new identity provider',
+      (t: TenantEmulator) => {
+        for (const idp of t.identityProviders.list()) idp.active = false;
+      },
+      ['createSecret', 'setSecret'],
+      'testSecret',
+    ],
+    [
+      'the web integration of the probe login is gone',
+      (t: TenantEmulator) => (t.webIntegrations as Map<string, unknown>).delete(WEB_INTEGRATION_ID),
+      ['createSecret', 'setSecret'],
+      'testSecret',
+    ],
+  ] as const)(
+    'stops before promotion when %s, and the current key keeps signing',
+    async (_case, breakTenant, before, failing) => {
+      // Prepare
+      const s = await setup();
+      const current = await keyAt(client, s.secretId, 'AWSCURRENT');
+      const { token } = await driveRotation(s.handler, s.secretId, { steps: before });
+      breakTenant(s.tenant);
+
+      // Act
+      const failure = driveRotation(s.handler, s.secretId, { token, steps: [failing] });
+
+      // Assess
+      await expect(failure).rejects.toMatchObject({ code: 'ROTATION_BLOCKED' });
+      expect((await keyAt(client, s.secretId, 'AWSCURRENT')).versionId).toBe(current.versionId);
+      expect((await stagesOf(client, s.secretId))[token]).toEqual(['AWSPENDING']);
+      expect(s.notifier.messages[0]?.message).toContain(
+        `Key ID: ${(await keyAt(client, s.secretId, 'AWSPENDING')).kid}`,
+      );
+      expect(s.logs.text()).not.toContain('PRIVATE KEY');
+      expect(s.logs.text()).not.toContain(ADMIN_CLIENT.clientSecret);
+    },
+  );
 
   it('blocks in manual mode without a tenant, and promotes anyway only in promote-without-qlik mode', async () => {
     // Prepare
@@ -250,28 +411,36 @@ describe('Function: rotate-signing-key (against moto)', () => {
     const kids: string[] = [s.initial.kid];
 
     // Act: three rotations, a day apart (grace period 1 h).
+    const idpIds = new Map<string, string>();
+    const rememberIds = () => {
+      for (const idp of s.tenant.identityProviders.list()) idpIds.set(idp.options.staticKeys[0]?.kid ?? '', idp.id);
+    };
+    rememberIds();
     for (let i = 0; i < 3; i++) {
       s.clock.advance(86_400_000);
       await driveRotation(s.handler, s.secretId);
       kids.push((await keyAt(client, s.secretId, 'AWSCURRENT')).kid);
+      rememberIds();
     }
 
     // Assess
     expect(new Set(kids).size).toBe(4);
     expect((await keyAt(client, s.secretId, 'AWSPREVIOUS')).kid).toBe(kids[2]);
     // Between rotations: current and previous (rollback) keep their IdPs; older managed ones are gone.
-    expect([...s.fake.idps.values()].map((i) => i.kid).sort()).toEqual([kids[2], kids[3]].sort());
-    expect(s.fake.calls).toContain(`delete ${kids[0]}`);
-    expect(s.fake.calls).toContain(`delete ${kids[1]}`);
+    expect(tenantKids(s.tenant)).toEqual([kids[2], kids[3]].sort());
+    expect(idpCalls(s.tenant, 'DELETE')).toEqual([
+      `${IDP_API}/${idpIds.get(kids[0] ?? '')}`,
+      `${IDP_API}/${idpIds.get(kids[1] ?? '')}`,
+    ]);
   });
 
   it('keeps superseded IdPs while the grace period runs, and never deletes IdPs it did not create', async () => {
     // Prepare
     const s = await setup({ rotation: { gracePeriodSeconds: 7200 } });
-    s.fake.seed({
+    s.tenant.addJwtIdentityProvider({
       kid: 'someone-else',
       issuer: 'https://other',
-      certificate: s.initial.certificate,
+      pem: s.initial.certificate,
       description: 'SSO',
     });
 
@@ -281,14 +450,14 @@ describe('Function: rotate-signing-key (against moto)', () => {
     await driveRotation(s.handler, s.secretId);
     s.clock.advance(1_800_000);
     await driveRotation(s.handler, s.secretId);
-    const keptDuringGrace = s.fake.calls.filter((c) => c.startsWith('delete'));
+    const keptDuringGrace = idpCalls(s.tenant, 'DELETE');
     s.clock.advance(86_400_000);
     await driveRotation(s.handler, s.secretId);
 
     // Assess
     expect(keptDuringGrace).toEqual([]);
-    expect(s.fake.calls.filter((c) => c.startsWith('delete')).length).toBeGreaterThan(0);
-    expect([...s.fake.idps.values()].map((i) => i.kid)).toContain('someone-else');
+    expect(idpCalls(s.tenant, 'DELETE').length).toBeGreaterThan(0);
+    expect(tenantKids(s.tenant)).toContain('someone-else');
   });
 
   it.each([

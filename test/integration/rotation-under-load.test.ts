@@ -2,20 +2,24 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SecretsManagerRotationStore } from '../../functions/rotate-signing-key/adapters.js';
+import { QlikRestIdentityProviders, SecretsManagerRotationStore } from '../../functions/rotate-signing-key/adapters.js';
 import { createHandler } from '../../functions/rotate-signing-key/handler.js';
 import { systemClock } from '../../functions/shared/clock.js';
 import { parseConfig } from '../../functions/shared/config.js';
 import { type DevServer, startDevServer } from '../../scripts/dev-server.js';
 import { motoSecretsManager, uniqueName } from '../support/aws.js';
-import { FakeQlikIdentityProviders } from '../support/fake-qlik-idp.js';
 import { decodeJwt, verifyWithJsonwebtoken } from '../support/keys.js';
 import { capturingLogger } from '../support/logs.js';
 import { createRotatableKeySecret, driveRotation, keyAt } from '../support/rotation.js';
+import { startTenantEmulator, type TenantEmulator } from '../support/tenant-emulator/index.js';
 
 const ISSUER = 'https://token-vending.example.com';
 const CACHE_TTL_SECONDS = 1;
 const WORKERS = 4;
+const WEB_INTEGRATION_ID = 'qtv-load-web';
+const ADMIN_CLIENT = { clientId: 'qtv-load-admin', clientSecret: 'emulator-admin-secret' };
+/** Tokens per kid sent to the tenant's /login/jwt-session (the first and last few: a sample, not all). */
+const LOGIN_SAMPLE_PER_KID = 3;
 
 interface Sample {
   readonly startedMs: number;
@@ -31,6 +35,7 @@ describe('Function: qlik-jwt during a key rotation (dev server, Secrets Manager 
   const client = motoSecretsManager();
   const secretId = uniqueName('rotation-load');
   let dev: DevServer;
+  let tenant: TenantEmulator | undefined;
   let localDir: string;
 
   beforeAll(async () => {
@@ -38,15 +43,20 @@ describe('Function: qlik-jwt during a key rotation (dev server, Secrets Manager 
   });
   afterAll(async () => {
     await dev?.close();
+    await tenant?.close();
     client.destroy();
     await rm(localDir, { recursive: true, force: true });
   });
 
-  it('fails no request while two rotations run, and every token verifies against a key that was current or pending', async () => {
+  it('fails no request while two rotations run; every token verifies against a key that was current or pending, and the tenant accepts a sample', async () => {
     // Prepare: the key secret, a tenant that trusts the first key, the dev server signing from Secrets Manager.
     const initial = await createRotatableKeySecret(client, secretId, ISSUER);
-    const tenant = new FakeQlikIdentityProviders();
-    tenant.seed({ kid: initial.kid, issuer: ISSUER, certificate: initial.certificate, description: 'initial' });
+    const qlik = await startTenantEmulator({
+      clients: [{ clientId: ADMIN_CLIENT.clientId, secrets: [ADMIN_CLIENT.clientSecret], admin: true }],
+      webIntegrations: [{ id: WEB_INTEGRATION_ID, validOrigins: ['https://app.example.com'] }],
+      jwtIdentityProviders: [{ kid: initial.kid, issuer: ISSUER, pem: initial.certificate, description: 'initial' }],
+    });
+    tenant = qlik;
     dev = await startDevServer({
       port: 0,
       localDir,
@@ -61,12 +71,19 @@ describe('Function: qlik-jwt during a key rotation (dev server, Secrets Manager 
       config: parseConfig({
         qlik: { issuer: ISSUER, tenantHost: 'tenant.example.com' },
         signing: { backend: 'secrets-manager', secretId, cacheTtlSeconds: CACHE_TTL_SECONDS },
-        rotation: { qlik: { mode: 'register', adminCredentialsSecretId: 'qlik-admin' } },
+        rotation: {
+          qlik: { mode: 'register', adminCredentialsSecretId: 'qlik-admin', webIntegrationId: WEB_INTEGRATION_ID },
+        },
       }),
       clock: systemClock,
       logger: capturingLogger('ERROR').logger,
       secrets: new SecretsManagerRotationStore(client),
-      qlik: tenant,
+      qlik: new QlikRestIdentityProviders({
+        tenant: qlik.url,
+        fetch: globalThis.fetch,
+        webIntegrationId: WEB_INTEGRATION_ID,
+        credentials: async () => ADMIN_CLIENT,
+      }),
     });
     const callerToken = await dev.identityProvider.mint({ sub: 'alice', name: 'Alice', email: 'alice@example.com' });
     const certificates = new Map<string, string>([[initial.kid, initial.certificate]]);
@@ -130,7 +147,6 @@ describe('Function: qlik-jwt during a key rotation (dev server, Secrets Manager 
       const certificate = certificates.get(kid);
       expect(certificate, `token signed with unknown kid ${kid}`).toBeDefined();
       verifyWithJsonwebtoken(token, certificate ?? '', { audience: 'qlik.api/login/jwt-session', issuer: ISSUER });
-      expect(tenant.verify(token)).toEqual({ ok: true, status: 200 });
       // The key existed (pending or current) before the request ended, and was still current or pending, give or
       // take one cache TTL, when the request started (generous slack for a loaded machine).
       expect(sample.endedMs).toBeGreaterThanOrEqual(pendingSince.get(kid) ?? Number.POSITIVE_INFINITY);
@@ -142,5 +158,30 @@ describe('Function: qlik-jwt during a key rotation (dev server, Secrets Manager 
     // Signers moved on: the first and the last key both signed tokens.
     expect(byKid.get(initial.kid)).toBeGreaterThan(0);
     expect(byKid.get(currentKid)).toBeGreaterThan(0);
+    // Each rotation registered its key on the tenant (and, inside the grace period, removed none).
+    expect(
+      qlik.identityProviders
+        .list()
+        .map((idp) => idp.options.staticKeys[0]?.kid)
+        .sort(),
+    ).toEqual([...certificates.keys()].sort());
+    // Qlik accepts them: a sample per kid (first and last tokens) goes to the tenant's /login/jwt-session, as a
+    // browser would send it (the endpoint is rate-limited in real Qlik, so not every token).
+    const sample = [...byKid.keys()].flatMap((kid) => {
+      const tokens = samples.filter((s) => s.keyId === kid).map((s) => s.token ?? '');
+      return [...tokens.slice(0, LOGIN_SAMPLE_PER_KID), ...tokens.slice(-LOGIN_SAMPLE_PER_KID)];
+    });
+    const statuses = await Promise.all(
+      [...new Set(sample)].map(async (token) => {
+        const response = await fetch(`${qlik.url}/login/jwt-session`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'qlik-web-integration-id': WEB_INTEGRATION_ID },
+        });
+        await response.arrayBuffer();
+        return `${String(decodeJwt(token).header.kid)}:${response.status}`;
+      }),
+    );
+    expect(statuses.length).toBeGreaterThanOrEqual(byKid.size * 2);
+    expect(statuses.filter((s) => !s.endsWith(':200'))).toEqual([]);
   });
 });

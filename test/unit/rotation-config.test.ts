@@ -18,9 +18,10 @@ function problemsOf(input: unknown): readonly string[] {
 }
 
 describe('Function: parseConfig (rotation section)', () => {
-  it('defaults to 2048-bit keys every 30 days, manual Qlik registration and a one-hour grace period', () => {
+  it('defaults to no deployed rotation, 2048-bit keys every 30 days, manual Qlik registration and a one-hour grace period', () => {
     const config = parseConfig(base);
     expect(config.rotation).toEqual({
+      enabled: false,
       keySize: 2048,
       kidPrefix: 'qtv',
       scheduleDays: 30,
@@ -66,6 +67,26 @@ describe('Function: parseConfig (rotation section)', () => {
     ['an unknown field', { keySizeBits: 2048 }, 'rotation'],
   ])('refuses %s', (_name, rotation, expected) => {
     expect(problemsOf({ ...base, rotation }).join('\n')).toContain(expected);
+  });
+
+  it.each([
+    [
+      'kms',
+      { backend: 'kms', keyId: 'alias/qtv' },
+      'rotation.enabled: rotation.enabled rotates a key kept in Secrets Manager, but signing.backend is "kms": a KMS private key never leaves KMS and this rotation cannot replace it (docs/kms.md). Set rotation.enabled to false, or use signing.backend "secrets-manager"',
+    ],
+    [
+      'file',
+      { backend: 'file', privateKeyPath: 'key.pem' },
+      'rotation.enabled: rotation.enabled rotates a key kept in Secrets Manager, but signing.backend is "file". Set rotation.enabled to false, or use signing.backend "secrets-manager"',
+    ],
+  ])('refuses rotation.enabled with the %s signing backend, in one plain sentence', (_backend, signing, sentence) => {
+    expect(problemsOf({ ...base, signing, rotation: { enabled: true } })).toEqual([sentence]);
+  });
+
+  it('accepts rotation.enabled with the secrets-manager backend, and a disabled rotation section with kms', () => {
+    expect(parseConfig({ ...base, rotation: { enabled: true } }).rotation.enabled).toBe(true);
+    expect(problemsOf({ ...base, signing: { backend: 'kms', keyId: 'alias/qtv' } })).toEqual([]);
   });
 
   it('refuses register mode without a tenant host', () => {
