@@ -4,6 +4,7 @@
  */
 
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import type { Config } from './shared/config.js';
 import type { Runtime } from './shared/runtime.js';
 
 /** The shape of every handler: a payload-2.0 event in, a structured result out. */
@@ -17,9 +18,13 @@ export type RouteAuth = 'caller' | 'public';
 
 /**
  * AWS resources a route's function uses; the CDK stack grants exactly these (and nothing for a route that
- * names none). `signing-key`: the Qlik signing key (secret read, or KMS Sign + GetPublicKey).
+ * names none). `signing-key`: the Qlik signing key (secret read, or KMS Sign + GetPublicKey). `oauth-client`:
+ * the OAuth proxy's secrets (client, sealing, impersonation and admin client secrets; the client-assertion key).
  */
-export type RouteResource = 'signing-key';
+export type RouteResource = 'signing-key' | 'oauth-client';
+
+/** A configuration feature a route exists for; without it, the route is not deployed or served. */
+export type RouteFeature = 'oauth' | 'impersonation';
 
 /** One HTTP route served by one Lambda function. */
 export interface RouteDefinition {
@@ -32,8 +37,39 @@ export interface RouteDefinition {
   readonly entry: string;
   /** What the function needs in AWS; absent means nothing beyond logging and tracing. */
   readonly uses?: readonly RouteResource[];
+  /** Served only when the configuration enables this feature (see {@link routesFor}). */
+  readonly requires?: RouteFeature;
   /** Loads the module exporting `createHandler(runtime)` (the dev server calls it; Lambdas use `entry`). */
   readonly load: () => Promise<{ createHandler: (runtime: Runtime) => LambdaHandlerLike }>;
+}
+
+type OAuthHandlerFactory =
+  | 'createLoginHandler'
+  | 'createCallbackHandler'
+  | 'createCodeExchangeHandler'
+  | 'createRefreshHandler'
+  | 'createRevokeHandler';
+
+/** An OAuth proxy route: public (the browser or SPA calls it without a caller token), one entry file each. */
+function oauthRoute(
+  id: string,
+  method: 'GET' | 'POST',
+  path: string,
+  file: string,
+  factory: OAuthHandlerFactory,
+): RouteDefinition[] {
+  return [
+    {
+      id,
+      method,
+      path,
+      auth: 'public',
+      entry: `functions/oauth/${file}.ts`,
+      uses: ['oauth-client'],
+      requires: 'oauth',
+      load: async () => ({ createHandler: (await import('./oauth/handler.js'))[factory] }),
+    },
+  ];
 }
 
 /** Every route of the token API. */
@@ -57,4 +93,33 @@ export const routes: readonly RouteDefinition[] = [
     uses: ['signing-key'],
     load: () => import('./idp-config/handler.js'),
   },
+  {
+    id: 'QlikAccessToken',
+    method: 'POST',
+    path: '/qlik/access-token',
+    auth: 'caller',
+    entry: 'functions/qlik-access-token/index.ts',
+    uses: ['oauth-client'],
+    requires: 'impersonation',
+    load: () => import('./qlik-access-token/handler.js'),
+  },
+  ...oauthRoute('OAuthLogin', 'GET', '/oauth/login', 'login', 'createLoginHandler'),
+  ...oauthRoute('OAuthCallback', 'GET', '/oauth/callback', 'callback', 'createCallbackHandler'),
+  ...oauthRoute('OAuthCodeExchange', 'POST', '/oauth/code-exchange', 'code-exchange', 'createCodeExchangeHandler'),
+  ...oauthRoute('OAuthRefresh', 'POST', '/oauth/refresh', 'refresh', 'createRefreshHandler'),
+  ...oauthRoute('OAuthRevoke', 'POST', '/oauth/revoke', 'revoke', 'createRevokeHandler'),
 ];
+
+/** Whether `config` enables `feature`. */
+export function featureEnabled(config: Pick<Config, 'oauth'>, feature: RouteFeature): boolean {
+  if (feature === 'oauth') return config.oauth !== undefined;
+  return config.oauth?.impersonation.enabled === true;
+}
+
+/** The routes `config` serves: every route whose `requires` feature (if any) is enabled. */
+export function routesFor(
+  config: Pick<Config, 'oauth'>,
+  table: readonly RouteDefinition[] = routes,
+): RouteDefinition[] {
+  return table.filter((route) => route.requires === undefined || featureEnabled(config, route.requires));
+}

@@ -5,13 +5,14 @@
  *   npm start                                  # file key in .local/, dev identity provider
  *   npm start -- --secrets-manager <secret-id> # key from Secrets Manager (AWS_ENDPOINT_URL honoured)
  *   npm start -- --config config/dev.json      # your own configuration file
+ *   npm start -- --tenant http://127.0.0.1:8788 # OAuth proxy against `npm run emulator` (or your config's oauth section)
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { createLocalJWKSet, createRemoteJWKSet } from 'jose';
-import { routes } from '../functions/routes.js';
+import { routesFor } from '../functions/routes.js';
 import {
   type Config,
   type ConfigInput,
@@ -22,6 +23,7 @@ import {
 import { ConfigError, TokenVendingError } from '../functions/shared/errors.js';
 import { problem } from '../functions/shared/http.js';
 import { createRuntime, prefetchSigningKey, type Runtime, SERVICE_NAME } from '../functions/shared/runtime.js';
+import { MemorySecretStore } from '../functions/shared/secret-source.js';
 import { DEV_AUDIENCE, DevIdentityProvider, devTokenRequestSchema } from './dev/dev-identity.js';
 import { ensureDevSigningKey } from './dev/dev-keys.js';
 import { createLocalApiGateway, type LocalHandler, type LocalRoute } from './dev/local-api-gateway.js';
@@ -42,6 +44,11 @@ export interface DevServerOptions {
   readonly config?: (baseUrl: string) => ConfigInput;
   /** Overrides for the runtime (tests inject clocks, loggers, signers). */
   readonly runtimeOverrides?: Parameters<typeof createRuntime>[1];
+  /**
+   * Qlik tenant URL for the OAuth proxy (`--tenant`), e.g. the tenant emulator's. Without an `oauth`
+   * section in the configuration, the emulator's demo clients are used (see {@link withTenant}).
+   */
+  readonly tenantUrl?: string;
   /** Log level of the handlers' logger. @default 'WARN' */
   readonly logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
 }
@@ -70,6 +77,11 @@ function sendProblem(response: ServerResponse, result: ReturnType<typeof problem
 function devIdentityRoutes(idp: DevIdentityProvider) {
   return async (request: IncomingMessage, response: ServerResponse, body: Buffer): Promise<boolean> => {
     const path = new URL(request.url ?? '/', 'http://local').pathname;
+    if (request.method === 'GET' && path === '/dev/app') {
+      response.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+      response.end(DEV_APP_PAGE);
+      return true;
+    }
     if (!path.startsWith('/dev/identity/')) return false;
     if (request.method === 'GET' && path === '/dev/identity/.well-known/openid-configuration')
       sendJson(response, 200, idp.discovery());
@@ -118,6 +130,76 @@ export function defaultDevConfig(
   };
 }
 
+/**
+ * The demo clients `npm run emulator` seeds (docs/tenant-emulator.md). `--tenant` without an `oauth`
+ * section in the configuration wires the OAuth proxy to them; their secrets are the emulator's public
+ * demo values, served from memory, never real ones.
+ */
+export const EMULATOR_DEMO_CLIENTS = {
+  web: { clientId: 'demo-web-client', secret: 'demo-web-secret' },
+  impersonation: { clientId: 'demo-m2m-client', secret: 'demo-m2m-secret' },
+  admin: { clientId: 'demo-admin-client', secret: 'demo-admin-secret' },
+} as const;
+
+/**
+ * Points a configuration at a tenant URL (e.g. the emulator's `http://127.0.0.1:8788`): sets
+ * `qlik.tenantHost` and `oauth.tenantUrl`; adds an OAuth section for the emulator's demo clients when
+ * the configuration has none. Returns the secret store those demo clients need (or undefined).
+ */
+export function withTenant(
+  base: ConfigInput,
+  tenantUrl: string,
+  baseUrl: string,
+): { config: ConfigInput; secretStore: MemorySecretStore | undefined } {
+  const tenantHost = new URL(tenantUrl).host;
+  const qlik = { ...base.qlik, tenantHost };
+  if (base.oauth !== undefined)
+    return { config: { ...base, qlik, oauth: { ...base.oauth, tenantUrl } }, secretStore: undefined };
+  const demo = EMULATOR_DEMO_CLIENTS;
+  const secretStore = new MemorySecretStore({
+    'emulator/web-client': demo.web.secret,
+    'emulator/impersonation-client': demo.impersonation.secret,
+    'emulator/admin-client': demo.admin.secret,
+  });
+  return {
+    secretStore,
+    config: {
+      ...base,
+      qlik,
+      oauth: {
+        tenantUrl,
+        clientId: demo.web.clientId,
+        clientSecretId: 'emulator/web-client',
+        redirectUris: [`${baseUrl}/oauth/callback`],
+        appReturnUrls: [`${baseUrl}/dev/app`],
+        mode: 'cookie',
+        impersonation: {
+          enabled: true,
+          clientId: demo.impersonation.clientId,
+          clientSecretId: 'emulator/impersonation-client',
+          provisionUsers: true,
+          adminClientId: demo.admin.clientId,
+          adminClientSecretId: 'emulator/admin-client',
+        },
+      },
+    },
+  };
+}
+
+/** A page standing in for "the app" after an OAuth login in cookie mode (dev server only). */
+const DEV_APP_PAGE = `<!doctype html><meta charset="utf-8"><title>qlik-token-vending dev app</title>
+<h1>Dev app</h1><p id="status">Checking the session...</p>
+<script>
+fetch('/oauth/refresh', { method: 'POST', headers: { accept: 'application/json' } })
+  .then((r) => r.json().then((body) => ({ ok: r.ok, body })))
+  .then(({ ok, body }) => {
+    document.getElementById('status').textContent = ok
+      ? 'Signed in; Qlik access token valid until ' + body.expiresAt
+      : 'Not signed in (' + (body.code || body.error) + '). Go to /oauth/login?returnTo=' + location.href;
+    document.body.dataset.session = ok ? 'active' : 'none';
+  });
+</script>`;
+
 /** Starts a dev server; resolves once it listens. */
 export async function startDevServer(options: DevServerOptions = {}): Promise<DevServer> {
   const host = options.host ?? '127.0.0.1';
@@ -132,15 +214,23 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     const baseUrl = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
     const identityProvider = new DevIdentityProvider(`${baseUrl}/dev/identity`);
     const keys = await ensureDevSigningKey(options.localDir ?? '.local');
-    const config = parseConfig(
-      options.config ? options.config(baseUrl) : defaultDevConfig(baseUrl, keys),
-      'dev server configuration',
-    );
+    let input = options.config ? options.config(baseUrl) : defaultDevConfig(baseUrl, keys);
+    let oauthSecretStore: MemorySecretStore | undefined;
+    if (options.tenantUrl !== undefined) {
+      const pointed = withTenant(input, options.tenantUrl, baseUrl);
+      input = pointed.config;
+      oauthSecretStore = pointed.secretStore;
+    }
+    const config = parseConfig(input, 'dev server configuration');
     const logger = new Logger({ serviceName: SERVICE_NAME, logLevel: options.logLevel ?? 'WARN' });
-    const runtime = createRuntime(config, { logger, ...options.runtimeOverrides });
+    const runtime = createRuntime(config, {
+      logger,
+      ...(oauthSecretStore !== undefined ? { oauthSecretStore } : {}),
+      ...options.runtimeOverrides,
+    });
     prefetchSigningKey(runtime);
     const localRoutes: LocalRoute[] = await Promise.all(
-      routes.map(async (route) => {
+      routesFor(config).map(async (route) => {
         const module = await route.load();
         return { route, handler: module.createHandler(runtime) as LocalHandler };
       }),
@@ -202,6 +292,18 @@ export async function describeDevServer(dev: DevServer): Promise<string> {
     `    -d ${shellQuote('{"sub":"alice","name":"Alice Example","email":"alice@example.com","groups":["Sales"]}')} | node -pe 'JSON.parse(require("fs").readFileSync(0)).id_token')`,
     `  curl -s -X POST ${dev.url}/qlik/jwt -H "authorization: Bearer $ID_TOKEN"`,
     '',
+    ...(dev.runtime.oauth === undefined
+      ? []
+      : [
+          `OAuth proxy for ${dev.runtime.oauth.tenantUrl} (${dev.runtime.oauth.config.mode} mode, docs/oauth.md):`,
+          `  sign in:  ${dev.url}/oauth/login?returnTo=${encodeURIComponent(dev.runtime.oauth.config.appReturnUrls[0] ?? '')}`,
+          ...(dev.runtime.oauth.config.impersonation.enabled
+            ? [
+                `  qlik-embed token:  curl -s -X POST ${dev.url}/qlik/access-token -H "authorization: Bearer $ID_TOKEN" -H 'accept: text/plain'`,
+              ]
+            : []),
+          '',
+        ]),
   ].join('\n');
 }
 
@@ -211,13 +313,14 @@ async function main(): Promise<void> {
       'secrets-manager': { type: 'string' },
       kms: { type: 'string' },
       config: { type: 'string' },
+      tenant: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
   });
   if (values.help) {
     console.log(
-      'usage: npm start -- [--secrets-manager <secret-id> | --kms <key-id>] [--config <file.json>]\n  env: PORT (8787), HOST (127.0.0.1), AWS_ENDPOINT_URL',
+      'usage: npm start -- [--secrets-manager <secret-id> | --kms <key-id>] [--config <file.json>] [--tenant <url>]\n  --tenant  Qlik tenant URL for the OAuth proxy, e.g. http://127.0.0.1:8788 (`npm run emulator`)\n  env: PORT (8787), HOST (127.0.0.1), AWS_ENDPOINT_URL',
     );
     return;
   }
@@ -227,6 +330,7 @@ async function main(): Promise<void> {
     host: settings.host,
     port: settings.port,
     logLevel: 'INFO',
+    ...(values.tenant !== undefined ? { tenantUrl: values.tenant } : {}),
     config: (baseUrl) => {
       const keysDir = '.local';
       const base: ConfigInput =

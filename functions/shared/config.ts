@@ -218,6 +218,174 @@ export const rotationSchema = z.strictObject({
     .prefault({}),
 });
 
+/** Hosts a plain-http tenant URL may name: only loopback (the tenant emulator), never a real tenant. */
+const LOOPBACK_HOST = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|\[::1\])(:\d+)?$/i;
+
+/** An https URL, or http on a loopback host (the dev server and tests run on 127.0.0.1). */
+const webUrl = z.url('must be an absolute URL').refine((value) => {
+  const url = new URL(value);
+  return url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK_HOST.test(url.host));
+}, 'must be an https URL (http is allowed for 127.0.0.1/localhost only)');
+
+/** How the proxy authenticates itself to Qlik's /oauth/token (qlik-auth.md: client secret or client_assertion). */
+const clientAssertionSchema = z.discriminatedUnion('backend', [
+  z.strictObject({
+    backend: z.literal('secrets-manager'),
+    /** Secret holding an RSA private key PEM (or JSON `{privateKey, kid?}`), like the signing key secret. */
+    secretId: nonEmpty,
+    /** The key ID registered on the Qlik OAuth client; a secret's own `kid` wins. */
+    kid: nonEmpty.optional(),
+    /** RS256 or RS512 for RSA keys (Qlik also takes ES384, which needs a KMS or EC key). */
+    alg: z.enum(['RS256', 'RS512']).default('RS256'),
+    cacheTtlSeconds: positiveInt.max(86_400).default(300),
+  }),
+  z.strictObject({
+    backend: z.literal('kms'),
+    /** KMS key ID/ARN/alias (RSA_2048+ or ECC_NIST_P384, SIGN_VERIFY). */
+    keyId: nonEmpty,
+    /** The key ID registered on the Qlik OAuth client. */
+    kid: nonEmpty,
+    alg: z.enum(['RS256', 'RS512', 'ES384']).default('RS256'),
+  }),
+]);
+
+/** The OAuth proxy in front of Qlik Cloud's /oauth/* (see docs/oauth.md). */
+export const oauthSchema = z.strictObject({
+  /**
+   * Base URL of the tenant's OAuth and REST endpoints. @default `https://<qlik.tenantHost>`.
+   * Set it to the tenant emulator's `http://127.0.0.1:<port>` locally.
+   */
+  tenantUrl: webUrl.optional(),
+  /** The OAuth client ID from the Management Console (a "web" client). */
+  clientId: nonEmpty,
+  /** `secret`: client secret(s) from Secrets Manager. `private-key-jwt`: a signed client_assertion (no secret stored). */
+  clientAuth: z.enum(['secret', 'private-key-jwt']).default('secret'),
+  /**
+   * Secrets Manager secret with the client secret: a plain string, or JSON `{"clientSecrets": [...]}` or
+   * `{"clientSecret": "...", "previousClientSecret": "..."}` (several are tried in order, for rotation).
+   */
+  clientSecretId: nonEmpty.optional(),
+  /** The key that signs client assertions when `clientAuth` is `private-key-jwt`. */
+  clientAssertion: clientAssertionSchema.optional(),
+  /**
+   * Secret with the sealing key material for cookies (state/PKCE and session): a string of at least 32
+   * characters, or JSON `{"sealingKeys": [...]}` (first seals, all open: rotation). When absent, the keys are
+   * derived with HKDF from the client secret(s).
+   */
+  sealingSecretId: nonEmpty.optional(),
+  /** Where secrets come from: Secrets Manager, or (dev server only) files named by the secret IDs. */
+  secretStore: z.enum(['secrets-manager', 'file']).default('secrets-manager'),
+  secretCacheTtlSeconds: positiveInt.max(86_400).default(300),
+  /** Exact redirect URIs registered on the Qlik client (Qlik allows 5). The first is this proxy's callback. */
+  redirectUris: z.array(webUrl).min(1, 'must name at least one redirect URI').max(5, 'Qlik allows at most 5'),
+  /** Exact app URLs the login flow may return to (no prefixes, no wildcards). The first is the default. */
+  appReturnUrls: z.array(webUrl).max(20).default([]),
+  /**
+   * Scopes requested at /oauth/authorize. `user_default` is what Qlik's user tokens carry;
+   * `offline_access` is needed for a refresh token. Request no more.
+   */
+  scopes: z
+    .array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'must be a scope token'))
+    .min(1)
+    .default(['user_default', 'offline_access']),
+  /** `cookie`: the callback seals tokens into an HttpOnly cookie and redirects to the app. `json`: tokens are returned as JSON. */
+  mode: z.enum(['json', 'cookie']).default('cookie'),
+  cookie: z
+    .strictObject({
+      /** Cookie holding the sealed state + PKCE verifier during login (`__Host-`: Secure, Path=/, no Domain). */
+      stateName: nonEmpty.default('__Host-qtv-oauth-state'),
+      /** Cookie holding the sealed session (tokens) in cookie mode. */
+      sessionName: nonEmpty.default('__Host-qtv-oauth-session'),
+      /** Lifetime of the session cookie; the refresh token inside lives ~30 days at Qlik. */
+      sessionMaxAgeSeconds: positiveInt.max(30 * 86_400).default(8 * 3600),
+    })
+    .default({
+      stateName: '__Host-qtv-oauth-state',
+      sessionName: '__Host-qtv-oauth-session',
+      sessionMaxAgeSeconds: 8 * 3600,
+    }),
+  /** How long a login may take between /oauth/login and /oauth/callback. */
+  stateTtlSeconds: positiveInt.max(3600).default(600),
+  impersonation: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      /** Scope of impersonation tokens (qlik-auth.md: `user_default`). */
+      scope: nonEmpty.default('user_default'),
+      /**
+       * A separate client for the impersonation grant (a Qlik "web" client with machine-to-machine
+       * impersonation); authenticated by client secret. @default the main client (`clientId`)
+       */
+      clientId: nonEmpty.optional(),
+      clientSecretId: nonEmpty.optional(),
+      /** Create a user that does not exist yet, with the admin client, then impersonate it. */
+      provisionUsers: z.boolean().default(false),
+      /** A second, admin-scoped (client_credentials) client for user look-up and creation. */
+      adminClientId: nonEmpty.optional(),
+      adminClientSecretId: nonEmpty.optional(),
+      adminScope: nonEmpty.default('admin_classic'),
+      /** Cached tokens are renewed this long before they expire. */
+      renewBeforeExpirySeconds: z.number().int().min(0).max(3600).default(300),
+      /** Most users whose tokens are cached at once (least recently used are dropped). */
+      cacheMaxEntries: positiveInt.max(100_000).default(1000),
+    })
+    .default({
+      enabled: false,
+      scope: 'user_default',
+      provisionUsers: false,
+      adminScope: 'admin_classic',
+      renewBeforeExpirySeconds: 300,
+      cacheMaxEntries: 1000,
+    }),
+  /** Timeout of every call to Qlik, and how often a safe call is retried. */
+  upstream: z
+    .strictObject({
+      timeoutMs: positiveInt.max(29_000).default(5000),
+      retries: z.number().int().min(0).max(3).default(1),
+    })
+    .default({ timeoutMs: 5000, retries: 1 }),
+});
+
+/** Cross-field rules of the `oauth` section. */
+function checkOAuth(tenantHost: string | undefined, oauth: z.infer<typeof oauthSchema>, ctx: z.RefinementCtx): void {
+  const issue = (path: (string | number)[], message: string) =>
+    ctx.addIssue({ code: 'custom', path: ['oauth', ...path], message });
+  if (oauth.tenantUrl === undefined && tenantHost === undefined)
+    issue(['tenantUrl'], 'set qlik.tenantHost (or oauth.tenantUrl): the proxy must know the tenant');
+  if (oauth.clientAuth === 'secret' && oauth.clientSecretId === undefined)
+    issue(
+      ['clientSecretId'],
+      'clientAuth "secret" needs clientSecretId (the Secrets Manager secret with the client secret)',
+    );
+  if (oauth.clientAuth === 'private-key-jwt') {
+    if (oauth.clientAssertion === undefined)
+      issue(
+        ['clientAssertion'],
+        'clientAuth "private-key-jwt" needs clientAssertion (the key that signs client assertions)',
+      );
+    if (oauth.sealingSecretId === undefined)
+      issue(
+        ['sealingSecretId'],
+        'clientAuth "private-key-jwt" has no client secret to derive sealing keys from: set sealingSecretId',
+      );
+  }
+  if (oauth.mode === 'cookie' && oauth.appReturnUrls.length === 0)
+    issue(['appReturnUrls'], 'mode "cookie" redirects to the app after login: name at least one app URL');
+  for (const [index, name] of [oauth.cookie.stateName, oauth.cookie.sessionName].entries()) {
+    if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name))
+      issue(['cookie', index === 0 ? 'stateName' : 'sessionName'], 'must be a cookie name (RFC 6265 token)');
+  }
+  if (oauth.cookie.stateName === oauth.cookie.sessionName)
+    issue(['cookie', 'sessionName'], 'must differ from stateName');
+  const imp = oauth.impersonation;
+  if ((imp.clientId === undefined) !== (imp.clientSecretId === undefined))
+    issue(['impersonation', 'clientSecretId'], 'set impersonation.clientId and impersonation.clientSecretId together');
+  if (imp.provisionUsers && (imp.adminClientId === undefined || imp.adminClientSecretId === undefined))
+    issue(
+      ['impersonation', 'provisionUsers'],
+      'provisioning users needs an admin client: set impersonation.adminClientId and adminClientSecretId',
+    );
+}
+
 /** The whole configuration. */
 export const configSchema = z
   .strictObject({
@@ -260,6 +428,7 @@ export const configSchema = z
       .strictObject({ rateLimit: positiveInt.default(50), burstLimit: positiveInt.default(100) })
       .default({ rateLimit: 50, burstLimit: 100 }),
     rotation: rotationSchema.prefault({}),
+    oauth: oauthSchema.optional(),
     deployment: deploymentSchema.default({
       ...deploymentDefaults,
       lambda: { ...deploymentDefaults.lambda },
@@ -267,6 +436,7 @@ export const configSchema = z
     }),
   })
   .superRefine((config, ctx) => {
+    if (config.oauth !== undefined) checkOAuth(config.qlik.tenantHost, config.oauth, ctx);
     const { defaultTtlSeconds, maxTtlSeconds, notBeforeSkewSeconds } = config.qlik.token;
     if (maxTtlSeconds + notBeforeSkewSeconds > QLIK_MAX_LIFETIME_SECONDS) {
       ctx.addIssue({
@@ -334,6 +504,7 @@ export type ConfigInput = z.input<typeof configSchema>;
 export type IdentityMappingConfig = Config['identity'];
 export type SigningConfig = Config['signing'];
 export type RotationConfig = Config['rotation'];
+export type OAuthConfig = NonNullable<Config['oauth']>;
 export type DeploymentConfig = Config['deployment'];
 
 /** Formats zod issues as `path: message` sentences. */

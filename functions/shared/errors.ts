@@ -23,6 +23,13 @@ export type ErrorCode =
   | 'UPSTREAM_TIMEOUT'
   | 'UPSTREAM_ERROR'
   | 'CONFIG_INVALID'
+  | 'NOT_CONFIGURED'
+  | 'OAUTH_STATE_INVALID'
+  | 'OAUTH_REDIRECT_NOT_ALLOWED'
+  | 'OAUTH_ORIGIN_NOT_ALLOWED'
+  | 'OAUTH_REJECTED'
+  | 'OAUTH_SESSION_MISSING'
+  | 'OAUTH_CLIENT_CREDENTIALS_UNAVAILABLE'
   | 'ROTATION_INVALID_STATE'
   | 'ROTATION_BLOCKED'
   | 'ROTATION_TEST_FAILED'
@@ -129,6 +136,52 @@ export class ConfigError extends TokenVendingError {
   constructor(problems: readonly string[], source = 'configuration') {
     super('CONFIG_INVALID', 500, `Invalid ${source}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
     this.problems = problems;
+  }
+}
+
+/** A feature is not enabled in this deployment's configuration (404). */
+export class NotConfiguredError extends TokenVendingError {
+  constructor(message: string) {
+    super('NOT_CONFIGURED', 404, message);
+  }
+}
+
+/**
+ * An OAuth request failed with an RFC 6749 §5.2 error code (`invalid_grant`, `invalid_request` ...).
+ * The response carries `error` (the code) and our own `error_description`: never the upstream body.
+ */
+export class OAuthProtocolError extends TokenVendingError {
+  /** The RFC 6749 error code passed to the caller. */
+  readonly oauthError: string;
+  constructor(
+    oauthError: string,
+    status: number,
+    message: string,
+    options?: ErrorOptions & { code?: ErrorCode; retryAfterSeconds?: number },
+  ) {
+    super(options?.code ?? 'OAUTH_REJECTED', status, message, options);
+    this.oauthError = oauthError;
+  }
+}
+
+/** The upstream (Qlik) could not be reached or answered with a server fault (502). */
+export class UpstreamUnavailableError extends TokenVendingError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('UPSTREAM_UNAVAILABLE', 502, message, options);
+  }
+}
+
+/** The upstream (Qlik) did not answer within the configured timeout (504). */
+export class UpstreamTimeoutError extends TokenVendingError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('UPSTREAM_TIMEOUT', 504, message, options);
+  }
+}
+
+/** The upstream answered something we cannot use (malformed body, unexpected status) (502). */
+export class UpstreamError extends TokenVendingError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('UPSTREAM_ERROR', 502, message, options);
   }
 }
 

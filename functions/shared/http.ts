@@ -45,6 +45,7 @@ const TITLES: Record<number, string> = {
   413: 'Content Too Large',
   415: 'Unsupported Media Type',
   500: 'Internal Server Error',
+  409: 'Conflict',
   502: 'Bad Gateway',
   503: 'Service Unavailable',
   504: 'Gateway Timeout',
@@ -56,11 +57,19 @@ export function problem(
   code: ErrorCode,
   detail: string,
   extraHeaders: Record<string, string> = {},
+  extraMembers: Record<string, string> = {},
 ): APIGatewayProxyStructuredResultV2 {
   return {
     statusCode: status,
     headers: { 'content-type': 'application/problem+json', ...NO_STORE, ...extraHeaders },
-    body: JSON.stringify({ type: problemType(code), title: TITLES[status] ?? 'Error', status, detail, code }),
+    body: JSON.stringify({
+      type: problemType(code),
+      title: TITLES[status] ?? 'Error',
+      status,
+      detail,
+      code,
+      ...extraMembers,
+    }),
   };
 }
 
@@ -71,7 +80,12 @@ export function problemFromError(error: unknown): APIGatewayProxyStructuredResul
     if (error.retryAfterSeconds !== undefined) headers['retry-after'] = String(error.retryAfterSeconds);
     if (error.status === 401) headers['www-authenticate'] = 'Bearer';
     const detail = error.expose ? error.message : 'The service could not complete the request; it has been logged.';
-    return problem(error.status, error.code, detail, headers);
+    // OAuth errors also speak RFC 6749 §5.2 (`error`, `error_description`) as problem extension members,
+    // so an OAuth client library and a problem+json reader both understand the same body.
+    const oauthError = (error as { oauthError?: unknown }).oauthError;
+    const extra: Record<string, string> =
+      typeof oauthError === 'string' ? { error: oauthError, error_description: detail } : {};
+    return problem(error.status, error.code, detail, headers, extra);
   }
   return problem(500, 'INTERNAL', 'The service could not complete the request; it has been logged.');
 }
@@ -166,6 +180,17 @@ export function parseJsonBody<S extends z.ZodType>(event: APIGatewayProxyEventV2
     throw new InvalidRequestError(`Invalid request body: ${problems.join('; ')}.`);
   }
   return result.data;
+}
+
+/** True when the caller prefers the bare token as text (qlik-embed's getAccessToken wants a string). */
+export function wantsText(event: APIGatewayProxyEventV2): boolean {
+  const accept = headerValue(event, 'accept') ?? '';
+  return /^\s*text\/plain\b/i.test(accept) || (/\btext\/plain\b/i.test(accept) && !/json/i.test(accept));
+}
+
+/** A text/plain response holding a bare token; never cached. */
+export function text(status: number, body: string): APIGatewayProxyStructuredResultV2 {
+  return { statusCode: status, headers: { 'content-type': 'text/plain; charset=utf-8', ...NO_STORE }, body };
 }
 
 /** Reads a header case-insensitively. */

@@ -12,8 +12,10 @@ import type { Config } from './config.js';
 import { describeErrorForLog } from './http.js';
 import { type ResolvedIdentityMapping, resolveIdentityMapping } from './identity-mapping.js';
 import { kmsSignerSource } from './kms-signer.js';
+import { createOAuthRuntime, type OAuthRuntime } from './oauth-runtime.js';
+import type { FetchLike } from './qlik-oauth-client.js';
 import { CachedSecret, FileSecretStore, type SecretStore, SecretsManagerStore } from './secret-source.js';
-import type { ActiveSigningKey, SignerSource } from './signer.js';
+import type { ActiveSigningKey, Signer, SignerSource } from './signer.js';
 import { signingKeyFromSecret } from './signing-key.js';
 
 /** The service name in every log line and metric. */
@@ -28,6 +30,8 @@ export interface Runtime {
   /** The AWSPENDING key during a rotation (secrets-manager backend only); shown by `/qlik/idp-config`. */
   readonly pendingSigners?: PendingSignerSource;
   readonly identity: ResolvedIdentityMapping;
+  /** The OAuth proxy's ports; undefined when `oauth` is not configured. */
+  readonly oauth: OAuthRuntime | undefined;
 }
 
 /** Yields the key a running rotation has staged as AWSPENDING, or `undefined` when no rotation is in progress. */
@@ -66,6 +70,12 @@ export interface RuntimeOverrides {
   readonly signers?: SignerSource;
   readonly pendingSigners?: PendingSignerSource | null;
   readonly secretsManager?: SecretsManagerClient;
+  /** `fetch` towards Qlik (tests point it at the tenant emulator or inject faults). */
+  readonly fetch?: FetchLike;
+  /** Where the OAuth secrets are read instead of `oauth.secretStore`. */
+  readonly oauthSecretStore?: SecretStore;
+  /** Signs OAuth client assertions (the KMS adapter plugs in here). */
+  readonly clientAssertionSigner?: () => Promise<Signer>;
   /** KMS client for the `kms` signing backend (tests point it at moto or a fault proxy). */
   readonly kms?: KMSClient;
 }
@@ -184,11 +194,47 @@ function defaultPendingSigners(
   return { pending: () => cache.get() };
 }
 
+/** The client-assertion signer: an override, or a KMS key (`oauth.clientAssertion.backend: kms`). */
+function clientAssertionSigner(
+  config: Config,
+  clock: Clock,
+  logger: Logger,
+  overrides: RuntimeOverrides,
+): { clientAssertionSigner?: () => Promise<Signer> } {
+  if (overrides.clientAssertionSigner !== undefined) return { clientAssertionSigner: overrides.clientAssertionSigner };
+  const assertion = config.oauth?.clientAssertion;
+  if (config.oauth?.clientAuth !== 'private-key-jwt' || assertion?.backend !== 'kms') return {};
+  // The KMS key signs client assertions: no client secret exists anywhere (qlik-auth.md, private-key JWT).
+  const source = kmsSignerSource(overrides.kms ?? new KMSClient({ maxAttempts: 1 }), {
+    keyId: assertion.keyId,
+    algorithm: assertion.alg,
+    purpose: 'client-assertion',
+    kid: assertion.kid,
+    clock,
+    logger,
+  });
+  return { clientAssertionSigner: () => source.current() };
+}
+
 /** Creates the runtime for `config`. Call once per container. */
 export function createRuntime(config: Config, overrides: RuntimeOverrides = {}): Runtime {
   const clock = overrides.clock ?? systemClock;
   const logger = overrides.logger ?? new Logger({ serviceName: SERVICE_NAME });
   const signers = overrides.signers ?? defaultSigners(config, clock, logger, overrides);
+  const oauth =
+    config.oauth === undefined
+      ? undefined
+      : createOAuthRuntime(config, {
+          clock,
+          logger,
+          secretStore:
+            overrides.oauthSecretStore ??
+            (config.oauth.secretStore === 'file'
+              ? new FileSecretStore()
+              : new SecretsManagerStore(overrides.secretsManager ?? new SecretsManagerClient({}))),
+          ...(overrides.fetch !== undefined ? { fetch: overrides.fetch } : {}),
+          ...clientAssertionSigner(config, clock, logger, overrides),
+        });
   // A test that injects its own signers gets no pending source unless it injects one too (null: none).
   const pendingSigners =
     overrides.pendingSigners === null
@@ -202,6 +248,7 @@ export function createRuntime(config: Config, overrides: RuntimeOverrides = {}):
     signers,
     ...(pendingSigners !== undefined ? { pendingSigners } : {}),
     identity: resolveIdentityMapping(config.identity),
+    oauth,
   };
 }
 

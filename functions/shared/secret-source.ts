@@ -45,6 +45,29 @@ export class FileSecretStore implements SecretStore {
   }
 }
 
+/**
+ * In-memory adapter: values set by the dev server (the tenant emulator's demo secrets) or a test.
+ * The version is the content hash, so `set` with a new value is a rotation.
+ */
+export class MemorySecretStore implements SecretStore {
+  readonly description = 'in-memory secrets';
+  readonly #values = new Map<string, string>();
+
+  constructor(values: Record<string, string> = {}) {
+    for (const [id, value] of Object.entries(values)) this.#values.set(id, value);
+  }
+
+  set(secretId: string, value: string): void {
+    this.#values.set(secretId, value);
+  }
+
+  async fetch(secretId: string): Promise<SecretValue> {
+    const value = this.#values.get(secretId);
+    if (value === undefined) throw new Error(`no secret named ${secretId}`);
+    return { value, versionId: createHash('sha256').update(value).digest('hex').slice(0, 16) };
+  }
+}
+
 /** How a {@link CachedSecret} behaves. */
 export interface CachedSecretOptions<T> {
   readonly store: SecretStore;

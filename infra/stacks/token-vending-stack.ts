@@ -2,9 +2,12 @@
  * The token vending stack: composes the constructs from one validated configuration. No logic of its own.
  */
 import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { type IGrantable, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { Key } from 'aws-cdk-lib/aws-kms';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
-import { type RouteDefinition, routes as routeTable } from '../../functions/routes.js';
+import { type RouteDefinition, routesFor } from '../../functions/routes.js';
 import type { Config } from '../../functions/shared/config.js';
 import { Monitoring } from '../constructs/monitoring.js';
 import { SigningKey } from '../constructs/signing-key.js';
@@ -20,7 +23,7 @@ export interface TokenVendingStackProps extends StackProps {
   readonly config: Config;
   /**
    * The routes to serve.
-   * @default the route table of functions/routes.ts
+   * @default the routes of functions/routes.ts that the configuration enables (OAuth routes need `oauth`)
    */
   readonly routes?: readonly RouteDefinition[];
 }
@@ -81,7 +84,8 @@ export class TokenVendingStack extends Stack {
 
     this.functionConfigJson = this.buildFunctionConfigJson(config, this.signingKey.arn);
     const functions: Record<string, TokenFunction> = {};
-    for (const route of props.routes ?? routeTable) {
+    const grantOAuthClient = oauthClientGrants(this, config);
+    for (const route of props.routes ?? routesFor(config)) {
       const fn = new TokenFunction(this, route.id, {
         entry: route.entry,
         configJson: this.functionConfigJson,
@@ -96,6 +100,7 @@ export class TokenVendingStack extends Stack {
       // Grants follow the route's declared needs (functions/routes.ts `uses`), nothing more.
       for (const resource of route.uses ?? []) {
         if (resource === 'signing-key') this.signingKey.bind(fn.function);
+        if (resource === 'oauth-client') grantOAuthClient(fn.function);
       }
       this.api.addFunctionRoute(route, fn.function);
       functions[route.id] = fn;
@@ -173,4 +178,45 @@ export class TokenVendingStack extends Stack {
     }
     new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.topic.topicArn });
   }
+}
+
+/**
+ * Read access to the OAuth proxy's secrets (client, sealing, impersonation and admin client secrets,
+ * a PEM assertion key) and Sign/GetPublicKey on a KMS client-assertion key, for the routes that use them.
+ * Secret IDs may be names or ARNs; a KMS assertion key must be given as a key ARN in a deployment.
+ */
+function oauthClientGrants(scope: Construct, config: Config): (grantee: IGrantable) => void {
+  const oauth = config.oauth;
+  if (oauth === undefined) return () => {};
+  const ids = [
+    oauth.clientSecretId,
+    oauth.sealingSecretId,
+    oauth.impersonation.clientSecretId,
+    oauth.impersonation.adminClientSecretId,
+    oauth.clientAssertion?.backend === 'secrets-manager' ? oauth.clientAssertion.secretId : undefined,
+  ].filter((id): id is string => id !== undefined);
+  const secrets: ISecret[] = [...new Set(ids)].map((id, index) => {
+    const constructId = `OAuthSecret${index}`;
+    if (!id.startsWith('arn:')) return Secret.fromSecretNameV2(scope, constructId, id);
+    // A complete ARN ends in "-" and 6 random characters; anything else is a partial ARN.
+    return /-[A-Za-z0-9]{6}$/.test(id)
+      ? Secret.fromSecretCompleteArn(scope, constructId, id)
+      : Secret.fromSecretPartialArn(scope, constructId, id);
+  });
+  const assertion = oauth.clientAssertion;
+  let kmsKeyArn: string | undefined;
+  if (assertion?.backend === 'kms') {
+    if (!assertion.keyId.startsWith('arn:aws'))
+      throw new Error(
+        'oauth.clientAssertion.keyId: give the KMS key ARN in a deployed configuration, so the functions can be granted kms:Sign on exactly that key',
+      );
+    kmsKeyArn = Key.fromKeyArn(scope, 'OAuthAssertionKey', assertion.keyId).keyArn;
+  }
+  return (grantee) => {
+    for (const secret of secrets) secret.grantRead(grantee);
+    if (kmsKeyArn !== undefined)
+      grantee.grantPrincipal.addToPrincipalPolicy(
+        new PolicyStatement({ actions: ['kms:Sign', 'kms:GetPublicKey'], resources: [kmsKeyArn] }),
+      );
+  };
 }

@@ -75,9 +75,12 @@ function send(
 ) {
   const body =
     result.body === undefined ? '' : result.isBase64Encoded ? Buffer.from(result.body, 'base64') : result.body;
+  // Payload 2.0 returns cookies in `cookies`; API Gateway turns each into a Set-Cookie header.
+  const cookies = result.cookies !== undefined && result.cookies.length > 0 ? { 'set-cookie': result.cookies } : {};
   response.writeHead(result.statusCode ?? 200, {
     ...extraHeaders,
     ...(result.headers as Record<string, string> | undefined),
+    ...cookies,
   });
   response.end(body);
 }
@@ -197,6 +200,8 @@ export function createLocalApiGateway(options: {
       rawPath: url.pathname,
       rawQueryString: url.search.slice(1),
       headers,
+      // Payload 2.0 hands request cookies over as an array as well.
+      ...(headers.cookie !== undefined ? { cookies: headers.cookie.split(/;\s*/).filter(Boolean) } : {}),
       queryStringParameters: url.search ? Object.fromEntries(url.searchParams) : undefined,
       requestContext: {
         accountId: '000000000000',

@@ -1,0 +1,376 @@
+/**
+ * The OAuth proxy's cores: login redirect, callback, code exchange for SPAs, refresh and revoke. Pure
+ * apart from their injected ports (the Qlik OAuth client, the sealer, the clock). See docs/oauth.md.
+ *
+ * State and PKCE without server storage: `/oauth/login` makes a random `state` and PKCE verifier and
+ * seals them (AES-256-GCM, see shared/sealing.ts) with the return URL and the redirect URI into a
+ * short-lived HttpOnly, Secure, SameSite=Lax cookie. `/oauth/callback` opens that cookie and compares
+ * the `state` query parameter with the sealed one in constant time: the code is redeemed only in the
+ * browser that started the login (RFC 6749 §10.12, RFC 9700 §2.1), with the verifier only this browser's
+ * cookie holds (RFC 7636).
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { z } from 'zod';
+import type { Clock } from '../shared/clock.js';
+import type { OAuthConfig } from '../shared/config.js';
+import { InvalidRequestError, OAuthProtocolError, TokenVendingError } from '../shared/errors.js';
+import type { QlikOAuthClient, TokenSet } from '../shared/qlik-oauth-client.js';
+import type { Sealer } from '../shared/sealing.js';
+
+/** The login state could not be verified (missing, expired, tampered, other browser) (400). */
+export class OAuthStateError extends OAuthProtocolError {
+  constructor(message: string) {
+    super('invalid_request', 400, message, { code: 'OAUTH_STATE_INVALID' });
+  }
+}
+
+/** A redirect target is not on the exact allowlist (400). */
+export class RedirectNotAllowedError extends TokenVendingError {
+  constructor(message: string) {
+    super('OAUTH_REDIRECT_NOT_ALLOWED', 400, message);
+  }
+}
+
+/** Cookie mode: no usable session cookie (401). */
+export class OAuthSessionMissingError extends OAuthProtocolError {
+  constructor(message = 'No valid session: sign in again at /oauth/login.') {
+    super('invalid_grant', 401, message, { code: 'OAUTH_SESSION_MISSING' });
+  }
+}
+
+/** Ports and settings of the OAuth cores. */
+export interface OAuthCoreDeps {
+  readonly oauth: OAuthConfig;
+  readonly tenantUrl: string;
+  readonly client: QlikOAuthClient;
+  readonly sealer: Sealer;
+  readonly clock: Clock;
+}
+
+/** Tokens as the proxy answers them (JSON mode); `refreshToken` never appears in cookie mode. */
+export interface TokenResponse {
+  readonly accessToken: string;
+  readonly tokenType: string;
+  /** ISO 8601. */
+  readonly expiresAt: string;
+  readonly expiresIn: number;
+  readonly refreshToken?: string;
+  readonly scope?: string;
+}
+
+/** Largest cookie name + value we set, leaving room for the attributes within 4096 bytes. */
+const MAX_COOKIE_BYTES = 3900;
+
+/** A cookie to set, as a complete `Set-Cookie` value. */
+export type SetCookie = string;
+
+/** PKCE verifier alphabet and length (RFC 7636 §4.1; Qlik: 43–128 characters). */
+const VERIFIER = /^[A-Za-z0-9\-._~]{43,128}$/;
+
+/**
+ * The exact-match allowlist check for redirect targets. Exact string equality, no normalisation: a
+ * value with CRLF, a `//host` form, another port, a longer host (`allowed.example.evil`), a path suffix
+ * or a query is simply not on the list, so neither an open redirect nor header injection can pass.
+ */
+export function allowedTarget(value: string | undefined, allowlist: readonly string[]): string | undefined {
+  if (value === undefined) return allowlist[0];
+  return allowlist.find((allowed) => allowed === value);
+}
+
+/** Constant-time equality of two strings of any length (hashing first makes the lengths equal). */
+export function constantTimeEqual(a: string, b: string): boolean {
+  const left = createHash('sha256').update(a).digest();
+  const right = createHash('sha256').update(b).digest();
+  return timingSafeEqual(left, right) && a.length === b.length;
+}
+
+function cookie(name: string, value: string, maxAgeSeconds: number, sameSite: 'Lax' | 'Strict'): SetCookie {
+  // `__Host-` names require Secure, Path=/ and no Domain (RFC 6265bis §4.1.3.2); we always send those.
+  return `${name}=${value}; Path=/; Max-Age=${maxAgeSeconds}; HttpOnly; Secure; SameSite=${sameSite}`;
+}
+
+/** A `Set-Cookie` that deletes `name`. */
+export function clearCookie(name: string, sameSite: 'Lax' | 'Strict' = 'Lax'): SetCookie {
+  return cookie(name, '', 0, sameSite);
+}
+
+function tokenResponse(tokens: TokenSet, nowMs: number, includeRefresh: boolean): TokenResponse {
+  return {
+    accessToken: tokens.accessToken,
+    tokenType: tokens.tokenType,
+    expiresAt: new Date(tokens.expiresAtMs).toISOString(),
+    expiresIn: Math.max(0, Math.floor((tokens.expiresAtMs - nowMs) / 1000)),
+    ...(includeRefresh && tokens.refreshToken !== undefined ? { refreshToken: tokens.refreshToken } : {}),
+    ...(tokens.scope !== undefined ? { scope: tokens.scope } : {}),
+  };
+}
+
+/** What the sealed state cookie holds. */
+const sealedStateSchema = z.strictObject({
+  s: z.string(),
+  v: z.string().regex(VERIFIER),
+  r: z.string().optional(),
+  u: z.string(),
+  e: z.number(),
+});
+
+/** What the sealed session cookie holds (cookie mode). */
+const sealedSessionSchema = z.strictObject({
+  a: z.string(),
+  e: z.number(),
+  r: z.string().optional(),
+});
+type SealedSession = z.infer<typeof sealedSessionSchema>;
+
+/** Query of `GET /oauth/login`. */
+export const loginQuerySchema = z.strictObject({
+  returnTo: z.string().max(2048).optional(),
+  prompt: z.enum(['none', 'login', 'consent']).optional(),
+});
+
+/**
+ * `GET /oauth/login`: a redirect to Qlik's `/oauth/authorize` with `state` and PKCE S256, and the sealed
+ * state cookie. `returnTo` must be on `appReturnUrls` exactly (default: the first of them).
+ */
+export function startLogin(
+  query: z.infer<typeof loginQuerySchema>,
+  deps: OAuthCoreDeps,
+): { location: string; cookies: SetCookie[] } {
+  const { oauth } = deps;
+  const returnTo = allowedTarget(query.returnTo, oauth.appReturnUrls);
+  if (oauth.mode === 'cookie' && returnTo === undefined)
+    throw new RedirectNotAllowedError('returnTo is not one of the allowed app URLs.');
+  if (query.returnTo !== undefined && returnTo === undefined)
+    throw new RedirectNotAllowedError('returnTo is not one of the allowed app URLs.');
+  const redirectUri = oauth.redirectUris[0]!;
+  const state = randomBytes(32).toString('base64url');
+  const verifier = randomBytes(32).toString('base64url');
+  const challenge = createHash('sha256').update(verifier).digest('base64url');
+  const sealed = deps.sealer.seal('oauth-state', {
+    s: state,
+    v: verifier,
+    ...(returnTo !== undefined ? { r: returnTo } : {}),
+    u: redirectUri,
+    e: deps.clock.nowMs() + oauth.stateTtlSeconds * 1000,
+  });
+  const params = new URLSearchParams({
+    response_type: 'code',
+    client_id: oauth.clientId,
+    redirect_uri: redirectUri,
+    scope: oauth.scopes.join(' '),
+    state,
+    code_challenge: challenge,
+    code_challenge_method: 'S256',
+    ...(query.prompt !== undefined ? { prompt: query.prompt } : {}),
+  });
+  return {
+    location: `${deps.tenantUrl}/oauth/authorize?${params.toString()}`,
+    // Lax, not Strict: the callback arrives as a top-level navigation from the tenant (another site).
+    cookies: [cookie(oauth.cookie.stateName, sealed, oauth.stateTtlSeconds, 'Lax')],
+  };
+}
+
+/** Query of `GET /oauth/callback` (Qlik may add `iss`, RFC 9207). */
+export const callbackQuerySchema = z.looseObject({
+  code: z.string().min(1).max(4096).optional(),
+  state: z.string().max(512).optional(),
+  error: z.string().max(256).optional(),
+});
+
+/** What the callback answers with. */
+export type CallbackResult =
+  | { readonly kind: 'json'; readonly body: TokenResponse; readonly cookies: SetCookie[] }
+  | { readonly kind: 'redirect'; readonly location: string; readonly cookies: SetCookie[] };
+
+/** Error codes Qlik may put on the callback (RFC 6749 §4.1.2.1) that we pass on; others become `access_denied`. */
+const CALLBACK_ERRORS = new Set([
+  'access_denied',
+  'invalid_request',
+  'unauthorized_client',
+  'invalid_scope',
+  'server_error',
+  'temporarily_unavailable',
+  'login_required',
+  'consent_required',
+  'interaction_required',
+]);
+
+/**
+ * `GET /oauth/callback`: checks the state against the sealed cookie (constant time), redeems the code
+ * with the sealed verifier and redirect URI, and answers per `mode`. The state cookie is always cleared.
+ */
+export async function completeLogin(
+  query: z.infer<typeof callbackQuerySchema>,
+  stateCookie: string | undefined,
+  deps: OAuthCoreDeps,
+): Promise<CallbackResult> {
+  const { oauth } = deps;
+  const clearState = clearCookie(oauth.cookie.stateName);
+  const opened = sealedStateSchema.safeParse(deps.sealer.open('oauth-state', stateCookie));
+  if (!opened.success)
+    throw new OAuthStateError(
+      'The login state is missing or invalid (cookie absent, tampered, or from another browser); start again at /oauth/login.',
+    );
+  const sealed = opened.data;
+  if (deps.clock.nowMs() > sealed.e) throw new OAuthStateError('The login took too long; start again at /oauth/login.');
+  if (query.state === undefined || !constantTimeEqual(query.state, sealed.s))
+    throw new OAuthStateError('The state parameter does not match this browser’s login; start again at /oauth/login.');
+  if (query.error !== undefined) {
+    const code = CALLBACK_ERRORS.has(query.error) ? query.error : 'access_denied';
+    throw new OAuthProtocolError(
+      code,
+      code === 'server_error' || code === 'temporarily_unavailable' ? 502 : 403,
+      'Qlik did not authorize the login.',
+      {
+        ...(code === 'server_error' || code === 'temporarily_unavailable' ? { code: 'UPSTREAM_ERROR' as const } : {}),
+      },
+    );
+  }
+  if (query.code === undefined) throw new InvalidRequestError('The callback carries no code.');
+  const tokens = await deps.client.exchangeCode({ code: query.code, redirectUri: sealed.u, codeVerifier: sealed.v });
+  const nowMs = deps.clock.nowMs();
+  if (oauth.mode === 'json') return { kind: 'json', body: tokenResponse(tokens, nowMs, true), cookies: [clearState] };
+  // Re-check: the sealed return URL was allowed at login; the allowlist may have shrunk since.
+  const location = allowedTarget(sealed.r, oauth.appReturnUrls);
+  if (location === undefined || sealed.r === undefined)
+    throw new RedirectNotAllowedError('The return URL of this login is no longer allowed.');
+  return { kind: 'redirect', location, cookies: [clearState, sessionCookie(tokens, undefined, deps)] };
+}
+
+function sessionCookie(tokens: TokenSet, previous: SealedSession | undefined, deps: OAuthCoreDeps): SetCookie {
+  // Qlik rotates refresh tokens; when an answer carries none, the previous one stays valid and is kept.
+  const refreshToken = tokens.refreshToken ?? previous?.r;
+  const sealed = deps.sealer.seal('oauth-session', {
+    a: tokens.accessToken,
+    e: tokens.expiresAtMs,
+    ...(refreshToken !== undefined ? { r: refreshToken } : {}),
+  });
+  // Browsers silently drop cookies over ~4096 bytes (RFC 6265 §6.1 minimum); fail loudly instead.
+  if (sealed.length + deps.oauth.cookie.sessionName.length > MAX_COOKIE_BYTES)
+    throw new TokenVendingError(
+      'INTERNAL',
+      500,
+      'The tokens Qlik issued do not fit in a session cookie; use oauth.mode "json" for this tenant.',
+    );
+  // Strict: only the app's own (same-site) requests carry the session; nothing cross-site can.
+  return cookie(deps.oauth.cookie.sessionName, sealed, deps.oauth.cookie.sessionMaxAgeSeconds, 'Strict');
+}
+
+/** Body of `POST /oauth/code-exchange` (OAuth parameter names, as SPA OAuth libraries send them). */
+export const codeExchangeSchema = z.strictObject({
+  code: z.string('code is required').min(1).max(4096),
+  redirect_uri: z.string('redirect_uri is required').max(2048),
+  code_verifier: z
+    .string('code_verifier is required')
+    .regex(VERIFIER, 'code_verifier must be 43–128 characters of [A-Za-z0-9-._~] (RFC 7636)'),
+});
+
+/** What the code exchange, refresh and revoke routes answer with. */
+export interface TokenRouteResult {
+  readonly body: TokenResponse | undefined;
+  readonly cookies: SetCookie[];
+}
+
+/**
+ * `POST /oauth/code-exchange`: an SPA that ran PKCE itself sends code, redirect_uri (exact allowlist) and
+ * code_verifier; the proxy adds the client credentials. In cookie mode the refresh token goes into the
+ * sealed session cookie and the body carries the access token only.
+ */
+export async function exchangeCode(
+  input: z.infer<typeof codeExchangeSchema>,
+  deps: OAuthCoreDeps,
+): Promise<TokenRouteResult> {
+  if (allowedTarget(input.redirect_uri, deps.oauth.redirectUris) === undefined)
+    throw new RedirectNotAllowedError('redirect_uri is not one of the registered redirect URIs.');
+  const tokens = await deps.client.exchangeCode({
+    code: input.code,
+    redirectUri: input.redirect_uri,
+    codeVerifier: input.code_verifier,
+  });
+  const cookieMode = deps.oauth.mode === 'cookie';
+  return {
+    body: tokenResponse(tokens, deps.clock.nowMs(), !cookieMode),
+    cookies: cookieMode ? [sessionCookie(tokens, undefined, deps)] : [],
+  };
+}
+
+/** Body of `POST /oauth/refresh` in JSON mode. */
+export const refreshSchema = z.strictObject({ refresh_token: z.string().min(1).max(8192).optional() });
+
+function openSession(sessionCookieValue: string | undefined, deps: OAuthCoreDeps): SealedSession {
+  const opened = sealedSessionSchema.safeParse(deps.sealer.open('oauth-session', sessionCookieValue));
+  if (!opened.success) throw new OAuthSessionMissingError();
+  return opened.data;
+}
+
+/**
+ * `POST /oauth/refresh`. JSON mode: `{refresh_token}` in, tokens out. Cookie mode: the refresh token
+ * comes from the sealed session cookie, a resealed cookie goes back, and the body holds the new access
+ * token only. A refused refresh token (expired, revoked) clears the session cookie.
+ */
+export async function refreshTokens(
+  input: z.infer<typeof refreshSchema>,
+  sessionCookieValue: string | undefined,
+  deps: OAuthCoreDeps,
+): Promise<TokenRouteResult> {
+  if (deps.oauth.mode === 'json') {
+    if (input.refresh_token === undefined) throw new InvalidRequestError('refresh_token is required.');
+    const tokens = await deps.client.refresh(input.refresh_token);
+    return { body: tokenResponse(tokens, deps.clock.nowMs(), true), cookies: [] };
+  }
+  if (input.refresh_token !== undefined)
+    throw new InvalidRequestError('In cookie mode the refresh token stays in the session cookie; send no body.');
+  const session = openSession(sessionCookieValue, deps);
+  if (session.r === undefined) throw new OAuthSessionMissingError('The session holds no refresh token; sign in again.');
+  try {
+    const tokens = await deps.client.refresh(session.r);
+    return { body: tokenResponse(tokens, deps.clock.nowMs(), false), cookies: [sessionCookie(tokens, session, deps)] };
+  } catch (error) {
+    if (error instanceof OAuthProtocolError && error.oauthError === 'invalid_grant')
+      throw new OAuthSessionExpiredError();
+    throw error;
+  }
+}
+
+/** Cookie mode: Qlik refused the session's refresh token (expired or revoked) (401; the cookie is cleared). */
+export class OAuthSessionExpiredError extends OAuthProtocolError {
+  constructor() {
+    super('invalid_grant', 401, 'The session has expired or was revoked; sign in again at /oauth/login.', {
+      code: 'OAUTH_SESSION_MISSING',
+    });
+  }
+}
+
+/** Body of `POST /oauth/revoke` in JSON mode (RFC 7009 parameter names). */
+export const revokeSchema = z.strictObject({
+  token: z.string().min(1).max(8192).optional(),
+  token_type_hint: z.enum(['access_token', 'refresh_token']).optional(),
+});
+
+/**
+ * `POST /oauth/revoke`. JSON mode: revokes the given token. Cookie mode: revokes the session's refresh
+ * and access tokens and clears the cookie (a missing or unreadable cookie just clears it: logout is idempotent).
+ */
+export async function revokeTokens(
+  input: z.infer<typeof revokeSchema>,
+  sessionCookieValue: string | undefined,
+  deps: OAuthCoreDeps,
+): Promise<TokenRouteResult> {
+  if (deps.oauth.mode === 'json') {
+    if (input.token === undefined) throw new InvalidRequestError('token is required.');
+    await deps.client.revoke(input.token, input.token_type_hint);
+    return { body: undefined, cookies: [] };
+  }
+  if (input.token !== undefined)
+    throw new InvalidRequestError('In cookie mode the tokens stay in the session cookie; send no body.');
+  const clear = clearCookie(deps.oauth.cookie.sessionName, 'Strict');
+  let session: SealedSession;
+  try {
+    session = openSession(sessionCookieValue, deps);
+  } catch {
+    return { body: undefined, cookies: [clear] };
+  }
+  if (session.r !== undefined) await deps.client.revoke(session.r, 'refresh_token');
+  await deps.client.revoke(session.a, 'access_token');
+  return { body: undefined, cookies: [clear] };
+}

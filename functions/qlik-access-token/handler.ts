@@ -1,0 +1,43 @@
+/**
+ * `POST /qlik/access-token`: caller claims -> {@link vendAccessToken} -> JSON, or the bare token as
+ * `text/plain` when the caller sends `Accept: text/plain` (what qlik-embed's `getAccessToken` returns).
+ */
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { z } from 'zod';
+import { callerClaimsFrom } from '../shared/caller.js';
+import { NotConfiguredError } from '../shared/errors.js';
+import { json, parseJsonBody, problemJsonErrors, text, wantsText } from '../shared/http.js';
+import type { Runtime } from '../shared/runtime.js';
+import { vendAccessToken } from './core.js';
+
+/** The caller chooses nothing: the identity comes from its verified token only. */
+const accessTokenRequestSchema = z.strictObject({});
+
+/** Builds the Lambda handler over a runtime. */
+export function createHandler(runtime: Runtime) {
+  const { logger } = runtime;
+  const warn = (message: string) => logger.warn(message);
+  return middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>()
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(problemJsonErrors(logger))
+    .handler(async (event) => {
+      const oauth = runtime.oauth;
+      if (oauth === undefined || !oauth.config.impersonation.enabled)
+        throw new NotConfiguredError(
+          'Impersonation tokens are not enabled in this deployment (oauth.impersonation.enabled).',
+        );
+      parseJsonBody(event, accessTokenRequestSchema);
+      const result = await vendAccessToken(callerClaimsFrom(event), {
+        oauth,
+        identity: runtime.identity,
+        clock: runtime.clock,
+        logger,
+        warn,
+      });
+      // Never the token: its lifetime is enough to trace issuance.
+      logger.info('qlik access token vended', { expiresIn: result.expiresIn });
+      return wantsText(event) ? text(200, result.accessToken) : json(200, result);
+    });
+}
