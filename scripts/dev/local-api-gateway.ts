@@ -125,7 +125,12 @@ export function createLocalApiGateway(options: {
       request.destroy();
       return;
     }
-    if (options.extra && (await options.extra(request, response, body))) return;
+    if (options.extra) {
+      // The extra routes (the dev identity provider) answer browsers on allowed origins too.
+      for (const [name, value] of Object.entries(cors)) response.setHeader(name, value);
+      if (await options.extra(request, response, body)) return;
+      for (const name of Object.keys(cors)) response.removeHeader(name);
+    }
 
     const sameP = options.routes.filter((r) => r.route.path === url.pathname);
     const match = sameP.find((r) => r.route.method === request.method);
