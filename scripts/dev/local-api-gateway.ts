@@ -125,7 +125,12 @@ export function createLocalApiGateway(options: {
       request.destroy();
       return;
     }
-    if (options.extra && (await options.extra(request, response, body))) return;
+    if (options.extra) {
+      // The extra routes (the dev identity provider) answer browsers on allowed origins too.
+      for (const [name, value] of Object.entries(cors)) response.setHeader(name, value);
+      if (await options.extra(request, response, body)) return;
+      for (const name of Object.keys(cors)) response.removeHeader(name);
+    }
 
     const sameP = options.routes.filter((r) => r.route.path === url.pathname);
     const match = sameP.find((r) => r.route.method === request.method);
@@ -167,6 +172,10 @@ export function createLocalApiGateway(options: {
           algorithms: ['RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'ES512', 'PS256', 'PS384', 'PS512', 'EdDSA'],
           requiredClaims: ['exp'],
         });
+        // API Gateway's JWT authorizer documents exp "after", nbf and iat "before the current time in UTC",
+        // with no clock-skew allowance (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-jwt-authorizer.html);
+        // jose checks exp and nbf but not an iat in the future, so that one is checked here.
+        if (typeof payload.iat === 'number' && payload.iat > Date.now() / 1000) throw new Error('iat in the future');
         authorizer = {
           jwt: {
             claims: Object.fromEntries(Object.entries(payload).map(([k, v]) => [k, flattenClaim(v)])),
