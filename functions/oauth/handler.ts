@@ -2,13 +2,12 @@
  * The OAuth proxy's handlers: parse -> core -> respond, one factory per route. Wiring only; the
  * rules live in ./core.ts.
  */
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy, { type MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type { z } from 'zod';
 import { InvalidRequestError, NotConfiguredError, TokenVendingError } from '../shared/errors.js';
 import { headerValue, json, parseJsonBody, problemJsonErrors, text, wantsText } from '../shared/http.js';
-import type { Runtime } from '../shared/runtime.js';
+import { observe, type Runtime } from '../shared/runtime.js';
 import {
   callbackQuerySchema,
   clearCookie,
@@ -92,7 +91,7 @@ function cookiesOnError(
 function base(runtime: Runtime, clearOnError: (error: unknown) => string[] = () => []) {
   // middy runs onError in reverse order: problemJsonErrors builds the response, then the cookies are added.
   return middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>()
-    .use(injectLambdaContext(runtime.logger, { resetKeys: true }))
+    .use(observe(runtime))
     .use(cookiesOnError(clearOnError))
     .use(problemJsonErrors(runtime.logger));
 }

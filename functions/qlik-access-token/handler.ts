@@ -2,14 +2,13 @@
  * `POST /qlik/access-token`: caller claims -> {@link vendAccessToken} -> JSON, or the bare token as
  * `text/plain` when the caller sends `Accept: text/plain` (what qlik-embed's `getAccessToken` returns).
  */
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { z } from 'zod';
 import { callerClaimsFrom } from '../shared/caller.js';
 import { NotConfiguredError } from '../shared/errors.js';
 import { json, parseJsonBody, problemJsonErrors, text, wantsText } from '../shared/http.js';
-import type { Runtime } from '../shared/runtime.js';
+import { observe, type Runtime } from '../shared/runtime.js';
 import { vendAccessToken } from './core.js';
 
 /** The caller chooses nothing: the identity comes from its verified token only. */
@@ -20,7 +19,7 @@ export function createHandler(runtime: Runtime) {
   const { logger } = runtime;
   const warn = (message: string) => logger.warn(message);
   return middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>()
-    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(observe(runtime))
     .use(problemJsonErrors(logger))
     .handler(async (event) => {
       const oauth = runtime.oauth;

@@ -1,12 +1,11 @@
 /**
  * `POST /qlik/jwt`: parse -> {@link vendQlikJwt} -> respond. Wiring only.
  */
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { callerClaimsFrom } from '../shared/caller.js';
 import { json, parseJsonBody, problemJsonErrors } from '../shared/http.js';
-import type { Runtime } from '../shared/runtime.js';
+import { observe, type Runtime } from '../shared/runtime.js';
 import { vendQlikJwt, vendRequestSchema } from './core.js';
 
 /** Builds the Lambda handler over a runtime (the Lambda entry and the dev server both call this). */
@@ -14,7 +13,7 @@ export function createHandler(runtime: Runtime) {
   const { logger } = runtime;
   const warn = (message: string) => logger.warn(message);
   return middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>()
-    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(observe(runtime))
     .use(problemJsonErrors(logger))
     .handler(async (event) => {
       const request = parseJsonBody(event, vendRequestSchema);

@@ -5,8 +5,13 @@
  */
 import { readFileSync } from 'node:fs';
 import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { Tracer } from '@aws-lambda-powertools/tracer';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { MiddlewareObj } from '@middy/core';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { type Clock, systemClock } from './clock.js';
 import type { Config } from './config.js';
 import { describeErrorForLog } from './http.js';
@@ -26,6 +31,8 @@ export interface Runtime {
   readonly config: Config;
   readonly clock: Clock;
   readonly logger: Logger;
+  /** X-Ray tracing through Powertools; switches itself off outside Lambda (no AWS_EXECUTION_ENV). */
+  readonly tracer: Tracer;
   readonly signers: SignerSource;
   /** The AWSPENDING key during a rotation (secrets-manager backend only); shown by `/qlik/idp-config`. */
   readonly pendingSigners?: PendingSignerSource;
@@ -121,12 +128,35 @@ export function secretSignerSource(
   return { cache, current: () => cache.get() };
 }
 
-function defaultSigners(config: Config, clock: Clock, logger: Logger, overrides: RuntimeOverrides): SignerSource {
+/** The AWS SDK clients of one container: built on first use, once each, traced. */
+interface AwsClients {
+  secretsManager(): SecretsManagerClient;
+  kms(): KMSClient;
+}
+
+function awsClients(overrides: RuntimeOverrides, tracer: Tracer): AwsClients {
+  let secretsManager: SecretsManagerClient | undefined;
+  let kms: KMSClient | undefined;
+  return {
+    secretsManager: () => {
+      secretsManager ??= tracer.captureAWSv3Client(overrides.secretsManager ?? new SecretsManagerClient({}));
+      return secretsManager;
+    },
+    // The SDK's own retries are off (maxAttempts 1) so that our jittered retry inside
+    // signing.retry.budgetMs is the only retry layer.
+    kms: () => {
+      kms ??= tracer.captureAWSv3Client(overrides.kms ?? new KMSClient({ maxAttempts: 1 }));
+      return kms;
+    },
+  };
+}
+
+function defaultSigners(config: Config, clock: Clock, logger: Logger, clients: AwsClients): SignerSource {
   const signing = config.signing;
   switch (signing.backend) {
     case 'secrets-manager':
       return secretSignerSource({
-        store: new SecretsManagerStore(overrides.secretsManager ?? new SecretsManagerClient({})),
+        store: new SecretsManagerStore(clients.secretsManager()),
         secretId: signing.secretId,
         ttlMs: signing.cacheTtlSeconds * 1000,
         clock,
@@ -149,20 +179,15 @@ function defaultSigners(config: Config, clock: Clock, logger: Logger, overrides:
       });
     }
     case 'kms':
-      return kmsSignerSource(
-        // One client per container. The SDK's own retries are off (maxAttempts 1) so that our
-        // jittered retry inside signing.retry.budgetMs is the only retry layer.
-        overrides.kms ?? new KMSClient({ maxAttempts: 1 }),
-        {
-          keyId: signing.keyId,
-          algorithm: 'RS256',
-          purpose: 'qlik-jwt',
-          ...(config.qlik.keyId !== undefined ? { kid: config.qlik.keyId } : {}),
-          retry: signing.retry,
-          clock,
-          logger,
-        },
-      );
+      return kmsSignerSource(clients.kms(), {
+        keyId: signing.keyId,
+        algorithm: 'RS256',
+        purpose: 'qlik-jwt',
+        ...(config.qlik.keyId !== undefined ? { kid: config.qlik.keyId } : {}),
+        retry: signing.retry,
+        clock,
+        logger,
+      });
   }
 }
 
@@ -171,12 +196,12 @@ function defaultPendingSigners(
   config: Config,
   clock: Clock,
   logger: Logger,
-  overrides: RuntimeOverrides,
+  clients: AwsClients,
 ): PendingSignerSource | undefined {
   const signing = config.signing;
   if (signing.backend !== 'secrets-manager') return undefined;
   const cache = new CachedSecret<ActiveSigningKey | undefined>({
-    store: new OptionalStageStore(new SecretsManagerStore(overrides.secretsManager ?? new SecretsManagerClient({}))),
+    store: new OptionalStageStore(new SecretsManagerStore(clients.secretsManager())),
     secretId: signing.secretId,
     versionStage: 'AWSPENDING',
     ttlMs: signing.cacheTtlSeconds * 1000,
@@ -200,12 +225,13 @@ function clientAssertionSigner(
   clock: Clock,
   logger: Logger,
   overrides: RuntimeOverrides,
+  clients: AwsClients,
 ): { clientAssertionSigner?: () => Promise<Signer> } {
   if (overrides.clientAssertionSigner !== undefined) return { clientAssertionSigner: overrides.clientAssertionSigner };
   const assertion = config.oauth?.clientAssertion;
   if (config.oauth?.clientAuth !== 'private-key-jwt' || assertion?.backend !== 'kms') return {};
   // The KMS key signs client assertions: no client secret exists anywhere (qlik-auth.md, private-key JWT).
-  const source = kmsSignerSource(overrides.kms ?? new KMSClient({ maxAttempts: 1 }), {
+  const source = kmsSignerSource(clients.kms(), {
     keyId: assertion.keyId,
     algorithm: assertion.alg,
     purpose: 'client-assertion',
@@ -220,7 +246,9 @@ function clientAssertionSigner(
 export function createRuntime(config: Config, overrides: RuntimeOverrides = {}): Runtime {
   const clock = overrides.clock ?? systemClock;
   const logger = overrides.logger ?? new Logger({ serviceName: SERVICE_NAME });
-  const signers = overrides.signers ?? defaultSigners(config, clock, logger, overrides);
+  const tracer = new Tracer({ serviceName: SERVICE_NAME });
+  const clients = awsClients(overrides, tracer);
+  const signers = overrides.signers ?? defaultSigners(config, clock, logger, clients);
   const oauth =
     config.oauth === undefined
       ? undefined
@@ -231,20 +259,21 @@ export function createRuntime(config: Config, overrides: RuntimeOverrides = {}):
             overrides.oauthSecretStore ??
             (config.oauth.secretStore === 'file'
               ? new FileSecretStore()
-              : new SecretsManagerStore(overrides.secretsManager ?? new SecretsManagerClient({}))),
+              : new SecretsManagerStore(clients.secretsManager())),
           ...(overrides.fetch !== undefined ? { fetch: overrides.fetch } : {}),
-          ...clientAssertionSigner(config, clock, logger, overrides),
+          ...clientAssertionSigner(config, clock, logger, overrides, clients),
         });
   // A test that injects its own signers gets no pending source unless it injects one too (null: none).
   const pendingSigners =
     overrides.pendingSigners === null
       ? undefined
       : (overrides.pendingSigners ??
-        (overrides.signers === undefined ? defaultPendingSigners(config, clock, logger, overrides) : undefined));
+        (overrides.signers === undefined ? defaultPendingSigners(config, clock, logger, clients) : undefined));
   return {
     config,
     clock,
     logger,
+    tracer,
     signers,
     ...(pendingSigners !== undefined ? { pendingSigners } : {}),
     identity: resolveIdentityMapping(config.identity),
@@ -258,4 +287,19 @@ export function createRuntime(config: Config, overrides: RuntimeOverrides = {}):
  */
 export function prefetchSigningKey(runtime: Runtime): void {
   runtime.signers.current().catch(() => {});
+}
+
+/**
+ * The observability middleware every handler starts with: an X-Ray segment per invocation (Powertools
+ * tracer; off outside Lambda) and the Lambda context in every log line.
+ */
+export function observe<TEvent = APIGatewayProxyEventV2, TResult = APIGatewayProxyStructuredResultV2>(runtime: {
+  readonly logger: Logger;
+  readonly tracer?: Tracer;
+}): MiddlewareObj<TEvent, TResult>[] {
+  // Responses are not attached to traces: they hold tokens.
+  return [
+    ...(runtime.tracer ? [captureLambdaHandler(runtime.tracer, { captureResponse: false })] : []),
+    injectLambdaContext(runtime.logger, { resetKeys: true }),
+  ] as unknown as MiddlewareObj<TEvent, TResult>[];
 }

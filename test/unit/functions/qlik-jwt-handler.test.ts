@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createHandler } from '../../../functions/qlik-jwt/handler.js';
 import { FixedClock } from '../../../functions/shared/clock.js';
 import { parseConfig } from '../../../functions/shared/config.js';
@@ -40,7 +40,7 @@ async function setup(signers?: SignerSource) {
     const result = await handler(event, lambdaContext());
     return { ...result, json: JSON.parse(result.body ?? '{}') as Record<string, unknown> };
   };
-  return { invoke, log };
+  return { invoke, log, runtime };
 }
 
 describe('Handler: POST /qlik/jwt', () => {
@@ -94,6 +94,13 @@ describe('Handler: POST /qlik/jwt', () => {
     const { invoke } = await setup();
     const response = await invoke(httpEvent({ claims: callerClaims, headers: { 'content-type': '' } }));
     expect(response.statusCode).toBe(200);
+  });
+
+  it('runs every invocation through the Powertools tracer middleware (X-Ray in Lambda)', async () => {
+    const { invoke, runtime } = await setup();
+    const asked = vi.spyOn(runtime.tracer, 'isTracingEnabled');
+    await invoke(httpEvent({ claims: callerClaims }));
+    expect(asked).toHaveBeenCalled();
   });
 
   it('never logs the token', async () => {
