@@ -44,12 +44,15 @@ describe('Function: cdk-nag AwsSolutions checks', () => {
     expect(() => Template.fromStack(stack)).toThrow(/AwsSolutions-SMG4/);
   });
 
-  it.each(['config/dev.json', 'config/example.json', 'config/example-kms.json', 'config/example-rotation.json'])(
-    'report nothing unacknowledged for %s',
-    (file) => {
-      expect(() => shippedStack(file)).not.toThrow();
-    },
-  );
+  it.each([
+    'config/dev.json',
+    'config/example.json',
+    'config/example-kms.json',
+    'config/example-rotation.json',
+    'config/example-oauth.json',
+  ])('report nothing unacknowledged for %s', (file) => {
+    expect(() => shippedStack(file)).not.toThrow();
+  });
 });
 
 describe('Function: configuration errors at synth', () => {
