@@ -6,22 +6,11 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DevServer, EMULATOR_DEMO_CLIENTS, startDevServer } from '../../scripts/dev-server.js';
+import { launchChromium } from '../support/browser.js';
 import { startTenantEmulator, type TenantEmulator } from '../support/tenant-emulator/index.js';
-
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--disable-dev-shm-usage',
-];
 
 let tenant: TenantEmulator;
 let dev: DevServer;
@@ -41,7 +30,7 @@ beforeAll(async () => {
     secrets: [EMULATOR_DEMO_CLIENTS.web.secret],
     redirectUris: [`${dev.url}/oauth/callback`],
   });
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  browser = await launchChromium();
 });
 afterAll(async () => {
   await browser?.close();

@@ -7,7 +7,7 @@
 import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ensureDevSigningKey } from '../../scripts/dev/dev-keys.js';
 import {
@@ -18,21 +18,11 @@ import {
   EMULATOR_DEMO_CLIENTS,
   startDevServer,
 } from '../../scripts/dev-server.js';
+import { launchChromium } from '../support/browser.js';
 import { verifyWithJsonwebtoken } from '../support/keys.js';
 import { type StaticServer, startStaticServer } from '../support/static-server.js';
 import { startTenantEmulator, type TenantEmulator } from '../support/tenant-emulator/index.js';
 
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--disable-dev-shm-usage',
-];
 const WEB_INTEGRATION_ID = 'e2e-web-integration';
 const SCREENSHOTS = 'test-results/e2e';
 
@@ -76,7 +66,7 @@ beforeAll(async () => {
     kid: DEV_KEY_ID,
     pem: certificate,
   });
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  browser = await launchChromium();
 });
 
 beforeEach(({ task, onTestFailed }) => {
