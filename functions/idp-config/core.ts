@@ -2,8 +2,10 @@
  * The values a tenant admin pastes into Qlik's JWT identity provider, derived from the live
  * signing key (public data only).
  */
+
 import { publicKeyPem } from '../shared/certificates.js';
 import { SigningKeyInvalidError } from '../shared/errors.js';
+import { identityProviderRequestBody } from '../shared/qlik-identity-providers.js';
 import type { PendingSignerSource } from '../shared/runtime.js';
 import type { ActiveSigningKey, SignerSource } from '../shared/signer.js';
 
@@ -60,7 +62,7 @@ export async function describeIdpConfig(
     certificate,
     certificateSource,
     publicKey: publicKeyPem(key.publicKey),
-    identityProviderRequest: identityProviderRequest(key.kid, effectiveIssuer, certificate),
+    identityProviderRequest: identityProviderRequestBody({ kid: key.kid, issuer: effectiveIssuer, certificate }),
     ...(pending !== undefined ? { pending } : {}),
   };
 }
@@ -72,22 +74,7 @@ async function describePending(key: ActiveSigningKey, issuer: string): Promise<P
     issuer: effectiveIssuer,
     keyId: key.kid,
     certificate,
-    identityProviderRequest: identityProviderRequest(key.kid, effectiveIssuer, certificate),
-  };
-}
-
-function identityProviderRequest(kid: string, issuer: string, certificate: string): Record<string, unknown> {
-  return {
-    provider: 'external',
-    protocol: 'jwtAuth',
-    interactive: false,
-    active: true,
-    description: `qlik-token-vending key ${kid}`,
-    options: {
-      jwtLoginEnabled: true,
-      issuer,
-      staticKeys: [{ kid, pem: certificate.trim() }],
-    },
+    identityProviderRequest: identityProviderRequestBody({ kid: key.kid, issuer: effectiveIssuer, certificate }),
   };
 }
 

@@ -10,6 +10,7 @@
  * (https://qlik.dev/apis/rest/identity-providers/), so each rotation adds a NEW JWT IdP for the new
  * kid before promotion and removes superseded ones later (docs/rotation.md).
  */
+
 import { createHash, verify as cryptoVerify, generateKeyPair, type KeyObject, X509Certificate } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { Logger } from '@aws-lambda-powertools/logger';
@@ -23,6 +24,7 @@ import {
   type TokenVendingError,
 } from '../shared/errors.js';
 import { buildQlikClaims, checkQlikToken, qlikRejections } from '../shared/qlik-claims.js';
+import { identityProviderRequestBody, MANAGED_IDP_DESCRIPTION_PREFIX } from '../shared/qlik-identity-providers.js';
 import type { ActiveSigningKey } from '../shared/signer.js';
 import { signCompactJws } from '../shared/signer.js';
 import { keyThumbprint, signingKeyFromSecret } from '../shared/signing-key.js';
@@ -48,9 +50,6 @@ export interface RotationEvent {
   readonly ClientRequestToken: string;
   readonly Step: RotationStep;
 }
-
-/** Identity providers this service manages are recognised by this description prefix. */
-export const MANAGED_IDP_DESCRIPTION_PREFIX = 'qlik-token-vending key ';
 
 /** The JSON a rotation writes (a superset of what signing-key.ts reads). */
 export interface RotatedKeySecret {
@@ -93,23 +92,6 @@ export async function datedKeyId(prefix: string, publicKey: KeyObject, now: Date
   const thumbprint = await keyThumbprint(publicKey);
   const hex = createHash('sha256').update(thumbprint).digest('hex').slice(0, 4);
   return `${prefix}-${now.toISOString().slice(0, 10)}-${hex}`;
-}
-
-/** The Qlik REST API body for a JWT IdP (qlik-auth.md): certificate on one line, no stray breaks. */
-export function identityProviderRequestBody(idp: { kid: string; issuer: string; certificate: string }) {
-  return {
-    provider: 'external',
-    protocol: 'jwtAuth',
-    interactive: false,
-    active: true,
-    description: `${MANAGED_IDP_DESCRIPTION_PREFIX}${idp.kid}`,
-    clockToleranceSec: 0,
-    options: {
-      jwtLoginEnabled: true,
-      issuer: idp.issuer,
-      staticKeys: [{ kid: idp.kid, pem: idp.certificate.trim() }],
-    },
-  };
 }
 
 /** The message an operator gets when they must paste the new key into Qlik (public data only). */

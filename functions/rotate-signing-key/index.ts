@@ -4,8 +4,9 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { systemClock } from '../shared/clock.js';
 import { loadConfig } from '../shared/config.js';
+import { QlikRestIdentityProviders } from '../shared/qlik-identity-providers.js';
 import { SERVICE_NAME } from '../shared/runtime.js';
-import { QlikRestIdentityProviders, SecretsManagerRotationStore, SnsRotationNotifier } from './adapters.js';
+import { SecretsManagerRotationStore, SnsRotationNotifier } from './adapters.js';
 import { adminCredentialsLoader } from './credentials.js';
 import { createHandler } from './handler.js';
 

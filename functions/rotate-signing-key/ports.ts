@@ -41,37 +41,12 @@ export interface RotationSecretsPort {
   ): Promise<void>;
 }
 
-/** One JWT identity provider on the tenant, as far as rotation cares. */
-export interface QlikJwtIdentityProvider {
-  readonly id: string;
-  readonly kid: string | undefined;
-  readonly issuer: string | undefined;
-  readonly description: string | undefined;
-}
-
-/** What the new key's identity provider is made of. */
-export interface NewQlikJwtIdentityProvider {
-  readonly kid: string;
-  readonly issuer: string;
-  /** PEM certificate (sent on one line, as the console wants). */
-  readonly certificate: string;
-  readonly description: string;
-}
-
-/** The outcome of a probe login at `/login/jwt-session`. */
-export type QlikLoginResult =
-  | { readonly ok: true; readonly status: number }
-  | { readonly ok: false; readonly status: number; readonly detail: string };
-
-/** The Qlik tenant, as the rotation uses it. */
-export interface QlikIdentityProviderPort {
-  /** JWT identity providers on the tenant. */
-  listJwtIdentityProviders(): Promise<QlikJwtIdentityProvider[]>;
-  createJwtIdentityProvider(idp: NewQlikJwtIdentityProvider): Promise<QlikJwtIdentityProvider>;
-  deleteIdentityProvider(id: string): Promise<void>;
-  /** `POST /login/jwt-session` with the token; never throws for a refusal, only for a transport fault. */
-  tryJwtLogin(token: string): Promise<QlikLoginResult>;
-}
+export type {
+  NewQlikJwtIdentityProvider,
+  QlikIdentityProviderPort,
+  QlikJwtIdentityProvider,
+  QlikLoginResult,
+} from '../shared/qlik-identity-providers.js';
 
 /** Tells the operator something they must act on (SNS in AWS). Never given key material. */
 export interface RotationNotifier {

@@ -2,7 +2,9 @@
  * The Qlik IdP settings for `idp config` / `idp push`: from a running token API
  * (`GET /qlik/idp-config`) or from a local key, through describeIdpConfig (the handler's own core).
  */
+
 import { describeIdpConfig, type IdpConfig } from '../../functions/idp-config/core.js';
+import { upstreamErrorSummary } from '../../functions/shared/qlik-identity-providers.js';
 import { type KeySourceFlags, keySourceOptions, loadSigningKey } from './key-source.js';
 import { type CliIo, readTextFile, upstreamError, usageError } from './support.js';
 
@@ -55,17 +57,8 @@ export async function fetchJson(
   return { status: response.status, body };
 }
 
-/** Stable short description of an error body (Qlik `errors[]` or problem+json), without copying details that may echo input. */
-export function errorSummary(body: unknown): string {
-  const b = body as
-    | { errors?: { code?: string; title?: string }[]; code?: string; title?: string; error?: string }
-    | undefined;
-  const first = b?.errors?.[0];
-  if (first) return [first.code, first.title].filter(Boolean).join(' ');
-  // OAuth endpoints answer RFC 6749 §5.2 errors: {error, error_description}; the code alone is safe to show.
-  if (typeof b?.error === 'string') return b.error;
-  return [b?.code, b?.title].filter(Boolean).join(' ') || 'no error details';
-}
+/** Stable short description of an error body (shared with the Qlik API client). */
+export const errorSummary = upstreamErrorSummary;
 
 /** Resolves the IdP settings from `--api-url` or a local key. */
 export async function resolveIdpConfig(flags: IdpSourceFlags, io: CliIo): Promise<IdpConfig> {

@@ -5,16 +5,14 @@
  * Idempotent: an existing JWT IdP with the same issuer and key ID is reported, not duplicated.
  */
 import { loadCliEnvironment } from '../../functions/shared/config.js';
-import { errorSummary, fetchJson, idpSourceOptions, resolveIdpConfig } from '../cli/idp-source.js';
 import {
-  type CliIo,
-  type Command,
-  EXIT,
-  jsonText,
-  parseCommandArgs,
-  upstreamError,
-  usageError,
-} from '../cli/support.js';
+  QlikApiError,
+  type QlikApiStep,
+  QlikRestIdentityProviders,
+  type QlikRestOptions,
+} from '../../functions/shared/qlik-identity-providers.js';
+import { idpSourceOptions, resolveIdpConfig } from '../cli/idp-source.js';
+import { type Command, EXIT, jsonText, parseCommandArgs, upstreamError, usageError } from '../cli/support.js';
 
 const help = `qtv idp push: create the JWT identity provider on a Qlik Cloud tenant
 
@@ -24,7 +22,7 @@ usage: qtv idp push --tenant HOST (env QTV_QLIK_API_KEY | --client-id ID) [IdP s
   API key:            env QTV_QLIK_API_KEY (a tenant admin's API key)
   OAuth client:       --client-id ID with env QTV_QLIK_CLIENT_SECRET (a machine-to-machine client with
                       admin scope; secrets are read from the environment, never from argv)
-  --scope S           scope for the client_credentials grant (default: none, the client's defaults)
+  --scope S           scope for the client_credentials grant (default: admin_classic, what the IdP API needs)
   IdP source:         --api-url URL, or --key-file FILE --issuer ISS [--keyid KID] [--cert-file FILE], or --secret-id S
   --tenant-id ID      add tenantIds to the body
   --json              print {id, created, issuer, keyId}
@@ -46,44 +44,28 @@ export function tenantBaseUrl(tenant: string): string {
   return `https://${text}`;
 }
 
-/** An admin bearer credential: the API key itself, or an access token from client_credentials. */
-async function adminBearer(base: string, flags: { 'client-id'?: string; scope?: string }, io: CliIo): Promise<string> {
+/** The admin credential: an API key, or an OAuth client whose secret comes from the environment. */
+function adminCredential(flags: { 'client-id'?: string }): Pick<QlikRestOptions, 'apiKey' | 'credentials'> {
   const env = loadCliEnvironment();
   if (flags['client-id'] !== undefined) {
-    if (env.qlikClientSecret === undefined)
+    const clientSecret = env.qlikClientSecret;
+    if (clientSecret === undefined)
       throw usageError('--client-id needs the client secret in env QTV_QLIK_CLIENT_SECRET');
-    const { status, body } = await fetchJson(
-      io,
-      `${base}/oauth/token`,
-      {
-        method: 'POST',
-        // Form encoding: what every OAuth server takes (Qlik's /oauth/token also takes JSON).
-        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-        body: new URLSearchParams({
-          grant_type: 'client_credentials',
-          client_id: flags['client-id'],
-          client_secret: env.qlikClientSecret,
-          ...(flags.scope !== undefined ? { scope: flags.scope } : {}),
-        }).toString(),
-      },
-      'cannot get an admin access token',
-    );
-    const token = (body as { access_token?: unknown } | undefined)?.access_token;
-    if (status !== 200 || typeof token !== 'string')
-      throw upstreamError(
-        `POST ${base}/oauth/token answered ${status} (${errorSummary(body)}): check the client ID, QTV_QLIK_CLIENT_SECRET and that the client may use client_credentials`,
-      );
-    return token;
+    const clientId = flags['client-id'];
+    return { credentials: async () => ({ clientId, clientSecret }) };
   }
-  if (env.qlikApiKey !== undefined) return env.qlikApiKey;
+  if (env.qlikApiKey !== undefined) return { apiKey: env.qlikApiKey };
   throw usageError('no admin credential: set QTV_QLIK_API_KEY, or pass --client-id with QTV_QLIK_CLIENT_SECRET');
 }
 
-interface IdentityProvider {
-  id?: string;
-  protocol?: string;
-  options?: { issuer?: string; staticKeys?: { kid?: string }[] };
-}
+/** The fix to print for a failed step. */
+const FIXES: Record<QlikApiStep, string> = {
+  token: 'check the client ID, QTV_QLIK_CLIENT_SECRET and that the client may use client_credentials',
+  list: 'the credential needs the tenant admin role',
+  create: "check the credential's admin role and the IdP values (qtv idp config --json)",
+  delete: 'the credential needs the tenant admin role',
+  login: 'check the web integration ID',
+};
 
 /** `qtv idp push`. */
 export const idpPushCommand: Command = {
@@ -101,22 +83,18 @@ export const idpPushCommand: Command = {
     if (values.tenant === undefined) throw usageError('--tenant required: e.g. --tenant example.eu.qlikcloud.com');
     const base = tenantBaseUrl(values.tenant);
     const config = await resolveIdpConfig(values, io);
-    const bearer = await adminBearer(base, values, io);
-    const headers = { authorization: `Bearer ${bearer}`, accept: 'application/json' };
-    const url = `${base}/api/v1/identity-providers`;
-
-    const listed = await fetchJson(io, url, { headers }, 'cannot list identity providers');
-    if (listed.status !== 200)
-      throw upstreamError(
-        `GET ${url} answered ${listed.status} (${errorSummary(listed.body)}): the credential needs the tenant admin role`,
-      );
-    const data = (listed.body as { data?: IdentityProvider[] } | undefined)?.data ?? [];
-    const existing = data.find(
-      (idp) =>
-        idp.protocol === 'jwtAuth' &&
-        idp.options?.issuer === config.issuer &&
-        (idp.options?.staticKeys ?? []).some((k) => k.kid === config.keyId),
-    );
+    const tenant = new QlikRestIdentityProviders({
+      tenant: base,
+      fetch: io.fetch,
+      timeoutMs: 15_000,
+      ...adminCredential(values),
+      ...(values.scope !== undefined ? { scope: values.scope } : {}),
+    });
+    const request = config.identityProviderRequest as {
+      description?: unknown;
+      tenantIds?: string[];
+      clockToleranceSec?: number;
+    };
     const report = (id: string | undefined, created: boolean) => {
       const summary = { id, created, issuer: config.issuer, keyId: config.keyId, tenant: base };
       io.stdout(
@@ -126,23 +104,25 @@ export const idpPushCommand: Command = {
       );
       return EXIT.ok;
     };
-    if (existing !== undefined) return report(existing.id, false);
-
-    const posted = await fetchJson(
-      io,
-      url,
-      {
-        method: 'POST',
-        headers: { ...headers, 'content-type': 'application/json' },
-        body: JSON.stringify(config.identityProviderRequest),
-      },
-      'cannot create the identity provider',
-    );
-    const id = (posted.body as IdentityProvider | undefined)?.id;
-    if ((posted.status !== 201 && posted.status !== 200) || id === undefined)
-      throw upstreamError(
-        `POST ${url} answered ${posted.status} (${errorSummary(posted.body)}): check the credential's admin role and the IdP values (qtv idp config --json)`,
+    try {
+      const existing = (await tenant.listJwtIdentityProviders()).find(
+        (idp) => idp.issuer === config.issuer && idp.kid === config.keyId,
       );
-    return report(id, true);
+      if (existing !== undefined) return report(existing.id, false);
+      const created = await tenant.createJwtIdentityProvider({
+        kid: config.keyId,
+        issuer: config.issuer,
+        certificate: config.certificate,
+        description:
+          typeof request.description === 'string' ? request.description : `qlik-token-vending key ${config.keyId}`,
+        ...(request.tenantIds !== undefined ? { tenantIds: request.tenantIds } : {}),
+        ...(request.clockToleranceSec !== undefined ? { clockToleranceSec: request.clockToleranceSec } : {}),
+      });
+      return report(created.id, true);
+    } catch (error) {
+      if (error instanceof QlikApiError)
+        throw upstreamError(`${error.message.replace(/\.$/, '')}: ${FIXES[error.step]}`);
+      throw error;
+    }
   },
 };

@@ -210,14 +210,14 @@ describe.concurrent('Command: qtv idp push', () => {
       { QTV_QLIK_API_KEY: 'wrong' },
       [],
       3,
-      /answered 401 \(HTTP-401 Unauthorized\): the credential needs the tenant admin role/,
+      /identity providers failed \(HTTP 401: HTTP-401 Unauthorized\): the credential needs the tenant admin role/,
     ],
     [
       'a wrong client secret',
       { QTV_QLIK_CLIENT_SECRET: 'wrong' },
       ['--client-id', 'admin-client', '--scope', 'admin_classic'],
       3,
-      /oauth\/token answered 401 \(invalid_client\b[^)]*\): check the client ID, QTV_QLIK_CLIENT_SECRET/,
+      /refused the admin client's credentials \(HTTP 401: invalid_client\b[^)]*\): check the client ID, QTV_QLIK_CLIENT_SECRET/,
     ],
     [
       'no credential',

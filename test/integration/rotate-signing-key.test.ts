@@ -3,17 +3,14 @@ import { CreateSecretCommand, type SecretsManagerClient } from '@aws-sdk/client-
 import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createHandler as createIdpConfigHandler } from '../../functions/idp-config/handler.js';
-import {
-  QlikRestIdentityProviders,
-  SecretsManagerRotationStore,
-  SnsRotationNotifier,
-} from '../../functions/rotate-signing-key/adapters.js';
+import { SecretsManagerRotationStore, SnsRotationNotifier } from '../../functions/rotate-signing-key/adapters.js';
 import { adminCredentialsLoader } from '../../functions/rotate-signing-key/credentials.js';
 import { createHandler, type RotationRuntime } from '../../functions/rotate-signing-key/handler.js';
 import type { RotationNotifier } from '../../functions/rotate-signing-key/ports.js';
 import { FixedClock } from '../../functions/shared/clock.js';
 import { type ConfigInput, parseConfig } from '../../functions/shared/config.js';
 import { buildQlikClaims } from '../../functions/shared/qlik-claims.js';
+import { QlikRestIdentityProviders } from '../../functions/shared/qlik-identity-providers.js';
 import { createRuntime, secretSignerSource } from '../../functions/shared/runtime.js';
 import { SecretsManagerStore } from '../../functions/shared/secret-source.js';
 import { signCompactJws } from '../../functions/shared/signer.js';
