@@ -37,6 +37,9 @@ export function resolveIdentityMapping(mapping: IdentityMappingConfig): Resolved
 
 const EMAIL_SHAPE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
+/** A JSON array of strings or numbers starts like this; API Gateway's flattened `[a b c]` does not. */
+const JSON_ARRAY_START = /^\[\s*(?:"|-?\d|\])/;
+
 /**
  * Reads `record[key]` only when it is the record's own entry. Config records are plain objects, so a
  * plain lookup with a caller-chosen key such as "constructor" or "toString" would return what
@@ -73,11 +76,15 @@ export function parseListClaim(value: unknown): string[] {
   const text = claimString(value);
   if (text === undefined) return [];
   if (text.startsWith('[') && text.endsWith(']')) {
-    try {
-      const parsed: unknown = JSON.parse(text);
-      if (Array.isArray(parsed)) return parseListClaim(parsed);
-    } catch {
-      // Not JSON: API Gateway's "[a b c]" form.
+    // API Gateway's "[a b c]" is the form every request behind an HTTP API brings, so it must not go
+    // through JSON.parse: a thrown SyntaxError per request cost more than the rest of the mapping.
+    if (JSON_ARRAY_START.test(text)) {
+      try {
+        const parsed: unknown = JSON.parse(text);
+        if (Array.isArray(parsed)) return parseListClaim(parsed);
+      } catch {
+        // Looked like JSON but is not: read it as the flattened form below.
+      }
     }
     return text.slice(1, -1).split(/\s+/).filter(Boolean);
   }

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { parseConfig } from '../../../functions/shared/config.js';
 import { IdentityNotMappableError } from '../../../functions/shared/errors.js';
 import {
@@ -178,7 +178,23 @@ describe('Function: parseListClaim', () => {
     ['', []],
     [undefined, []],
     [42, ['42']],
+    ['[123 456]', ['123', '456']],
+    ['[7]', ['7']],
+    ['[ "x y" ]', ['x y']],
+    ['["unterminated]', ['"unterminated']],
   ])('reads %j as %j', (input, expected) => {
     expect(parseListClaim(input)).toEqual(expected);
+  });
+
+  it("reads API Gateway's flattened [a b c] without trying it as JSON, so no SyntaxError is thrown per request", () => {
+    const parse = vi.spyOn(JSON, 'parse');
+    try {
+      expect(parseListClaim('[Sales Finance]')).toEqual(['Sales', 'Finance']);
+      expect(parse).not.toHaveBeenCalled();
+      parseListClaim('["Sales","Finance"]');
+      expect(parse).toHaveBeenCalledTimes(1);
+    } finally {
+      parse.mockRestore();
+    }
   });
 });
