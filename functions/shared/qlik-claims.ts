@@ -9,7 +9,7 @@
  * - https://qlik.dev/authenticate/jwt/implement-jwt-authorization/ (jti and nbf required since June 2022,
  *   exp - nbf at most 3600 seconds)
  */
-import { randomBytes } from 'node:crypto';
+import { randomId } from './random-id.js';
 
 /** The audience Qlik Cloud requires. */
 export const QLIK_JWT_AUDIENCE = 'qlik.api/login/jwt-session';
@@ -94,7 +94,7 @@ export function buildQlikClaims(identity: QlikIdentity, options: QlikTokenOption
     email: identity.email,
     email_verified: identity.emailVerified,
     ...(identity.groups.length > 0 ? { groups: identity.groups } : {}),
-    jti: options.jti ?? randomBytes(32).toString('base64url'),
+    jti: options.jti ?? randomId(32),
     iat,
     nbf: iat - notBeforeSkewSeconds,
     exp: iat + ttlSeconds,
