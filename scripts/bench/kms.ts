@@ -15,6 +15,7 @@ import { createRuntime, SERVICE_NAME } from '../../functions/shared/runtime.js';
 import { signCompactJws } from '../../functions/shared/signer.js';
 import { httpEvent, lambdaContext } from '../../test/support/events.js';
 import { startMotoServer } from '../../test/support/moto-server.js';
+import { measureInterleaved, percentile } from './stats.js';
 
 /** Options of {@link benchKms}. */
 export interface BenchKmsOptions {
@@ -31,30 +32,6 @@ export interface BenchRow {
   readonly p95Ms: number;
   readonly iterations: number;
   readonly note?: string;
-}
-
-function percentile(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length - 1) * p))] ?? Number.NaN;
-}
-
-/**
- * Times each case once per round, round-robin, so drift on a shared machine (other processes,
- * moto warming up) falls on every case alike instead of on whichever ran first.
- */
-async function measureInterleaved(
-  iterations: number,
-  warmup: number,
-  cases: readonly (() => Promise<unknown>)[],
-): Promise<number[][]> {
-  const samples = cases.map(() => [] as number[]);
-  for (let round = 0; round < warmup + iterations; round++) {
-    for (const [index, run] of cases.entries()) {
-      const started = performance.now();
-      await run();
-      if (round >= warmup) samples[index]?.push(performance.now() - started);
-    }
-  }
-  return samples.map((s) => s.sort((a, b) => a - b));
 }
 
 const round = (ms: number) => Math.round(ms * 1000) / 1000;
@@ -114,20 +91,24 @@ export async function benchKms(options: BenchKmsOptions = {}): Promise<BenchRow[
       if (response.statusCode !== 200) throw new Error(`vend failed: ${response.statusCode} ${response.body}`);
     };
 
-    const [bare = [], signer = [], full = []] = await measureInterleaved(iterations, warmup, [
-      bareSign,
-      () => signCompactJws(claims, key),
-      vend,
-    ]);
-    const bareMedian = percentile(bare, 0.5);
+    const samples = await measureInterleaved(
+      [
+        { name: 'bare', run: bareSign },
+        { name: 'signer', run: () => signCompactJws(claims, key) },
+        { name: 'full', run: vend },
+      ],
+      { rounds: iterations, warmup },
+    );
+    const [bare = [], signer = [], full = []] = ['bare', 'signer', 'full'].map((name) => samples.get(name));
+    const bareMedian = percentile(bare, 50);
     const overBare = (samples: number[]) => {
-      const delta = round(percentile(samples, 0.5) - bareMedian);
+      const delta = round(percentile(samples, 50) - bareMedian);
       return `${delta >= 0 ? '+' : ''}${delta} ms over bare Sign`;
     };
     const row = (name: string, samples: number[], note?: string): BenchRow => ({
       name,
-      medianMs: round(percentile(samples, 0.5)),
-      p95Ms: round(percentile(samples, 0.95)),
+      medianMs: round(percentile(samples, 50)),
+      p95Ms: round(percentile(samples, 95)),
       iterations,
       ...(note !== undefined ? { note } : {}),
     });
