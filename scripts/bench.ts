@@ -22,8 +22,10 @@ const sections: Section[] = [
 
 function printTable(title: string, rows: Array<Record<string, unknown>>): void {
   if (rows.length === 0) return;
-  const columns = Object.keys(rows[0]!);
-  const cell = (v: unknown) => (typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toFixed(3)) : String(v));
+  // Union of every row's keys: a column that only later rows carry (the KMS notes) still shows.
+  const columns = [...new Set(rows.flatMap((r) => Object.keys(r)))];
+  const cell = (v: unknown) =>
+    v === undefined ? '' : typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toFixed(3)) : String(v);
   const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
   console.log(`\n## ${title}`);
   console.log(columns.map((c, i) => c.padEnd(widths[i]!)).join('  '));
