@@ -3,13 +3,14 @@
  * A thrown error tells Secrets Manager the step failed (it retries later; nothing is promoted).
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import type { Tracer } from '@aws-lambda-powertools/tracer';
 import middy from '@middy/core';
 import { z } from 'zod';
 import type { Clock } from '../shared/clock.js';
 import type { Config } from '../shared/config.js';
 import { RotationStateError } from '../shared/errors.js';
 import { describeErrorForLog } from '../shared/http.js';
+import { observe } from '../shared/runtime.js';
 import { ROTATION_STEPS, type RotationStepResult, runRotationStep } from './core.js';
 import type { QlikIdentityProviderPort, RotationNotifier, RotationSecretsPort } from './ports.js';
 
@@ -25,6 +26,8 @@ export interface RotationRuntime {
   readonly config: Config;
   readonly clock: Clock;
   readonly logger: Logger;
+  /** X-Ray segment per step (index.ts passes the Powertools tracer; tests leave it out). */
+  readonly tracer?: Tracer;
   readonly secrets: RotationSecretsPort;
   readonly qlik?: QlikIdentityProviderPort;
   readonly notifier?: RotationNotifier;
@@ -34,7 +37,7 @@ export interface RotationRuntime {
 export function createHandler(runtime: RotationRuntime) {
   const { logger } = runtime;
   return middy<unknown, RotationStepResult>()
-    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(observe<unknown, RotationStepResult>(runtime))
     .handler(async (event) => {
       const parsed = rotationEventSchema.safeParse(event);
       if (!parsed.success)

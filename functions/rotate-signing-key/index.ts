@@ -1,5 +1,6 @@
 /** Lambda entry of the key rotation function: ports built once per container from the validated configuration. */
 import { Logger } from '@aws-lambda-powertools/logger';
+import { Tracer } from '@aws-lambda-powertools/tracer';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { systemClock } from '../shared/clock.js';
@@ -11,13 +12,16 @@ import { adminCredentialsLoader } from './credentials.js';
 import { createHandler } from './handler.js';
 
 const config = loadConfig();
-const secretsManager = new SecretsManagerClient({});
+// Off outside Lambda (no AWS_EXECUTION_ENV); in Lambda every SDK call and Qlik step shows in X-Ray.
+const tracer = new Tracer({ serviceName: SERVICE_NAME });
+const secretsManager = tracer.captureAWSv3Client(new SecretsManagerClient({}));
 const { rotation, qlik } = config;
 
 export const handler = createHandler({
   config,
   clock: systemClock,
   logger: new Logger({ serviceName: SERVICE_NAME }),
+  tracer,
   secrets: new SecretsManagerRotationStore(secretsManager),
   ...(qlik.tenantHost !== undefined
     ? {
@@ -33,6 +37,6 @@ export const handler = createHandler({
       }
     : {}),
   ...(rotation.notifyTopicArn !== undefined
-    ? { notifier: new SnsRotationNotifier(new SNSClient({}), rotation.notifyTopicArn) }
+    ? { notifier: new SnsRotationNotifier(tracer.captureAWSv3Client(new SNSClient({})), rotation.notifyTopicArn) }
     : {}),
 });

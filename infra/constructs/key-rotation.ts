@@ -4,9 +4,9 @@
  * TokenApi / SigningKey constructs without depending on them.
  */
 import { fileURLToPath } from 'node:url';
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Architecture, type CfnPermission, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { Architecture, type CfnPermission, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { CfnRotationSchedule, type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
@@ -75,6 +75,8 @@ export class KeyRotation extends Construct {
   readonly role: Role;
   /** The rotation schedule resource. */
   readonly schedule: CfnRotationSchedule;
+  /** The function's log group (Monitoring counts blocked rotations in it). */
+  readonly logGroup: LogGroup;
 
   constructor(scope: Construct, id: string, props: KeyRotationProps) {
     super(scope, id);
@@ -87,6 +89,7 @@ export class KeyRotation extends Construct {
     const stack = Stack.of(this);
 
     const logGroup = new LogGroup(this, 'Logs', { retention: props.logRetention ?? RetentionDays.ONE_YEAR });
+    this.logGroup = logGroup;
     // An own role instead of AWSLambdaBasicExecutionRole (cdk-nag IAM4): logging on this function's group only.
     this.role = new Role(this, 'Role', {
       assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
@@ -116,6 +119,8 @@ export class KeyRotation extends Construct {
       },
       role: this.role,
       logGroup,
+      // Each step's Secrets Manager, SNS and Qlik calls in X-Ray (Powertools tracer in index.ts).
+      tracing: Tracing.ACTIVE,
       bundling: {
         format: OutputFormat.ESM,
         target: 'node24',
@@ -123,6 +128,14 @@ export class KeyRotation extends Construct {
         // tsyringe (used by @peculiar/x509) calls require(); give the ESM bundle one.
         banner: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
       },
+    });
+
+    // Tracing.ACTIVE adds xray:PutTraceSegments and xray:PutTelemetryRecords on "*": X-Ray defines no
+    // resource types for them (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsx-ray.html).
+    Validations.of(this.role).acknowledge({
+      id: 'AwsSolutions::AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'Only xray:PutTraceSegments and xray:PutTelemetryRecords use Resource "*": X-Ray supports no resource-level permissions for them',
     });
 
     // Least privilege: exactly what the four steps call, on this secret only.

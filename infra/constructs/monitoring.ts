@@ -26,6 +26,8 @@ import { Construct } from 'constructs';
 export const METRIC_NAMESPACE = 'QlikTokenVending';
 /** Metric counting failed reads of the signing key and failed signatures (Secrets Manager or KMS). */
 export const SIGNING_FAILURE_METRIC = 'SigningKeyFailures';
+/** Metric counting rotations the rotation function stopped before promoting a new key. */
+export const ROTATION_BLOCKED_METRIC = 'KeyRotationBlocked';
 
 /** A function to watch, with the log group its Powertools logger writes to. */
 export interface MonitoredFunction {
@@ -55,6 +57,12 @@ export interface MonitoringProps {
    * @default - no subscription
    */
   readonly alarmEmail?: string;
+  /**
+   * The signing key rotation function and its log group, when rotation is on: alarms on failed steps
+   * and on rotations blocked before promotion.
+   * @default - no rotation alarms
+   */
+  readonly rotation?: { readonly function: IFunction; readonly logGroup: ILogGroup };
   /**
    * Dashboard name.
    * @default - generated
@@ -176,6 +184,36 @@ export class Monitoring extends Construct {
       1,
       'The signing key could not be read or used (Secrets Manager or KMS); see the functions logs for errorCode',
     );
+    const rotationMetrics: IMetric[] = [];
+    if (props.rotation !== undefined) {
+      // A thrown step (handler.ts logs 'rotation step failed' and rethrows): Secrets Manager retries it, and
+      // the key stays as it was; nobody learns of it unless this alarm fires.
+      const failedSteps = props.rotation.function.metricErrors({ period, statistic: 'Sum' });
+      alarm('KeyRotationFailedSteps', failedSteps, 1, 'Key rotation: a rotation step failed (see the rotation logs)');
+      // core.ts logs 'rotation blocked before promotion: <reason>' when it refuses to promote (e.g. manual
+      // mode waiting for the identity provider to be pasted, or Qlik refusing the new key).
+      new MetricFilter(this, 'KeyRotationBlockedFilter', {
+        logGroup: props.rotation.logGroup,
+        metricNamespace: METRIC_NAMESPACE,
+        metricName: ROTATION_BLOCKED_METRIC,
+        metricValue: '1',
+        defaultValue: 0,
+        filterPattern: FilterPattern.stringValue('$.message', '=', 'rotation blocked before promotion*'),
+      });
+      const blocked = new Metric({
+        namespace: METRIC_NAMESPACE,
+        metricName: ROTATION_BLOCKED_METRIC,
+        statistic: 'Sum',
+        period,
+      });
+      alarm(
+        'KeyRotationBlocked',
+        blocked,
+        1,
+        'Key rotation stopped before promoting the new key; the old key stays in use',
+      );
+      rotationMetrics.push(failedSteps, blocked);
+    }
     this.alarms = alarms;
 
     this.dashboard = new Dashboard(this, 'Dashboard', {
@@ -196,6 +234,7 @@ export class Monitoring extends Construct {
           }),
           new GraphWidget({ title: 'Signing key failures', left: [signingFailureMetric], right: invocations }),
         ],
+        ...(rotationMetrics.length > 0 ? [[new GraphWidget({ title: 'Key rotation', left: rotationMetrics })]] : []),
       ],
     });
   }

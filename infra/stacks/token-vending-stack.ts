@@ -132,6 +132,9 @@ export class TokenVendingStack extends Stack {
       })),
       fiveXxRatePercent: deployment.alarms.fiveXxRatePercent,
       p99LatencyMs: deployment.alarms.p99LatencyMs,
+      ...(this.keyRotation !== undefined
+        ? { rotation: { function: this.keyRotation.function, logGroup: this.keyRotation.logGroup } }
+        : {}),
       ...(deployment.alarms.email !== undefined ? { alarmEmail: deployment.alarms.email } : {}),
     });
 

@@ -31,16 +31,24 @@ function secretRef(template: Template) {
   return { Ref: logicalId };
 }
 
-/** The rotation role's statements after the first, which is always logging to its own log group. */
+/**
+ * The rotation role's statements after the first two, which are always logging to its own log group and
+ * X-Ray (whose two actions take no resource but "*").
+ */
 function rotationPolicyStatements(template: Template) {
   const policies = Object.values(template.findResources('AWS::IAM::Policy'));
   expect(policies).toHaveLength(1);
-  const [logging, ...rest] = (policies[0] as { Properties: { PolicyDocument: { Statement: unknown[] } } }).Properties
-    .PolicyDocument.Statement;
+  const [logging, xray, ...rest] = (policies[0] as { Properties: { PolicyDocument: { Statement: unknown[] } } })
+    .Properties.PolicyDocument.Statement;
   expect(logging).toEqual({
     Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
     Effect: 'Allow',
     Resource: { 'Fn::GetAtt': [expect.stringMatching(/^KeyRotationLogs/), 'Arn'] },
+  });
+  expect(xray).toEqual({
+    Action: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'],
+    Effect: 'Allow',
+    Resource: '*',
   });
   return rest;
 }

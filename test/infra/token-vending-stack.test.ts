@@ -5,8 +5,10 @@ import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { routes as routeTable } from '../../functions/routes.js';
 import { CONFIG_ENV_VAR, type ConfigInput, loadConfigFile } from '../../functions/shared/config.js';
+import { METRIC_NAMESPACE, ROTATION_BLOCKED_METRIC } from '../../infra/constructs/monitoring.js';
 import { PROJECT_ROOT } from '../../infra/constructs/token-function.js';
 import type { TokenVendingStack } from '../../infra/stacks/token-vending-stack.js';
+import { matchesJsonFilterPattern } from '../support/metric-filter.js';
 import { baseConfig, buildStack, resourcesOf } from './synth.js';
 
 // The routes every configuration serves (OAuth routes need an `oauth` section: test/infra/oauth-routes.test.ts).
@@ -346,7 +348,7 @@ describe('Function: KeyRotation (in TokenVendingStack)', () => {
     expect(secretStackConstruct.keyRotation).toBeUndefined();
   });
 
-  it('grants the rotation function exactly logging, the four rotation actions on the key secret, its CMK, the admin client secret and publish on the notice topic', () => {
+  it('grants the rotation function exactly logging, X-Ray, the four rotation actions on the key secret, its CMK, the admin client secret and publish on the notice topic', () => {
     const policies = Object.entries(resourcesOf(rotationStack, 'AWS::IAM::Policy')).filter(([id]) =>
       id.startsWith('KeyRotation'),
     );
@@ -357,6 +359,7 @@ describe('Function: KeyRotation (in TokenVendingStack)', () => {
         Effect: 'Allow',
         Resource: { 'Fn::GetAtt': [expect.stringMatching(/^KeyRotationLogs/), 'Arn'] },
       },
+      xrayStatement,
       {
         Action: [
           'secretsmanager:DescribeSecret',
@@ -470,6 +473,48 @@ describe('Function: KeyRotation (in TokenVendingStack)', () => {
     expect(Object.keys(on)).not.toContain('AwsSolutions::AwsSolutions-SMG4');
     // cdk-nag passed on this stack (buildStack synthesizes with the checks): the schedule answers SMG4.
     expect(rotationStackConstruct.keyRotation).toBeDefined();
+  });
+
+  it('traces every rotation step with X-Ray', () => {
+    expect(rotationFunction().Properties.TracingConfig).toEqual({ Mode: 'Active' });
+  });
+
+  it('raises an alarm on a failed rotation step and one on a rotation blocked before promotion, to the alarm topic', () => {
+    const alarms = resourcesOf(rotationStack, 'AWS::CloudWatch::Alarm');
+    const find = (prefix: string) => Object.entries(alarms).find(([id]) => id.startsWith(prefix))?.[1].Properties;
+    expect(find('MonitoringKeyRotationFailedSteps')).toMatchObject({
+      MetricName: 'Errors',
+      Namespace: 'AWS/Lambda',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: expect.stringMatching(/^KeyRotationFunction/) } }],
+      Threshold: 1,
+      AlarmActions: [{ Ref: expect.stringMatching(/AlarmTopic/) }],
+    });
+    expect(find('MonitoringKeyRotationBlocked')).toMatchObject({
+      MetricName: ROTATION_BLOCKED_METRIC,
+      Namespace: METRIC_NAMESPACE,
+      Threshold: 1,
+      AlarmActions: [{ Ref: expect.stringMatching(/AlarmTopic/) }],
+    });
+    for (const template of [secretStack, kmsStack, importedStack])
+      expect(
+        Object.keys(resourcesOf(template, 'AWS::CloudWatch::Alarm')).filter((id) => id.includes('KeyRotation')),
+      ).toEqual([]);
+  });
+
+  it("counts blocked rotations from the rotation function's own log lines, and nothing else", () => {
+    const filter = Object.values(resourcesOf(rotationStack, 'AWS::Logs::MetricFilter')).find(
+      (f) =>
+        (f.Properties.MetricTransformations as { MetricName: string }[])[0]?.MetricName === ROTATION_BLOCKED_METRIC,
+    );
+    expect(filter?.Properties.LogGroupName).toEqual({ Ref: expect.stringMatching(/^KeyRotationLogs/) });
+    const pattern = filter?.Properties.FilterPattern as string;
+    // The line core.ts writes (message prefix) against lines it must not count.
+    const line = (message: string) => JSON.stringify({ level: 'ERROR', message, service: 'qlik-token-vending' });
+    expect(matchesJsonFilterPattern(pattern, line('rotation blocked before promotion: Qlik refused the new key'))).toBe(
+      true,
+    );
+    expect(matchesJsonFilterPattern(pattern, line('rotation step finished'))).toBe(false);
+    expect(matchesJsonFilterPattern(pattern, line('rotation step failed'))).toBe(false);
   });
 
   it('outputs the rotation function name', () => {

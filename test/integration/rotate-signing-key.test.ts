@@ -1,4 +1,5 @@
 import { createPublicKey, X509Certificate } from 'node:crypto';
+import { join } from 'node:path';
 import { CreateSecretCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -8,16 +9,20 @@ import { adminCredentialsLoader } from '../../functions/rotate-signing-key/crede
 import { createHandler, type RotationRuntime } from '../../functions/rotate-signing-key/handler.js';
 import type { RotationNotifier } from '../../functions/rotate-signing-key/ports.js';
 import { FixedClock } from '../../functions/shared/clock.js';
-import { type ConfigInput, parseConfig } from '../../functions/shared/config.js';
+import { type ConfigInput, loadConfigFile, parseConfig } from '../../functions/shared/config.js';
 import { buildQlikClaims } from '../../functions/shared/qlik-claims.js';
 import { QlikRestIdentityProviders } from '../../functions/shared/qlik-identity-providers.js';
 import { createRuntime, secretSignerSource } from '../../functions/shared/runtime.js';
 import { SecretsManagerStore } from '../../functions/shared/secret-source.js';
 import { signCompactJws } from '../../functions/shared/signer.js';
+import { ROTATION_BLOCKED_METRIC } from '../../infra/constructs/monitoring.js';
+import { PROJECT_ROOT } from '../../infra/constructs/token-function.js';
+import { buildStack, resourcesOf } from '../infra/synth.js';
 import { motoClientConfig, motoSecretsManager, uniqueName } from '../support/aws.js';
 import { httpEvent, lambdaContext } from '../support/events.js';
 import { verifyWithJsonwebtoken } from '../support/keys.js';
 import { capturingLogger } from '../support/logs.js';
+import { matchesJsonFilterPattern } from '../support/metric-filter.js';
 import {
   createRotatableKeySecret,
   driveRotation,
@@ -183,6 +188,19 @@ async function tokenFromCurrentKey(secretId: string, clock: FixedClock) {
     },
   );
   return { token: await signCompactJws(claims, key), kid: key.kid };
+}
+
+/** The filter pattern of the KeyRotationBlocked metric filter, as the shipped rotation example deploys it. */
+function rotationBlockedFilterPattern(): string {
+  const { template } = buildStack(
+    loadConfigFile(join(PROJECT_ROOT, 'config/example-rotation.json')) as ConfigInput,
+    'QlikTokenVending-rotation-filter',
+  );
+  const filter = Object.values(resourcesOf(template, 'AWS::Logs::MetricFilter')).find(
+    (f) => (f.Properties.MetricTransformations as { MetricName: string }[])[0]?.MetricName === ROTATION_BLOCKED_METRIC,
+  );
+  expect(filter, 'KeyRotationBlocked metric filter').toBeDefined();
+  return filter?.Properties.FilterPattern as string;
 }
 
 describe('Function: rotate-signing-key (against moto)', () => {
@@ -394,6 +412,10 @@ describe('Function: rotate-signing-key (against moto)', () => {
 
     // Assess
     expect(blocked).toMatchObject({ code: 'ROTATION_BLOCKED' });
+    // The deployed KeyRotationBlocked metric filter counts the line the blocked step wrote: the alarm fires.
+    const pattern = rotationBlockedFilterPattern();
+    expect(manual.logs.lines.filter((line) => matchesJsonFilterPattern(pattern, line))).toHaveLength(1);
+    expect(anyway.logs.lines.filter((line) => matchesJsonFilterPattern(pattern, line))).toHaveLength(0);
     expect((await keyAt(client, manual.secretId, 'AWSCURRENT')).kid).toBe(manual.initial.kid);
     expect(manual.notifier.messages[0]?.message).toContain('Key ID: qtv-2026-11-21-');
     const current = await keyAt(client, anyway.secretId, 'AWSCURRENT');
