@@ -153,14 +153,25 @@ export class NotConfiguredError extends TokenVendingError {
 export class OAuthProtocolError extends TokenVendingError {
   /** The RFC 6749 error code passed to the caller. */
   readonly oauthError: string;
+  /** Qlik's HTTP status, when Qlik answered. */
+  readonly upstreamStatus: number | undefined;
+  /** Qlik's error code and title (never its detail), for operators' messages; never sent to callers. */
+  readonly upstreamSummary: string | undefined;
   constructor(
     oauthError: string,
     status: number,
     message: string,
-    options?: ErrorOptions & { code?: ErrorCode; retryAfterSeconds?: number },
+    options?: ErrorOptions & {
+      code?: ErrorCode;
+      retryAfterSeconds?: number;
+      upstreamStatus?: number;
+      upstreamSummary?: string;
+    },
   ) {
     super(options?.code ?? 'OAUTH_REJECTED', status, message, options);
     this.oauthError = oauthError;
+    this.upstreamStatus = options?.upstreamStatus;
+    this.upstreamSummary = options?.upstreamSummary;
   }
 }
 

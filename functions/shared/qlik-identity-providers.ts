@@ -4,7 +4,13 @@
  * API: https://qlik.dev/apis/rest/identity-providers/ ; one key per JWT IdP, and PATCH cannot change
  * key or issuer (qlik-auth.md), so a new key always means a new IdP.
  */
-import { TokenVendingError } from './errors.js';
+import { OAuthProtocolError, TokenVendingError, UpstreamTimeoutError } from './errors.js';
+import {
+  QlikOAuthClient,
+  secretAuthenticator,
+  type UpstreamLogger,
+  upstreamErrorSummary,
+} from './qlik-oauth-client.js';
 
 /** Identity providers this service manages are recognised by this description prefix. */
 export const MANAGED_IDP_DESCRIPTION_PREFIX = 'qlik-token-vending key ';
@@ -90,29 +96,14 @@ export interface QlikRestOptions {
   /** @default 10_000 */
   readonly timeoutMs?: number;
   readonly nowMs?: () => number;
+  /** Told about each call to `/oauth/token` (operation, status, attempt; never values). @default none */
+  readonly logger?: UpstreamLogger;
 }
+
+const SILENT: UpstreamLogger = { info: () => {}, warn: () => {} };
 
 /** Which call to the tenant failed. */
 export type QlikApiStep = 'token' | 'list' | 'create' | 'delete' | 'login';
-
-/**
- * Short, stable description of an error body: Qlik's `errors[0]` code and title, an RFC 6749 `error`
- * code, or a problem's code and title. Never the detail or description, which may echo input.
- */
-export function upstreamErrorSummary(body: unknown): string {
-  const b = body as
-    | { errors?: { code?: unknown; title?: unknown }[]; code?: unknown; title?: unknown; error?: unknown }
-    | undefined;
-  const text = (...values: unknown[]) =>
-    values
-      .filter((v) => typeof v === 'string' && v !== '')
-      .join(' ')
-      .slice(0, 120);
-  const first = Array.isArray(b?.errors) ? b.errors[0] : undefined;
-  if (first) return text(first.code, first.title);
-  if (typeof b?.error === 'string') return text(b.error);
-  return text(b?.code, b?.title) || 'no error details';
-}
 
 /** A Qlik API call failed (status or transport); carries the error code Qlik gave, never its body. */
 export class QlikApiError extends TokenVendingError {
@@ -124,6 +115,20 @@ export class QlikApiError extends TokenVendingError {
     this.step = step;
     this.upstreamStatus = options?.upstreamStatus;
   }
+}
+
+/** Restates a failed client_credentials grant as the `token` step's error, naming Qlik's status and code. */
+function tokenStepError(base: string, error: unknown): QlikApiError {
+  if (error instanceof OAuthProtocolError && error.upstreamStatus !== undefined)
+    return new QlikApiError(
+      'token',
+      `Qlik refused the admin client's credentials (HTTP ${error.upstreamStatus}: ${error.upstreamSummary ?? error.oauthError}).`,
+      { cause: error, upstreamStatus: error.upstreamStatus },
+    );
+  if (error instanceof UpstreamTimeoutError)
+    return new QlikApiError('token', `The Qlik tenant ${base} did not answer in time (token).`, { cause: error });
+  const reason = error instanceof Error ? error.message : 'unknown error';
+  return new QlikApiError('token', `Getting an admin token from ${base} failed: ${reason}`, { cause: error });
 }
 
 /** Builds the error for a non-2xx answer, naming Qlik's error code. */
@@ -174,39 +179,30 @@ export class QlikRestIdentityProviders implements QlikIdentityProviderPort {
 
   private async bearer(): Promise<string> {
     if (this.options.apiKey !== undefined) return this.options.apiKey;
-    const now = this.options.nowMs?.() ?? Date.now();
-    if (this.accessToken !== undefined && now < this.accessToken.expiresAtMs) return this.accessToken.value;
+    const nowMs = this.options.nowMs ?? Date.now;
+    if (this.accessToken !== undefined && nowMs() < this.accessToken.expiresAtMs) return this.accessToken.value;
     if (this.options.credentials === undefined)
       throw new QlikApiError('token', 'No Qlik admin credential is configured (an admin OAuth client or an API key).');
     const { clientId, clientSecret } = await this.options.credentials();
-    const response = await this.call(
-      '/oauth/token',
-      {
-        method: 'POST',
-        // Form encoding: what every OAuth server takes (RFC 6749 §4.4.2); Qlik also takes JSON.
-        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-        body: new URLSearchParams({
-          grant_type: 'client_credentials',
-          client_id: clientId,
-          client_secret: clientSecret,
-          scope: this.options.scope ?? 'admin_classic',
-        }).toString(),
-      },
-      'token',
-    );
-    if (!response.ok) throw await refused('token', "Qlik refused the admin client's credentials", response);
-    const body = (await response.json()) as { access_token?: unknown; expires_in?: unknown; expires_at?: unknown };
-    if (typeof body.access_token !== 'string') throw new QlikApiError('token', 'Qlik returned no access_token.');
-    // expires_in is not guaranteed (qlik-auth.md); expires_at (ISO) is. Renew a minute early.
-    const expiresAt =
-      typeof body.expires_at === 'string'
-        ? Date.parse(body.expires_at)
-        : now + (typeof body.expires_in === 'number' ? body.expires_in * 1000 : 300_000);
-    this.accessToken = {
-      value: body.access_token,
-      expiresAtMs: (Number.isFinite(expiresAt) ? expiresAt : now) - 60_000,
-    };
-    return body.access_token;
+    // The one client_credentials implementation (request, client authentication, Qlik's expires_at).
+    const client = new QlikOAuthClient({
+      baseUrl: this.base,
+      authenticator: secretAuthenticator(clientId, async () => [clientSecret]),
+      fetch: this.options.fetch,
+      clock: { nowMs },
+      logger: this.options.logger ?? SILENT,
+      timeoutMs: this.options.timeoutMs ?? 10_000,
+      retries: 0,
+    });
+    let tokens: Awaited<ReturnType<QlikOAuthClient['clientCredentials']>>;
+    try {
+      tokens = await client.clientCredentials(this.options.scope ?? 'admin_classic');
+    } catch (error) {
+      throw tokenStepError(this.base, error);
+    }
+    // Renew a minute early, so a call never starts with a token about to lapse.
+    this.accessToken = { value: tokens.accessToken, expiresAtMs: tokens.expiresAtMs - 60_000 };
+    return tokens.accessToken;
   }
 
   private async authorized(path: string, init: RequestInit, step: QlikApiStep): Promise<Response> {

@@ -206,13 +206,37 @@ export function oauthErrorCode(status: number, body: unknown): string {
   return 'invalid_request';
 }
 
-/** The typed error for an OAuth error response: the code passes on, the upstream body never does. */
+/**
+ * Short, stable description of an error body: Qlik's `errors[0]` code and title, an RFC 6749 `error`
+ * code, or a problem's code and title. Never the detail or description, which may echo input.
+ */
+export function upstreamErrorSummary(body: unknown): string {
+  const b = body as
+    | { errors?: { code?: unknown; title?: unknown }[]; code?: unknown; title?: unknown; error?: unknown }
+    | undefined;
+  const text = (...values: unknown[]) =>
+    values
+      .filter((v) => typeof v === 'string' && v !== '')
+      .join(' ')
+      .slice(0, 120);
+  const first = Array.isArray(b?.errors) ? b.errors[0] : undefined;
+  if (first) return text(first.code, first.title);
+  if (typeof b?.error === 'string') return text(b.error);
+  return text(b?.code, b?.title) || 'no error details';
+}
+
+/**
+ * The typed error for an OAuth error response: the code passes on to callers; Qlik's status and
+ * error summary stay on the error for operator tools; the upstream body never goes anywhere.
+ */
 export function oauthErrorFrom(status: number, body: unknown): OAuthProtocolError {
   const code = oauthErrorCode(status, body);
   const ourStatus = STATUS_OF[code] ?? 400;
   return new OAuthProtocolError(code, ourStatus, DESCRIPTION_OF[code] ?? 'Qlik refused the request.', {
     ...(ourStatus >= 500 ? { code: 'UPSTREAM_ERROR' as const } : {}),
     ...(code === 'temporarily_unavailable' ? { retryAfterSeconds: 5 } : {}),
+    upstreamStatus: status,
+    upstreamSummary: upstreamErrorSummary(body),
   });
 }
 

@@ -252,7 +252,8 @@ describe('Function: rotate-signing-key (against moto)', () => {
         method: 'POST',
         path: '/oauth/token',
         status: 200,
-        headers: expect.objectContaining({ 'content-type': 'application/x-www-form-urlencoded' }),
+        // The one OAuth client sends JSON; Qlik's /oauth/token takes JSON or form bodies (qlik-auth.md).
+        headers: expect.objectContaining({ 'content-type': 'application/json' }),
       }),
     );
     expect(seen).toContainEqual(

@@ -75,7 +75,8 @@ describe('Function: QlikRestIdentityProviders', () => {
       client_secret: 'very-secret-value',
       scope: 'admin_classic',
     });
-    expect(tenant.requests[0]?.headers['content-type']).toBe('application/x-www-form-urlencoded');
+    // Through the shared QlikOAuthClient: JSON, which Qlik's /oauth/token takes as well as forms (qlik-auth.md).
+    expect(tenant.requests[0]?.headers['content-type']).toBe('application/json');
     expect(tenant.requests[1]?.headers.authorization).toBe('Bearer at-1');
     expect(tenant.requests[1]?.body).toEqual({
       provider: 'external',
@@ -182,6 +183,65 @@ describe('Function: QlikRestIdentityProviders', () => {
       .catch((e: unknown) => e as Error & { code: string });
     expect(error).toMatchObject({ code: 'UPSTREAM_ERROR', message: expect.stringContaining(message) });
     expect((error as Error).message).not.toContain('very-secret-value');
+  });
+
+  it.each([
+    [
+      'invalid_client in RFC 6749 form',
+      () => json(401, { error: 'invalid_client' }),
+      /^Qlik refused the admin client's credentials \(HTTP 401: invalid_client\)\.$/,
+    ],
+    [
+      "Qlik's errors[] form",
+      () => json(403, { errors: [{ code: 'OAUTH-1', title: 'Forbidden', detail: 'client very-secret-value' }] }),
+      /^Qlik refused the admin client's credentials \(HTTP 403: OAUTH-1 Forbidden\)\.$/,
+    ],
+    [
+      'a server fault',
+      () => json(503, {}),
+      /^Getting an admin token from https:\/\/tenant\.example\.com failed: Qlik answered HTTP 503\.$/,
+    ],
+    [
+      'a 200 without an access token',
+      () => json(200, { token_type: 'Bearer' }),
+      /failed: Qlik answered the token request without an access token\.$/,
+    ],
+  ])(
+    "names the token step, the status and Qlik's code, never the detail, when the grant fails with %s",
+    async (_name, route, message) => {
+      const tenant = fakeTenant({ 'POST /oauth/token': route });
+      const qlik = new QlikRestIdentityProviders({ tenant: 'tenant.example.com', fetch: tenant.fetch, credentials });
+      const error = await qlik.listJwtIdentityProviders().then(
+        () => new Error('no error'),
+        (e: unknown) => e as Error,
+      );
+      expect(error).toMatchObject({ code: 'UPSTREAM_ERROR', step: 'token', message: expect.stringMatching(message) });
+      expect(error.message).not.toContain('very-secret-value');
+      expect(tenant.requests).toHaveLength(1);
+    },
+  );
+
+  it('asks for a new admin token a minute before the current one expires, not earlier', async () => {
+    let now = NOW;
+    const tenant = fakeTenant({
+      'POST /oauth/token': () => json(200, { access_token: `at-${now}`, expires_in: 600 }),
+      'GET /api/v1/identity-providers': () => json(200, { data: [] }),
+    });
+    const qlik = new QlikRestIdentityProviders({
+      tenant: 'tenant.example.com',
+      fetch: tenant.fetch,
+      credentials,
+      nowMs: () => now,
+    });
+    const tokenCalls = () => tenant.requests.filter((r) => r.url === '/oauth/token').length;
+    await qlik.listJwtIdentityProviders();
+    now += 539_000;
+    await qlik.listJwtIdentityProviders();
+    expect(tokenCalls()).toBe(1);
+    now += 2_000;
+    await qlik.listJwtIdentityProviders();
+    expect(tokenCalls()).toBe(2);
+    expect(tenant.requests.at(-1)?.headers.authorization).toBe(`Bearer at-${now}`);
   });
 
   it('fails with a typed error when the tenant cannot be reached', async () => {
