@@ -10,7 +10,7 @@
  * cookie holds (RFC 7636).
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Clock } from '../shared/clock.js';
 import type { OAuthConfig } from '../shared/config.js';
 import { InvalidRequestError, OAuthProtocolError, TokenVendingError } from '../shared/errors.js';

@@ -4,7 +4,7 @@
  */
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { callerClaimsFrom } from '../shared/caller.js';
 import { NotConfiguredError } from '../shared/errors.js';
 import { json, parseJsonBody, problemJsonErrors, text, wantsText } from '../shared/http.js';

@@ -2,7 +2,7 @@
  * Vends a Qlik JWT for a verified caller: claims -> Qlik identity -> Qlik claims -> signature.
  * Pure apart from its injected ports.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Clock } from '../shared/clock.js';
 import type { Config } from '../shared/config.js';
 import { type CallerClaims, mapCallerIdentity, type ResolvedIdentityMapping } from '../shared/identity-mapping.js';

@@ -5,7 +5,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Tracer } from '@aws-lambda-powertools/tracer';
 import middy from '@middy/core';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Clock } from '../shared/clock.js';
 import type { Config } from '../shared/config.js';
 import { RotationStateError } from '../shared/errors.js';

@@ -4,7 +4,7 @@
  * A bad configuration fails with every problem listed at once.
  */
 import { readFileSync } from 'node:fs';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConfigError } from './errors.js';
 import { IDENTITY_PRESETS, identityPresets } from './identity-presets.js';
 import { QLIK_MAX_LIFETIME_SECONDS } from './qlik-claims.js';

@@ -92,14 +92,18 @@ export function lambdaEntries(root = 'functions'): Array<{ name: string; entry: 
 }
 
 /** Output bytes by origin, from esbuild's metafile. */
-interface Breakdown {
+export interface Breakdown {
   readonly zod: number;
   readonly zodLocales: number;
   readonly awsSdk: number;
   readonly ours: number;
 }
 
-async function bundle(entry: string, outfile: string, sdkExternal: boolean): Promise<Breakdown> {
+/**
+ * Bundles one Lambda entry with the options the TokenFunction construct gives esbuild, writes it to
+ * `outfile`, and returns its bytes by origin.
+ */
+export async function bundleLambda(entry: string, outfile: string, sdkExternal: boolean): Promise<Breakdown> {
   const result = await build({
     entryPoints: [entry],
     outfile,
@@ -212,9 +216,9 @@ export async function benchColdStart(options: { runs?: number } = {}): Promise<C
     const rows: ColdStartRow[] = [];
     for (const { name, entry } of lambdaEntries()) {
       const outfile = join(dir, name, 'index.mjs');
-      const parts = await bundle(resolve(entry), outfile, false);
+      const parts = await bundleLambda(resolve(entry), outfile, false);
       const external = join(dir, `${name}-sdk-external`, 'index.mjs');
-      await bundle(resolve(entry), external, true);
+      await bundleLambda(resolve(entry), external, true);
       const sample = sampleEvent(name);
       const event = JSON.stringify(sample);
       const wall: number[] = [];

@@ -4,7 +4,7 @@
  */
 import { generateKeyPairSync, type KeyObject, randomUUID } from 'node:crypto';
 import { exportJWK, type JWK, SignJWT } from 'jose';
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Body of `POST /dev/identity/token`. */
 export const devTokenRequestSchema = z.strictObject({
