@@ -204,8 +204,8 @@ export async function benchColdStart(options: { runs?: number } = {}): Promise<C
     writeFileSync(certPath, await createSelfSignedCertificate({ privateKey, commonName: 'cold start' }));
     const harness = join(dir, 'harness.mjs');
     writeFileSync(harness, HARNESS);
+    // Children get only what a Lambda would: no PATH (node is spawned by its absolute path), nothing inherited.
     const env: NodeJS.ProcessEnv = {
-      PATH: process.env.PATH,
       NODE_OPTIONS: '--enable-source-maps',
       QTV_CONFIG: JSON.stringify({
         qlik: { issuer: 'https://qtv.example', keyId: 'cold' },
@@ -229,7 +229,7 @@ export async function benchColdStart(options: { runs?: number } = {}): Promise<C
       // One unmeasured run warms the file cache for the bundle, as Lambda's would be after download.
       timeSpawn([harness, pathToFileURL(outfile).href, event], env);
       for (let i = 0; i < runs; i++) {
-        baseline.push(timeSpawn(['-e', ''], { PATH: process.env.PATH }).ms);
+        baseline.push(timeSpawn(['-e', ''], {}).ms);
         const { ms, stdout } = timeSpawn([harness, pathToFileURL(outfile).href, event], env);
         const line = stdout.split('\n').find((l) => l.startsWith(MARKER));
         if (line === undefined) throw new Error(`cold-start harness printed no result for ${name}`);
