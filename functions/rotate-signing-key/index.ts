@@ -12,15 +12,16 @@ import { adminCredentialsLoader } from './credentials.js';
 import { createHandler } from './handler.js';
 
 const config = loadConfig();
-// Off outside Lambda (no AWS_EXECUTION_ENV); in Lambda every SDK call and Qlik step shows in X-Ray.
+// Off outside Lambda (no AWS_EXECUTION_ENV); in Lambda each step and its Secrets Manager and SNS calls show in X-Ray.
 const tracer = new Tracer({ serviceName: SERVICE_NAME });
+const logger = new Logger({ serviceName: SERVICE_NAME });
 const secretsManager = tracer.captureAWSv3Client(new SecretsManagerClient({}));
 const { rotation, qlik } = config;
 
 export const handler = createHandler({
   config,
   clock: systemClock,
-  logger: new Logger({ serviceName: SERVICE_NAME }),
+  logger,
   tracer,
   secrets: new SecretsManagerRotationStore(secretsManager),
   ...(qlik.tenantHost !== undefined
@@ -29,6 +30,8 @@ export const handler = createHandler({
           tenant: qlik.tenantHost,
           fetch: globalThis.fetch,
           timeoutMs: rotation.qlik.requestTimeoutMs,
+          // Admin-token calls in the step's log (operation, status, attempt; never values).
+          logger,
           ...(rotation.qlik.webIntegrationId !== undefined ? { webIntegrationId: rotation.qlik.webIntegrationId } : {}),
           ...(rotation.qlik.adminCredentialsSecretId !== undefined
             ? { credentials: adminCredentialsLoader(secretsManager, rotation.qlik.adminCredentialsSecretId) }
