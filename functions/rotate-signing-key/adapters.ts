@@ -10,16 +10,7 @@ import {
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
-import type {
-  NewQlikJwtIdentityProvider,
-  QlikIdentityProviderPort,
-  QlikJwtIdentityProvider,
-  QlikLoginResult,
-  RotationNotifier,
-  RotationSecretMetadata,
-  RotationSecretsPort,
-  RotationSecretValue,
-} from './ports.js';
+import type { RotationNotifier, RotationSecretMetadata, RotationSecretsPort, RotationSecretValue } from './ports.js';
 
 const NOT_FOUND = new Set(['ResourceNotFoundException', 'SecretStageVersionMismatchException']);
 

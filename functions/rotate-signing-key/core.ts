@@ -31,7 +31,6 @@ import { keyThumbprint, signingKeyFromSecret } from '../shared/signing-key.js';
 import {
   AWSCURRENT,
   AWSPENDING,
-  AWSPREVIOUS,
   type QlikIdentityProviderPort,
   type QlikJwtIdentityProvider,
   type RotationNotifier,
@@ -162,7 +161,7 @@ export async function runRotationStep(event: RotationEvent, deps: RotationDepend
 
   switch (step) {
     case 'createSecret':
-      return createSecret(secretId, token, meta.versions, deps);
+      return createSecret(secretId, token, deps);
     case 'setSecret':
       return setSecret(secretId, token, deps);
     case 'testSecret':
@@ -172,12 +171,7 @@ export async function runRotationStep(event: RotationEvent, deps: RotationDepend
   }
 }
 
-async function createSecret(
-  secretId: string,
-  token: string,
-  versions: Readonly<Record<string, readonly string[]>>,
-  deps: RotationDependencies,
-): Promise<RotationStepResult> {
+async function createSecret(secretId: string, token: string, deps: RotationDependencies): Promise<RotationStepResult> {
   const current = await deps.secrets.getValue(secretId, { versionStage: AWSCURRENT });
   if (current === undefined)
     throw new RotationStateError(`Secret ${secretId} has no AWSCURRENT value; store the first key before rotating.`);

@@ -413,7 +413,7 @@ export async function createOAuthServer(issuer: string, hooks: OAuthEmulatorHook
       if ((lookup.field !== 'subject' && lookup.field !== 'userId') || typeof lookup.value !== 'string')
         throw new errors.InvalidRequest('user_lookup.field must be "subject" or "userId", with a string value');
       const user = lookup.field === 'subject' ? users.bySubject(lookup.value) : users.byId(lookup.value);
-      if (!user || user.status !== 'active') throw new errors.InvalidGrant('user not found');
+      if (user?.status !== 'active') throw new errors.InvalidGrant('user not found');
       const grant = new provider.Grant({ clientId: client.clientId, accountId: user.id });
       grant.addOIDCScope(scope);
       const grantId = await grant.save();
