@@ -5,12 +5,7 @@
  * key or issuer (qlik-auth.md), so a new key always means a new IdP.
  */
 import { OAuthProtocolError, TokenVendingError, UpstreamTimeoutError } from './errors.js';
-import {
-  QlikOAuthClient,
-  secretAuthenticator,
-  type UpstreamLogger,
-  upstreamErrorSummary,
-} from './qlik-oauth-client.js';
+import { QlikOAuthClient, type UpstreamLogger, upstreamErrorSummary } from './qlik-oauth-client.js';
 
 /** Identity providers this service manages are recognised by this description prefix. */
 export const MANAGED_IDP_DESCRIPTION_PREFIX = 'qlik-token-vending key ';
@@ -160,9 +155,32 @@ interface RawIdp {
 export class QlikRestIdentityProviders implements QlikIdentityProviderPort {
   private readonly base: string;
   private accessToken: { value: string; expiresAtMs: number } | undefined;
+  /** The one client_credentials implementation (request, client authentication, Qlik's expires_at). */
+  private readonly oauth: QlikOAuthClient | undefined;
+  private readonly nowMs: () => number;
 
   constructor(private readonly options: QlikRestOptions) {
     this.base = /^https?:\/\//.test(options.tenant) ? options.tenant.replace(/\/$/, '') : `https://${options.tenant}`;
+    this.nowMs = options.nowMs ?? Date.now;
+    const { credentials } = options;
+    this.oauth =
+      credentials === undefined
+        ? undefined
+        : new QlikOAuthClient({
+            baseUrl: this.base,
+            // Read per token request, so a rotated admin secret is picked up at the next renewal.
+            authenticator: {
+              async candidates() {
+                const { clientId, clientSecret } = await credentials();
+                return [{ client_id: clientId, client_secret: clientSecret }];
+              },
+            },
+            fetch: options.fetch,
+            clock: { nowMs: this.nowMs },
+            logger: options.logger ?? SILENT,
+            timeoutMs: options.timeoutMs ?? 10_000,
+            retries: 0,
+          });
   }
 
   private async call(path: string, init: RequestInit, step: QlikApiStep): Promise<Response> {
@@ -179,24 +197,12 @@ export class QlikRestIdentityProviders implements QlikIdentityProviderPort {
 
   private async bearer(): Promise<string> {
     if (this.options.apiKey !== undefined) return this.options.apiKey;
-    const nowMs = this.options.nowMs ?? Date.now;
-    if (this.accessToken !== undefined && nowMs() < this.accessToken.expiresAtMs) return this.accessToken.value;
-    if (this.options.credentials === undefined)
+    if (this.accessToken !== undefined && this.nowMs() < this.accessToken.expiresAtMs) return this.accessToken.value;
+    if (this.oauth === undefined)
       throw new QlikApiError('token', 'No Qlik admin credential is configured (an admin OAuth client or an API key).');
-    const { clientId, clientSecret } = await this.options.credentials();
-    // The one client_credentials implementation (request, client authentication, Qlik's expires_at).
-    const client = new QlikOAuthClient({
-      baseUrl: this.base,
-      authenticator: secretAuthenticator(clientId, async () => [clientSecret]),
-      fetch: this.options.fetch,
-      clock: { nowMs },
-      logger: this.options.logger ?? SILENT,
-      timeoutMs: this.options.timeoutMs ?? 10_000,
-      retries: 0,
-    });
     let tokens: Awaited<ReturnType<QlikOAuthClient['clientCredentials']>>;
     try {
-      tokens = await client.clientCredentials(this.options.scope ?? 'admin_classic');
+      tokens = await this.oauth.clientCredentials(this.options.scope ?? 'admin_classic');
     } catch (error) {
       throw tokenStepError(this.base, error);
     }

@@ -23,9 +23,9 @@
  * Nothing secret (secrets, codes, verifiers, tokens, assertions) is ever put in a message or a log line;
  * upstream bodies are never copied into errors.
  */
-import { randomBytes } from 'node:crypto';
 import type { Clock } from './clock.js';
 import { OAuthProtocolError, UpstreamError, UpstreamTimeoutError, UpstreamUnavailableError } from './errors.js';
+import { randomId } from './random-id.js';
 import { type Signer, signCompactJws } from './signer.js';
 
 /** The slice of `fetch` the client uses. */
@@ -103,7 +103,7 @@ export async function buildClientAssertion(
       iss: options.clientId,
       sub: options.clientId,
       aud: options.audience,
-      jti: randomBytes(18).toString('base64url'),
+      jti: randomId(18),
       iat,
       exp: iat + CLIENT_ASSERTION_LIFETIME_SECONDS,
     },

@@ -32,6 +32,30 @@ beforeAll(async () => {
   );
 });
 
+/** `qtv secret put` arguments storing the test key and certificate under `kid`. */
+function putArgs(secretId: string, kid: string): string[] {
+  return [
+    'secret',
+    'put',
+    '--secret-id',
+    secretId,
+    '--key-file',
+    keyFile,
+    '--cert-file',
+    certFile,
+    '--issuer',
+    ISSUER,
+    '--kid',
+    kid,
+  ];
+}
+
+/** Runs `qtv secret put` as a test's preparation; a failed put fails the test here, not later. */
+async function putSecret(secretId: string, kid: string): Promise<void> {
+  const result = await runQtv(putArgs(secretId, kid), { env });
+  expect(result.code, result.stderr).toBe(0);
+}
+
 describe.concurrent('Command: qtv secret put / show', () => {
   it('creates the secret in the format the token API reads, then puts a new version on the second run', async () => {
     // Prepare
@@ -39,24 +63,7 @@ describe.concurrent('Command: qtv secret put / show', () => {
     const secondKey = join(tempDir(), 'rsa.pem');
     writeFileSync(secondKey, pkcs1Pem(generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey));
     // Act
-    const first = await runQtv(
-      [
-        'secret',
-        'put',
-        '--secret-id',
-        secretId,
-        '--key-file',
-        keyFile,
-        '--cert-file',
-        certFile,
-        '--issuer',
-        ISSUER,
-        '--kid',
-        'qtv-a',
-        '--json',
-      ],
-      { env },
-    );
+    const first = await runQtv([...putArgs(secretId, 'qtv-a'), '--json'], { env });
     const second = await runQtv(
       [
         'secret',
@@ -96,40 +103,8 @@ describe.concurrent('Command: qtv secret put / show', () => {
   it('shows ARN, versions with stages, kid, issuer, key size and certificate expiry, never the key', async () => {
     // Prepare
     const secretId = uniqueName('qtv/cli-show');
-    await runQtv(
-      [
-        'secret',
-        'put',
-        '--secret-id',
-        secretId,
-        '--key-file',
-        keyFile,
-        '--cert-file',
-        certFile,
-        '--issuer',
-        ISSUER,
-        '--kid',
-        'qtv-1',
-      ],
-      { env },
-    );
-    await runQtv(
-      [
-        'secret',
-        'put',
-        '--secret-id',
-        secretId,
-        '--key-file',
-        keyFile,
-        '--cert-file',
-        certFile,
-        '--issuer',
-        ISSUER,
-        '--kid',
-        'qtv-2',
-      ],
-      { env },
-    );
+    await putSecret(secretId, 'qtv-1');
+    await putSecret(secretId, 'qtv-2');
     // Act
     const text = await runQtv(['secret', 'show', '--secret-id', secretId], { env });
     const json = await runQtv(['secret', 'show', '--secret-id', secretId, '--json'], { env });
@@ -161,23 +136,7 @@ describe.concurrent('Command: qtv secret put / show', () => {
   it('mints with --secret-id: issuer and kid come from the secret, the token verifies with the stored certificate', async () => {
     // Prepare
     const secretId = uniqueName('qtv/cli-token');
-    await runQtv(
-      [
-        'secret',
-        'put',
-        '--secret-id',
-        secretId,
-        '--key-file',
-        keyFile,
-        '--cert-file',
-        certFile,
-        '--issuer',
-        ISSUER,
-        '--kid',
-        'qtv-sm',
-      ],
-      { env },
-    );
+    await putSecret(secretId, 'qtv-sm');
     // Act
     const result = await runQtv(
       [
