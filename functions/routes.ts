@@ -4,8 +4,8 @@
  */
 
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import type { Config } from './shared/config.js';
-import type { Runtime } from './shared/runtime.js';
+import type { Config } from './runtime/config.js';
+import type { Runtime } from './runtime/wiring.js';
 
 /** The shape of every handler: a payload-2.0 event in, a structured result out. */
 export type LambdaHandlerLike = (

@@ -5,7 +5,7 @@
 import { isAbsolute, join } from 'node:path';
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { loadConfigFile } from '../functions/shared/config.js';
+import { loadConfigFile } from '../functions/runtime/config.js';
 import { PROJECT_ROOT } from './constructs/token-function.js';
 import { TokenVendingStack } from './stacks/token-vending-stack.js';
 

@@ -12,6 +12,8 @@ import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { createLocalJWKSet, createRemoteJWKSet } from 'jose';
+import { ConfigError, TokenVendingError } from '../functions/errors.js';
+import { problem } from '../functions/http/lambda-http.js';
 import { routesFor } from '../functions/routes.js';
 import {
   type Config,
@@ -19,11 +21,9 @@ import {
   loadConfigFile,
   loadDevServerSettings,
   parseConfig,
-} from '../functions/shared/config.js';
-import { ConfigError, TokenVendingError } from '../functions/shared/errors.js';
-import { problem } from '../functions/shared/http.js';
-import { createRuntime, prefetchSigningKey, type Runtime, SERVICE_NAME } from '../functions/shared/runtime.js';
-import { MemorySecretStore } from '../functions/shared/secret-source.js';
+} from '../functions/runtime/config.js';
+import { createRuntime, prefetchSigningKey, type Runtime, SERVICE_NAME } from '../functions/runtime/wiring.js';
+import { MemorySecretStore } from '../functions/secrets/secret-source.js';
 import { DEV_AUDIENCE, DevIdentityProvider, devTokenRequestSchema } from './dev/dev-identity.js';
 import { ensureDevSigningKey } from './dev/dev-keys.js';
 import { createLocalApiGateway, type LocalHandler, type LocalRoute } from './dev/local-api-gateway.js';

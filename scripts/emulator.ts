@@ -4,8 +4,9 @@
  * loadEmulatorSettings (EMULATOR_PORT, EMULATOR_HOST, EMULATOR_REDIRECT_URIS, EMULATOR_ORIGINS,
  * EMULATOR_ADMIN_API_KEY). Test-only tool: never point a real app's secrets at it.
  */
-import { loadEmulatorSettings } from '../functions/shared/config.js';
-import { ConfigError } from '../functions/shared/errors.js';
+
+import { ConfigError } from '../functions/errors.js';
+import { loadEmulatorSettings } from '../functions/runtime/config.js';
 import { ADMIN_SCOPE, startTenantEmulator } from '../test/support/tenant-emulator/index.js';
 
 /** The seeded demo fixtures (fixed, so a hand-run flow can be copied from the docs). */

@@ -3,11 +3,11 @@
  * signing key (public data only).
  */
 
-import { publicKeyPem } from '../shared/certificates.js';
-import { SigningKeyInvalidError } from '../shared/errors.js';
-import { identityProviderRequestBody } from '../shared/qlik-identity-providers.js';
-import type { PendingSignerSource } from '../shared/runtime.js';
-import type { ActiveSigningKey, SignerSource } from '../shared/signer.js';
+import { SigningKeyInvalidError } from '../errors.js';
+import { identityProviderRequestBody } from '../qlik/identity-providers.js';
+import type { PendingSignerSource } from '../runtime/wiring.js';
+import { publicKeyPem } from '../signing/certificates.js';
+import type { ActiveSigningKey, SignerSource } from '../signing/signer.js';
 
 /** Response body of `GET /qlik/idp-config`. */
 export interface IdpConfig {

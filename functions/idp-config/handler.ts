@@ -1,8 +1,8 @@
 /** `GET /qlik/idp-config`: the public facts Qlik's JWT identity provider needs. Wiring only. */
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { json, problemJsonErrors } from '../shared/http.js';
-import { observe, type Runtime } from '../shared/runtime.js';
+import { json, problemJsonErrors } from '../http/lambda-http.js';
+import { observe, type Runtime } from '../runtime/wiring.js';
 import { describeIdpConfig } from './core.js';
 
 /** Builds the handler (the Lambda entry and the dev server both call this). */

@@ -11,11 +11,11 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import * as z from 'zod';
-import type { Clock } from '../shared/clock.js';
-import type { OAuthConfig } from '../shared/config.js';
-import { InvalidRequestError, OAuthProtocolError, TokenVendingError } from '../shared/errors.js';
-import type { QlikOAuthClient, TokenSet } from '../shared/qlik-oauth-client.js';
-import type { Sealer } from '../shared/sealing.js';
+import { InvalidRequestError, OAuthProtocolError, TokenVendingError } from '../errors.js';
+import type { Sealer } from '../http/sealing.js';
+import type { QlikOAuthClient, TokenSet } from '../qlik/oauth-client.js';
+import type { Clock } from '../runtime/clock.js';
+import type { OAuthConfig } from '../runtime/config.js';
 
 /** The login state could not be verified (missing, expired, tampered, other browser) (400). */
 export class OAuthStateError extends OAuthProtocolError {

@@ -5,9 +5,9 @@
 import middy, { type MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type { z } from 'zod';
-import { InvalidRequestError, NotConfiguredError, TokenVendingError } from '../shared/errors.js';
-import { headerValue, json, parseJsonBody, problemJsonErrors, text, wantsText } from '../shared/http.js';
-import { observe, type Runtime } from '../shared/runtime.js';
+import { InvalidRequestError, NotConfiguredError, TokenVendingError } from '../errors.js';
+import { headerValue, json, parseJsonBody, problemJsonErrors, text, wantsText } from '../http/lambda-http.js';
+import { observe, type Runtime } from '../runtime/wiring.js';
 import {
   callbackQuerySchema,
   clearCookie,

@@ -12,12 +12,13 @@
  * (`invalid_grant`) makes the proxy look the user up with its admin client and create it, then try once
  * more; looking up first on every request would cost an admin call per token.
  */
-import type { Clock } from '../shared/clock.js';
-import { IdentityNotMappableError, OAuthProtocolError } from '../shared/errors.js';
-import { type CallerClaims, mapCallerIdentity, type ResolvedIdentityMapping } from '../shared/identity-mapping.js';
-import type { CachedAccessToken, OAuthRuntime } from '../shared/oauth-runtime.js';
-import type { QlikIdentity } from '../shared/qlik-claims.js';
-import type { UpstreamLogger } from '../shared/qlik-oauth-client.js';
+
+import { IdentityNotMappableError, OAuthProtocolError } from '../errors.js';
+import { type CallerClaims, mapCallerIdentity, type ResolvedIdentityMapping } from '../identity/mapping.js';
+import type { QlikIdentity } from '../qlik/claims.js';
+import type { UpstreamLogger } from '../qlik/oauth-client.js';
+import type { Clock } from '../runtime/clock.js';
+import type { CachedAccessToken, OAuthRuntime } from '../runtime/oauth-wiring.js';
 
 /** The response body of `POST /qlik/access-token`. */
 export interface AccessTokenResult {

@@ -5,10 +5,10 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import * as z from 'zod';
-import { callerClaimsFrom } from '../shared/caller.js';
-import { NotConfiguredError } from '../shared/errors.js';
-import { json, parseJsonBody, problemJsonErrors, text, wantsText } from '../shared/http.js';
-import { observe, type Runtime } from '../shared/runtime.js';
+import { NotConfiguredError } from '../errors.js';
+import { json, parseJsonBody, problemJsonErrors, text, wantsText } from '../http/lambda-http.js';
+import { callerClaimsFrom } from '../identity/caller.js';
+import { observe, type Runtime } from '../runtime/wiring.js';
 import { vendAccessToken } from './core.js';
 
 /** The caller chooses nothing: the identity comes from its verified token only. */

@@ -3,11 +3,11 @@
  * Pure apart from its injected ports.
  */
 import * as z from 'zod';
-import type { Clock } from '../shared/clock.js';
-import type { Config } from '../shared/config.js';
-import { type CallerClaims, mapCallerIdentity, type ResolvedIdentityMapping } from '../shared/identity-mapping.js';
-import { buildQlikClaims, QLIK_MAX_LIFETIME_SECONDS } from '../shared/qlik-claims.js';
-import { type SignerSource, signCompactJws } from '../shared/signer.js';
+import { type CallerClaims, mapCallerIdentity, type ResolvedIdentityMapping } from '../identity/mapping.js';
+import { buildQlikClaims, QLIK_MAX_LIFETIME_SECONDS } from '../qlik/claims.js';
+import type { Clock } from '../runtime/clock.js';
+import type { Config } from '../runtime/config.js';
+import { type SignerSource, signCompactJws } from '../signing/signer.js';
 
 /**
  * The request body. The caller may only ask for a lifetime; identity fields are refused as

@@ -3,9 +3,9 @@
  */
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { callerClaimsFrom } from '../shared/caller.js';
-import { json, parseJsonBody, problemJsonErrors } from '../shared/http.js';
-import { observe, type Runtime } from '../shared/runtime.js';
+import { json, parseJsonBody, problemJsonErrors } from '../http/lambda-http.js';
+import { callerClaimsFrom } from '../identity/caller.js';
+import { observe, type Runtime } from '../runtime/wiring.js';
 import { vendQlikJwt, vendRequestSchema } from './core.js';
 
 /** Builds the Lambda handler over a runtime (the Lambda entry and the dev server both call this). */

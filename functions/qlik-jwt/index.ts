@@ -1,6 +1,6 @@
 /** Lambda entry for `POST /qlik/jwt`: configuration is loaded and validated at cold start. */
-import { loadConfig } from '../shared/config.js';
-import { createRuntime, prefetchSigningKey } from '../shared/runtime.js';
+import { loadConfig } from '../runtime/config.js';
+import { createRuntime, prefetchSigningKey } from '../runtime/wiring.js';
 import { createHandler } from './handler.js';
 
 const runtime = createRuntime(loadConfig());

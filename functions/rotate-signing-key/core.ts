@@ -14,20 +14,20 @@
 import { createHash, verify as cryptoVerify, generateKeyPair, type KeyObject, X509Certificate } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { createSelfSignedCertificate } from '../shared/certificates.js';
-import type { Clock } from '../shared/clock.js';
-import type { Config } from '../shared/config.js';
 import {
   RotationBlockedError,
   RotationStateError,
   RotationTestFailedError,
   type TokenVendingError,
-} from '../shared/errors.js';
-import { buildQlikClaims, checkQlikToken, qlikRejections } from '../shared/qlik-claims.js';
-import { identityProviderRequestBody, MANAGED_IDP_DESCRIPTION_PREFIX } from '../shared/qlik-identity-providers.js';
-import type { ActiveSigningKey } from '../shared/signer.js';
-import { signCompactJws } from '../shared/signer.js';
-import { keyThumbprint, signingKeyFromSecret } from '../shared/signing-key.js';
+} from '../errors.js';
+import { buildQlikClaims, checkQlikToken, qlikRejections } from '../qlik/claims.js';
+import { identityProviderRequestBody, MANAGED_IDP_DESCRIPTION_PREFIX } from '../qlik/identity-providers.js';
+import type { Clock } from '../runtime/clock.js';
+import type { Config } from '../runtime/config.js';
+import { createSelfSignedCertificate } from '../signing/certificates.js';
+import type { ActiveSigningKey } from '../signing/signer.js';
+import { signCompactJws } from '../signing/signer.js';
+import { keyThumbprint, signingKeyFromSecret } from '../signing/signing-key.js';
 import {
   AWSCURRENT,
   AWSPENDING,

@@ -1,7 +1,7 @@
 /** Reads the admin Qlik OAuth client's credentials from Secrets Manager, once per container. */
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { ConfigError } from '../shared/errors.js';
-import type { QlikClientCredentials } from '../shared/qlik-identity-providers.js';
+import { ConfigError } from '../errors.js';
+import type { QlikClientCredentials } from '../qlik/identity-providers.js';
 
 /** Returns a loader that fetches `{"clientId","clientSecret"}` on first use and keeps it. */
 export function adminCredentialsLoader(

@@ -6,11 +6,11 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Tracer } from '@aws-lambda-powertools/tracer';
 import middy from '@middy/core';
 import * as z from 'zod';
-import type { Clock } from '../shared/clock.js';
-import type { Config } from '../shared/config.js';
-import { RotationStateError } from '../shared/errors.js';
-import { describeErrorForLog } from '../shared/http.js';
-import { observe } from '../shared/runtime.js';
+import { RotationStateError } from '../errors.js';
+import { describeErrorForLog } from '../http/lambda-http.js';
+import type { Clock } from '../runtime/clock.js';
+import type { Config } from '../runtime/config.js';
+import { observe } from '../runtime/wiring.js';
 import { ROTATION_STEPS, type RotationStepResult, runRotationStep } from './core.js';
 import type { QlikIdentityProviderPort, RotationNotifier, RotationSecretsPort } from './ports.js';
 

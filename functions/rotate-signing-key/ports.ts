@@ -46,7 +46,7 @@ export type {
   QlikIdentityProviderPort,
   QlikJwtIdentityProvider,
   QlikLoginResult,
-} from '../shared/qlik-identity-providers.js';
+} from '../qlik/identity-providers.js';
 
 /** Tells the operator something they must act on (SNS in AWS). Never given key material. */
 export interface RotationNotifier {

@@ -12,7 +12,7 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { CfnRotationSchedule, type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { type ITopic, Topic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { CONFIG_ENV_VAR, type Config } from '../../functions/shared/config.js';
+import { CONFIG_ENV_VAR, type Config } from '../../functions/runtime/config.js';
 
 /** Props of {@link KeyRotation}. */
 export interface KeyRotationProps {

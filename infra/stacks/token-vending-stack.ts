@@ -8,7 +8,7 @@ import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { type RouteDefinition, routesFor } from '../../functions/routes.js';
-import type { Config } from '../../functions/shared/config.js';
+import type { Config } from '../../functions/runtime/config.js';
 import { KeyRotation } from '../constructs/key-rotation.js';
 import { Monitoring } from '../constructs/monitoring.js';
 import { SigningKey } from '../constructs/signing-key.js';

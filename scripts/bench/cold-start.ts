@@ -22,7 +22,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 import { routes } from '../../functions/routes.js';
-import { createSelfSignedCertificate } from '../../functions/shared/certificates.js';
+import { createSelfSignedCertificate } from '../../functions/signing/certificates.js';
 import { median } from './stats.js';
 
 /** One row per Lambda entry. */

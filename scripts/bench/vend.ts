@@ -5,13 +5,13 @@
  */
 import { createPrivateKey, generateKeyPairSync, sign } from 'node:crypto';
 import jsonwebtoken from 'jsonwebtoken';
+import { resolveIdentityMapping } from '../../functions/identity/mapping.js';
 import { vendQlikJwt } from '../../functions/qlik-jwt/core.js';
-import { systemClock } from '../../functions/shared/clock.js';
-import { parseConfig } from '../../functions/shared/config.js';
-import { resolveIdentityMapping } from '../../functions/shared/identity-mapping.js';
-import { CachedSecret, type SecretStore } from '../../functions/shared/secret-source.js';
-import type { ActiveSigningKey } from '../../functions/shared/signer.js';
-import { parseRsaPrivateKey, signingKeyFromSecret } from '../../functions/shared/signing-key.js';
+import { systemClock } from '../../functions/runtime/clock.js';
+import { parseConfig } from '../../functions/runtime/config.js';
+import { CachedSecret, type SecretStore } from '../../functions/secrets/secret-source.js';
+import type { ActiveSigningKey } from '../../functions/signing/signer.js';
+import { parseRsaPrivateKey, signingKeyFromSecret } from '../../functions/signing/signing-key.js';
 import { measureInterleaved, median, pairedRatio } from './stats.js';
 
 /** One row of the vend benchmark. */

@@ -4,7 +4,7 @@
  */
 
 import { describeIdpConfig, type IdpConfig } from '../../functions/idp-config/core.js';
-import { upstreamErrorSummary } from '../../functions/shared/qlik-oauth-client.js';
+import { upstreamErrorSummary } from '../../functions/qlik/oauth-client.js';
 import { type KeySourceFlags, keySourceOptions, loadSigningKey } from './key-source.js';
 import { type CliIo, readTextFile, upstreamError, usageError } from './support.js';
 

@@ -5,12 +5,12 @@
  */
 import { KMSClient } from '@aws-sdk/client-kms';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { loadCliEnvironment } from '../../functions/shared/config.js';
-import { TokenVendingError } from '../../functions/shared/errors.js';
-import { loadKmsSigningKey } from '../../functions/shared/kms-signer.js';
-import { SecretsManagerStore } from '../../functions/shared/secret-source.js';
-import type { ActiveSigningKey } from '../../functions/shared/signer.js';
-import { assertCertificateMatches, signingKeyFromSecret } from '../../functions/shared/signing-key.js';
+import { TokenVendingError } from '../../functions/errors.js';
+import { loadCliEnvironment } from '../../functions/runtime/config.js';
+import { SecretsManagerStore } from '../../functions/secrets/secret-source.js';
+import { loadKmsSigningKey } from '../../functions/signing/kms-signer.js';
+import type { ActiveSigningKey } from '../../functions/signing/signer.js';
+import { assertCertificateMatches, signingKeyFromSecret } from '../../functions/signing/signing-key.js';
 import { CliError, EXIT, inputErrorFrom, readTextFile, upstreamError, usageError } from './support.js';
 
 /** Flags that name a key source. */

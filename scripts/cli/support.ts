@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
-import { TokenVendingError } from '../../functions/shared/errors.js';
+import { TokenVendingError } from '../../functions/errors.js';
 
 /**
  * Exit codes, documented in docs/cli.md:

@@ -4,8 +4,8 @@
  * optionally open a Qlik session with it (POST /login/jwt-session, https://qlik.dev/apis/rest/login/).
  */
 import { createPublicKey, X509Certificate } from 'node:crypto';
-import { loadCliEnvironment } from '../../functions/shared/config.js';
-import { checkQlikToken } from '../../functions/shared/qlik-claims.js';
+import { checkQlikToken } from '../../functions/qlik/claims.js';
+import { loadCliEnvironment } from '../../functions/runtime/config.js';
 import { errorSummary, fetchJson } from '../cli/idp-source.js';
 import { type CliIo, type Command, EXIT, jsonText, parseCommandArgs, usageError } from '../cli/support.js';
 import { tenantBaseUrl } from './idp-push.js';

@@ -4,13 +4,14 @@
  * with an admin API key or an OAuth client_credentials client (https://qlik.dev/authenticate/oauth/).
  * Idempotent: an existing JWT IdP with the same issuer and key ID is reported, not duplicated.
  */
-import { loadCliEnvironment } from '../../functions/shared/config.js';
+
 import {
   QlikApiError,
   type QlikApiStep,
   QlikRestIdentityProviders,
   type QlikRestOptions,
-} from '../../functions/shared/qlik-identity-providers.js';
+} from '../../functions/qlik/identity-providers.js';
+import { loadCliEnvironment } from '../../functions/runtime/config.js';
 import { idpSourceOptions, resolveIdpConfig } from '../cli/idp-source.js';
 import { type Command, EXIT, jsonText, parseCommandArgs, upstreamError, usageError } from '../cli/support.js';
 

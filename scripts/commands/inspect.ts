@@ -4,7 +4,7 @@
  * the signature against a certificate or public key when given one.
  */
 import { createPublicKey, type KeyObject, verify, X509Certificate } from 'node:crypto';
-import { checkQlikToken, type QlikRuleResult } from '../../functions/shared/qlik-claims.js';
+import { checkQlikToken, type QlikRuleResult } from '../../functions/qlik/claims.js';
 import {
   type Command,
   EXIT,

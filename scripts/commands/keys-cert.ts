@@ -1,11 +1,11 @@
 /**
  * `qtv keys cert --kms <key-id>`: a self-signed X.509 certificate for an AWS KMS key, signed by KMS
  * (the private key never leaves KMS), for the Qlik JWT identity provider. Uses kmsCertificate from
- * functions/shared/kms-certificate.ts.
+ * functions/signing/kms-certificate.ts.
  */
 import { X509Certificate } from 'node:crypto';
 import { chmodSync, existsSync, writeFileSync } from 'node:fs';
-import { kmsCertificate, kmsPublicJwk } from '../../functions/shared/kms-certificate.js';
+import { kmsCertificate, kmsPublicJwk } from '../../functions/signing/kms-certificate.js';
 import { kmsClient, kmsError } from '../cli/key-source.js';
 import { type Command, EXIT, jsonText, parseCommandArgs, parsePositiveInt, usageError } from '../cli/support.js';
 

@@ -4,8 +4,8 @@
  */
 import { createPrivateKey, createPublicKey, type KeyObject, X509Certificate } from 'node:crypto';
 import { chmodSync, writeFileSync } from 'node:fs';
-import { publicKeyPem } from '../../functions/shared/certificates.js';
-import { assertQlikCompatible, keyThumbprint } from '../../functions/shared/signing-key.js';
+import { publicKeyPem } from '../../functions/signing/certificates.js';
+import { assertQlikCompatible, keyThumbprint } from '../../functions/signing/signing-key.js';
 import {
   type Command,
   EXIT,

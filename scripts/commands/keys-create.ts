@@ -5,8 +5,8 @@
 import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createSelfSignedCertificate, publicKeyPem } from '../../functions/shared/certificates.js';
-import { keyThumbprint } from '../../functions/shared/signing-key.js';
+import { createSelfSignedCertificate, publicKeyPem } from '../../functions/signing/certificates.js';
+import { keyThumbprint } from '../../functions/signing/signing-key.js';
 import { type Command, EXIT, jsonText, parseCommandArgs, parsePositiveInt, usageError } from '../cli/support.js';
 
 const help = `qtv keys create: make an RSA signing key, its public key and a self-signed X.509 certificate

@@ -1,10 +1,10 @@
 /**
  * `qtv secret put`: stores a signing key in Secrets Manager as JSON {privateKey, kid, issuer, certificate},
- * the format functions/shared/signing-key.ts reads; creates the secret or puts a new version.
+ * the format functions/signing/signing-key.ts reads; creates the secret or puts a new version.
  */
 import { CreateSecretCommand, PutSecretValueCommand, ResourceNotFoundException } from '@aws-sdk/client-secrets-manager';
-import type { KeySecretFields } from '../../functions/shared/signing-key.js';
-import { signingKeyFromSecret } from '../../functions/shared/signing-key.js';
+import type { KeySecretFields } from '../../functions/signing/signing-key.js';
+import { signingKeyFromSecret } from '../../functions/signing/signing-key.js';
 import { awsError, secretsManagerClient } from '../cli/key-source.js';
 import {
   type Command,

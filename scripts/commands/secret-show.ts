@@ -4,8 +4,8 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { DescribeSecretCommand, type DescribeSecretCommandOutput } from '@aws-sdk/client-secrets-manager';
-import { SecretsManagerStore } from '../../functions/shared/secret-source.js';
-import { signingKeyFromSecret } from '../../functions/shared/signing-key.js';
+import { SecretsManagerStore } from '../../functions/secrets/secret-source.js';
+import { signingKeyFromSecret } from '../../functions/signing/signing-key.js';
 import { awsError, secretsManagerClient } from '../cli/key-source.js';
 import { type Command, EXIT, jsonText, parseCommandArgs, usageError } from '../cli/support.js';
 

@@ -3,8 +3,8 @@
  * assembler as the Lambda (buildQlikClaims + signCompactJws), and fixes qs-jwt's traps: `groups`
  * (not `group`), `email_verified` as a JSON boolean, and no lifetime Qlik would refuse.
  */
-import { buildQlikClaims, QLIK_MAX_LIFETIME_SECONDS, qlikJwtHeader } from '../../functions/shared/qlik-claims.js';
-import { signCompactJws } from '../../functions/shared/signer.js';
+import { buildQlikClaims, QLIK_MAX_LIFETIME_SECONDS, qlikJwtHeader } from '../../functions/qlik/claims.js';
+import { signCompactJws } from '../../functions/signing/signer.js';
 import { keySourceOptions, loadSigningKey } from '../cli/key-source.js';
 import { type Command, EXIT, jsonText, parseCommandArgs, parseDuration, parseNow, usageError } from '../cli/support.js';
 

@@ -2,7 +2,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createSelfSignedCertificate } from '../../functions/shared/certificates.js';
+import { createSelfSignedCertificate } from '../../functions/signing/certificates.js';
 
 /** Paths of the dev key files. */
 export interface DevKeyFiles {

@@ -7,8 +7,8 @@ import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { type JWTVerifyGetKey, jwtVerify } from 'jose';
+import { problem } from '../../functions/http/lambda-http.js';
 import type { RouteDefinition } from '../../functions/routes.js';
-import { problem } from '../../functions/shared/http.js';
 
 /** A Lambda-style handler as the dev server calls it. */
 export type LocalHandler = (

@@ -20,7 +20,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
-import { checkQlikToken, qlikRejections } from '../../functions/shared/qlik-claims.js';
+import { checkQlikToken, qlikRejections } from '../../functions/qlik/claims.js';
 import type { DevTokenRequest } from '../dev/dev-identity.js';
 import { DEV_KEY_ID, DEV_QLIK_ISSUER, startDevServer } from '../dev-server.js';
 

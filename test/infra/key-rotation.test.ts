@@ -6,7 +6,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { describe, expect, it } from 'vitest';
-import { type ConfigInput, parseConfig } from '../../functions/shared/config.js';
+import { type ConfigInput, parseConfig } from '../../functions/runtime/config.js';
 import { KeyRotation } from '../../infra/constructs/key-rotation.js';
 
 const ISSUER = 'https://token-vending.example.com';

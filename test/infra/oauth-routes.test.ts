@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { routes } from '../../functions/routes.js';
-import type { ConfigInput } from '../../functions/shared/config.js';
+import type { ConfigInput } from '../../functions/runtime/config.js';
 import { baseConfig, buildStack, resourcesOf } from './synth.js';
 
 const ADMIN_SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:qtv/oauth-admin-AbCdEf';

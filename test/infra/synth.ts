@@ -3,7 +3,7 @@ import { App, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { RouteDefinition } from '../../functions/routes.js';
-import { type ConfigInput, parseConfig } from '../../functions/shared/config.js';
+import { type ConfigInput, parseConfig } from '../../functions/runtime/config.js';
 import { TokenVendingStack } from '../../infra/stacks/token-vending-stack.js';
 
 /** A config like config/dev.json: created secret, no caller IdP (Cognito pool created). */

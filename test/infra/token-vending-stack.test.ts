@@ -4,7 +4,7 @@ import { Match, type Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { routes as routeTable } from '../../functions/routes.js';
-import { CONFIG_ENV_VAR, type ConfigInput, loadConfigFile } from '../../functions/shared/config.js';
+import { CONFIG_ENV_VAR, type ConfigInput, loadConfigFile } from '../../functions/runtime/config.js';
 import { METRIC_NAMESPACE, ROTATION_BLOCKED_METRIC } from '../../infra/constructs/monitoring.js';
 import { PROJECT_ROOT } from '../../infra/constructs/token-function.js';
 import type { TokenVendingStack } from '../../infra/stacks/token-vending-stack.js';

@@ -8,7 +8,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSelfSignedCertificate } from '../../functions/shared/certificates.js';
+import { createSelfSignedCertificate } from '../../functions/signing/certificates.js';
 import { DEV_KEY_ID, DEV_QLIK_ISSUER, type DevServer, startDevServer } from '../../scripts/dev-server.js';
 import { runQtv, tempDir } from '../support/cli.js';
 import { pkcs8Pem, rsaKeyPair } from '../support/keys.js';

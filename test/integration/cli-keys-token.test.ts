@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import jsonwebtoken from 'jsonwebtoken';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createSelfSignedCertificate } from '../../functions/shared/certificates.js';
+import { createSelfSignedCertificate } from '../../functions/signing/certificates.js';
 import { runQtv, tempDir } from '../support/cli.js';
 import { pkcs8Pem, rsaKeyPair, verifyWithJsonwebtoken } from '../support/keys.js';
 

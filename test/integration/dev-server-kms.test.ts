@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { checkQlikToken } from '../../functions/shared/qlik-claims.js';
+import { checkQlikToken } from '../../functions/qlik/claims.js';
 import { motoEnv, motoKms } from '../support/aws.js';
 import { decodeJwt, verifyWithJsonwebtoken } from '../support/keys.js';
 import { createKmsKey, kmsPublicKey } from '../support/kms.js';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SignJWT, UnsecuredJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkQlikToken, qlikRejections } from '../../functions/shared/qlik-claims.js';
+import { checkQlikToken, qlikRejections } from '../../functions/qlik/claims.js';
 import { DEV_AUDIENCE } from '../../scripts/dev/dev-identity.js';
 import { type DevServer, describeDevServer, startDevServer } from '../../scripts/dev-server.js';
 import { verifyWithJsonwebtoken } from '../support/keys.js';

@@ -14,12 +14,12 @@ import { join } from 'node:path';
 import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { createLocalJWKSet, exportJWK, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { json } from '../../functions/http/lambda-http.js';
 import { createHandler } from '../../functions/qlik-jwt/handler.js';
 import type { RouteDefinition } from '../../functions/routes.js';
-import { FixedClock } from '../../functions/shared/clock.js';
-import { parseConfig } from '../../functions/shared/config.js';
-import { json } from '../../functions/shared/http.js';
-import { createRuntime } from '../../functions/shared/runtime.js';
+import { FixedClock } from '../../functions/runtime/clock.js';
+import { parseConfig } from '../../functions/runtime/config.js';
+import { createRuntime } from '../../functions/runtime/wiring.js';
 import { ensureDevSigningKey } from '../../scripts/dev/dev-keys.js';
 import { createLocalApiGateway } from '../../scripts/dev/local-api-gateway.js';
 import {

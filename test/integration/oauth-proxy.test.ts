@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { CreateKeyCommand, GetPublicKeyCommand } from '@aws-sdk/client-kms';
 import { CreateSecretCommand, PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { ConfigInput } from '../../functions/shared/config.js';
+import type { ConfigInput } from '../../functions/runtime/config.js';
 import { ensureDevSigningKey } from '../../scripts/dev/dev-keys.js';
 import { type DevServer, defaultDevConfig, describeDevServer, startDevServer } from '../../scripts/dev-server.js';
 import { motoKms, motoSecretsManager, uniqueName } from '../support/aws.js';

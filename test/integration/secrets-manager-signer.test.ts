@@ -1,11 +1,11 @@
 import { CreateSecretCommand, DeleteSecretCommand, PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { describe, expect, it } from 'vitest';
+import { checkQlikToken, qlikRejections } from '../../functions/qlik/claims.js';
 import { createHandler } from '../../functions/qlik-jwt/handler.js';
-import { FixedClock } from '../../functions/shared/clock.js';
-import { parseConfig } from '../../functions/shared/config.js';
-import { checkQlikToken, qlikRejections } from '../../functions/shared/qlik-claims.js';
-import { createRuntime } from '../../functions/shared/runtime.js';
-import { SecretsManagerStore } from '../../functions/shared/secret-source.js';
+import { FixedClock } from '../../functions/runtime/clock.js';
+import { parseConfig } from '../../functions/runtime/config.js';
+import { createRuntime } from '../../functions/runtime/wiring.js';
+import { SecretsManagerStore } from '../../functions/secrets/secret-source.js';
 import { motoSecretsManager, uniqueName } from '../support/aws.js';
 import { httpEvent, lambdaContext } from '../support/events.js';
 import { pkcs1Pem, pkcs8Pem, rsaKeyPair, verifyWithJsonwebtoken } from '../support/keys.js';

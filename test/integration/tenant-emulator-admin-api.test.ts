@@ -1,8 +1,8 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSelfSignedCertificate, publicKeyPem } from '../../functions/shared/certificates.js';
-import { buildQlikClaims } from '../../functions/shared/qlik-claims.js';
-import { createKeyObjectSigner, signCompactJws } from '../../functions/shared/signer.js';
+import { buildQlikClaims } from '../../functions/qlik/claims.js';
+import { createSelfSignedCertificate, publicKeyPem } from '../../functions/signing/certificates.js';
+import { createKeyObjectSigner, signCompactJws } from '../../functions/signing/signer.js';
 import { verifyWithJsonwebtoken } from '../support/keys.js';
 import { ADMIN_SCOPE, startTenantEmulator, type TenantEmulator } from '../support/tenant-emulator/index.js';
 

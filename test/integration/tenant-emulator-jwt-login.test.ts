@@ -1,8 +1,8 @@
 import { createHmac, sign as cryptoSign, generateKeyPairSync } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createSelfSignedCertificate } from '../../functions/shared/certificates.js';
-import { buildQlikClaims, type QlikIdentity } from '../../functions/shared/qlik-claims.js';
-import { createKeyObjectSigner, signCompactJws } from '../../functions/shared/signer.js';
+import { buildQlikClaims, type QlikIdentity } from '../../functions/qlik/claims.js';
+import { createSelfSignedCertificate } from '../../functions/signing/certificates.js';
+import { createKeyObjectSigner, signCompactJws } from '../../functions/signing/signer.js';
 import { rsaKeyPair, verifyWithJsonwebtoken } from '../support/keys.js';
 import { CookieJar } from '../support/tenant-emulator/browser.js';
 import {

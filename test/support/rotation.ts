@@ -9,7 +9,7 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import type { Context } from 'aws-lambda';
 import { ROTATION_STEPS, type RotationStep, type RotationStepResult } from '../../functions/rotate-signing-key/core.js';
-import { createSelfSignedCertificate } from '../../functions/shared/certificates.js';
+import { createSelfSignedCertificate } from '../../functions/signing/certificates.js';
 import { lambdaContext } from './events.js';
 import { pkcs8Pem, rsaKeyPair } from './keys.js';
 

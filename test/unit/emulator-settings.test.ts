@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { loadEmulatorSettings } from '../../functions/shared/config.js';
-import { ConfigError } from '../../functions/shared/errors.js';
+import { ConfigError } from '../../functions/errors.js';
+import { loadEmulatorSettings } from '../../functions/runtime/config.js';
 
 describe('Function: loadEmulatorSettings', () => {
   it('defaults to 127.0.0.1:8788 with the dev server as redirect target and origin', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { FixedClock } from '../../functions/shared/clock.js';
-import { OptionalStageStore } from '../../functions/shared/runtime.js';
-import { CachedSecret, type SecretStore, type SecretValue } from '../../functions/shared/secret-source.js';
+import { FixedClock } from '../../functions/runtime/clock.js';
+import { OptionalStageStore } from '../../functions/runtime/wiring.js';
+import { CachedSecret, type SecretStore, type SecretValue } from '../../functions/secrets/secret-source.js';
 
 /** A store whose stages a test moves, like a rotation does. */
 class StagedStore implements SecretStore {

@@ -1,6 +1,6 @@
 /**
  * JWT login (`POST /login/jwt-session`), sessions and CSRF (`GET /api/v1/csrf-token`), web
- * integrations and CORS. Token rules come from functions/shared/qlik-claims.ts (checkQlikToken):
+ * integrations and CORS. Token rules come from functions/qlik/claims.ts (checkQlikToken):
  * the emulator never re-implements them. Sources (qlik-auth.md):
  * - https://qlik.dev/authenticate/jwt/implement-jwt-authorization/ (browser posts the JWT with
  *   `Authorization: Bearer`, header `qlik-web-integration-id`, credentials included; then
@@ -11,7 +11,7 @@
  */
 import { verify as cryptoVerify, randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { checkQlikToken, QLIK_JWT_ALGORITHM, qlikRejections } from '../../../functions/shared/qlik-claims.js';
+import { checkQlikToken, QLIK_JWT_ALGORITHM, qlikRejections } from '../../../functions/qlik/claims.js';
 import { bearerToken, requestCookies, sendJson, sendQlikError } from './http.js';
 import type { IdentityProviderRegistry } from './identity-providers.js';
 import type { EmulatedUser, UserDirectory } from './users.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadCliEnvironment } from '../../../functions/shared/config.js';
+import { loadCliEnvironment } from '../../../functions/runtime/config.js';
 import { CliError, EXIT, parseDuration, parseNow } from '../../../scripts/cli/support.js';
 import { tenantBaseUrl } from '../../../scripts/commands/idp-push.js';
 import { decodeCompactJwt } from '../../../scripts/commands/inspect.js';

@@ -1,10 +1,10 @@
 import { X509Certificate } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { createHandler } from '../../../functions/idp-config/handler.js';
-import { parseConfig } from '../../../functions/shared/config.js';
-import { createRuntime } from '../../../functions/shared/runtime.js';
-import { signCompactJws } from '../../../functions/shared/signer.js';
-import { signingKeyFromSecret } from '../../../functions/shared/signing-key.js';
+import { parseConfig } from '../../../functions/runtime/config.js';
+import { createRuntime } from '../../../functions/runtime/wiring.js';
+import { signCompactJws } from '../../../functions/signing/signer.js';
+import { signingKeyFromSecret } from '../../../functions/signing/signing-key.js';
 import { httpEvent, lambdaContext } from '../../support/events.js';
 import { pkcs8Pem, rsaKeyPair, verifyWithJsonwebtoken } from '../../support/keys.js';
 import { capturingLogger } from '../../support/logs.js';

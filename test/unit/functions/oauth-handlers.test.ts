@@ -6,11 +6,11 @@ import {
   createLoginHandler,
   createRefreshHandler,
 } from '../../../functions/oauth/handler.js';
-import { FixedClock } from '../../../functions/shared/clock.js';
-import { type ConfigInput, parseConfig } from '../../../functions/shared/config.js';
-import type { FetchLike } from '../../../functions/shared/qlik-oauth-client.js';
-import { createRuntime } from '../../../functions/shared/runtime.js';
-import { MemorySecretStore } from '../../../functions/shared/secret-source.js';
+import type { FetchLike } from '../../../functions/qlik/oauth-client.js';
+import { FixedClock } from '../../../functions/runtime/clock.js';
+import { type ConfigInput, parseConfig } from '../../../functions/runtime/config.js';
+import { createRuntime } from '../../../functions/runtime/wiring.js';
+import { MemorySecretStore } from '../../../functions/secrets/secret-source.js';
 import { httpEvent, lambdaContext } from '../../support/events.js';
 import { capturingLogger } from '../../support/logs.js';
 

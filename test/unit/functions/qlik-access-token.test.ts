@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import type { FetchLike } from '../../../functions/qlik/oauth-client.js';
 import { createHandler } from '../../../functions/qlik-access-token/handler.js';
-import { FixedClock } from '../../../functions/shared/clock.js';
-import { type ConfigInput, parseConfig } from '../../../functions/shared/config.js';
-import type { FetchLike } from '../../../functions/shared/qlik-oauth-client.js';
-import { createRuntime } from '../../../functions/shared/runtime.js';
-import { MemorySecretStore } from '../../../functions/shared/secret-source.js';
+import { FixedClock } from '../../../functions/runtime/clock.js';
+import { type ConfigInput, parseConfig } from '../../../functions/runtime/config.js';
+import { createRuntime } from '../../../functions/runtime/wiring.js';
+import { MemorySecretStore } from '../../../functions/secrets/secret-source.js';
 import { httpEvent, lambdaContext } from '../../support/events.js';
 import { capturingLogger } from '../../support/logs.js';
 

@@ -4,19 +4,19 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createHandler } from '../../../functions/qlik-jwt/handler.js';
-import { FixedClock } from '../../../functions/shared/clock.js';
-import { type ConfigInput, parseConfig } from '../../../functions/shared/config.js';
-import { IdentityNotMappableError } from '../../../functions/shared/errors.js';
+import { IdentityNotMappableError } from '../../../functions/errors.js';
 import {
   type CallerClaims,
   mapCallerIdentity,
   type ResolvedIdentityMapping,
   resolveIdentityMapping,
-} from '../../../functions/shared/identity-mapping.js';
-import { buildQlikClaims, checkQlikToken, qlikRejections } from '../../../functions/shared/qlik-claims.js';
-import { createRuntime } from '../../../functions/shared/runtime.js';
-import { signingKeyFromSecret } from '../../../functions/shared/signing-key.js';
+} from '../../../functions/identity/mapping.js';
+import { buildQlikClaims, checkQlikToken, qlikRejections } from '../../../functions/qlik/claims.js';
+import { createHandler } from '../../../functions/qlik-jwt/handler.js';
+import { FixedClock } from '../../../functions/runtime/clock.js';
+import { type ConfigInput, parseConfig } from '../../../functions/runtime/config.js';
+import { createRuntime } from '../../../functions/runtime/wiring.js';
+import { signingKeyFromSecret } from '../../../functions/signing/signing-key.js';
 import { flattenClaim } from '../../../scripts/dev/local-api-gateway.js';
 import { httpEvent, lambdaContext } from '../../support/events.js';
 import { callerClaims, PROTOTYPE_NAMES, plausibleCallerClaims, RUNS } from '../../support/hostile.js';

@@ -6,10 +6,10 @@
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createHandler } from '../../../functions/qlik-jwt/handler.js';
-import { FixedClock } from '../../../functions/shared/clock.js';
-import { parseConfig } from '../../../functions/shared/config.js';
-import { createRuntime } from '../../../functions/shared/runtime.js';
-import { signingKeyFromSecret } from '../../../functions/shared/signing-key.js';
+import { FixedClock } from '../../../functions/runtime/clock.js';
+import { parseConfig } from '../../../functions/runtime/config.js';
+import { createRuntime } from '../../../functions/runtime/wiring.js';
+import { signingKeyFromSecret } from '../../../functions/signing/signing-key.js';
 import { httpEvent, lambdaContext } from '../../support/events.js';
 import {
   assertPrototypeClean,

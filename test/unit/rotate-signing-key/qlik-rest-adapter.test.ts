@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { QlikRestIdentityProviders } from '../../../functions/shared/qlik-identity-providers.js';
+import { QlikRestIdentityProviders } from '../../../functions/qlik/identity-providers.js';
 
 interface Recorded {
   method: string;

@@ -1,9 +1,9 @@
 import { createPublicKey, generateKeyPairSync, verify } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { createSelfSignedCertificate } from '../../../functions/shared/certificates.js';
-import { SigningKeyInvalidError } from '../../../functions/shared/errors.js';
-import { signCompactJws } from '../../../functions/shared/signer.js';
-import { keyThumbprint, signingKeyFromSecret } from '../../../functions/shared/signing-key.js';
+import { SigningKeyInvalidError } from '../../../functions/errors.js';
+import { createSelfSignedCertificate } from '../../../functions/signing/certificates.js';
+import { signCompactJws } from '../../../functions/signing/signer.js';
+import { keyThumbprint, signingKeyFromSecret } from '../../../functions/signing/signing-key.js';
 import { pkcs1Pem, pkcs8Pem, rsaKeyPair, verifyWithJsonwebtoken } from '../../support/keys.js';
 
 describe('Function: signingKeyFromSecret', () => {

@@ -2,9 +2,9 @@
  * Extracts the verified caller's claims from an API Gateway HTTP API event (JWT authorizer).
  */
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { UnauthenticatedCallerError } from './errors.js';
-import { headerValue } from './http.js';
-import type { CallerClaims } from './identity-mapping.js';
+import { UnauthenticatedCallerError } from '../errors.js';
+import { headerValue } from '../http/lambda-http.js';
+import type { CallerClaims } from './mapping.js';
 
 type MaybeJwtAuthorizer = { jwt?: { claims?: Record<string, unknown> } };
 

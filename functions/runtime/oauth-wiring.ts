@@ -5,11 +5,9 @@
  * read on first use and cached (CachedSecret: TTL, stale-on-error, one fetch in flight).
  */
 import { createPublicKey } from 'node:crypto';
-import type { Clock } from './clock.js';
-import type { Config, OAuthConfig } from './config.js';
-import { ConfigError, TokenVendingError } from './errors.js';
-import { describeErrorForLog } from './http.js';
-import { LruCache } from './lru.js';
+import { ConfigError, TokenVendingError } from '../errors.js';
+import { describeErrorForLog } from '../http/lambda-http.js';
+import { deriveSealingKeys, Sealer } from '../http/sealing.js';
 import {
   assertionAuthenticator,
   type ClientAuthenticator,
@@ -18,11 +16,13 @@ import {
   secretAuthenticator,
   type TokenSet,
   type UpstreamLogger,
-} from './qlik-oauth-client.js';
-import { deriveSealingKeys, Sealer } from './sealing.js';
-import { CachedSecret, type SecretStore } from './secret-source.js';
-import { createKeyObjectSigner, type Signer } from './signer.js';
-import { keyThumbprint, parseRsaPrivateKey } from './signing-key.js';
+} from '../qlik/oauth-client.js';
+import { CachedSecret, type SecretStore } from '../secrets/secret-source.js';
+import { createKeyObjectSigner, type Signer } from '../signing/signer.js';
+import { keyThumbprint, parseRsaPrivateKey } from '../signing/signing-key.js';
+import { LruCache } from '../util/lru.js';
+import type { Clock } from './clock.js';
+import type { Config, OAuthConfig } from './config.js';
 
 /** The client secret could not be fetched or is unusable (503: retry later). */
 export class OAuthCredentialsUnavailableError extends TokenVendingError {

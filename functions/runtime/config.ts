@@ -5,9 +5,9 @@
  */
 import { readFileSync } from 'node:fs';
 import * as z from 'zod';
-import { ConfigError } from './errors.js';
-import { IDENTITY_PRESETS, identityPresets } from './identity-presets.js';
-import { QLIK_MAX_LIFETIME_SECONDS } from './qlik-claims.js';
+import { ConfigError } from '../errors.js';
+import { IDENTITY_PRESETS, identityPresets } from '../identity/presets.js';
+import { QLIK_MAX_LIFETIME_SECONDS } from '../qlik/claims.js';
 
 const nonEmpty = z.string().trim().min(1, 'must not be empty');
 const claimList = z.array(nonEmpty).min(1, 'must name at least one claim');

@@ -2,10 +2,11 @@
  * Maps a verified caller's claims to the Qlik identity a token will assert. The caller's
  * request body never reaches this module: only claims an identity provider signed.
  */
-import type { IdentityMappingConfig } from './config.js';
-import { IdentityNotMappableError } from './errors.js';
-import { identityPresets } from './identity-presets.js';
-import type { QlikIdentity } from './qlik-claims.js';
+
+import { IdentityNotMappableError } from '../errors.js';
+import type { QlikIdentity } from '../qlik/claims.js';
+import type { IdentityMappingConfig } from '../runtime/config.js';
+import { identityPresets } from './presets.js';
 
 /** Claims of a verified caller token. API Gateway passes them all as strings; local tools may not. */
 export type CallerClaims = Readonly<Record<string, unknown>>;

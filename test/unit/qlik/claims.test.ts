@@ -6,7 +6,7 @@ import {
   type QlikIdentity,
   qlikJwtHeader,
   qlikRejections,
-} from '../../../functions/shared/qlik-claims.js';
+} from '../../../functions/qlik/claims.js';
 
 const identity: QlikIdentity = {
   sub: 'user-1',

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../../../functions/shared/config.js';
-import { ConfigError } from '../../../functions/shared/errors.js';
+import { ConfigError } from '../../../functions/errors.js';
+import { parseConfig } from '../../../functions/runtime/config.js';
 
 const base = {
   qlik: { issuer: 'https://qtv.example', tenantHost: 'tenant.example.com' },

@@ -4,7 +4,7 @@
  */
 import { createPrivateKey, createPublicKey, type KeyObject, X509Certificate } from 'node:crypto';
 import { calculateJwkThumbprint, type JWK } from 'jose';
-import { SigningKeyInvalidError } from './errors.js';
+import { SigningKeyInvalidError } from '../errors.js';
 import { type ActiveSigningKey, createKeyObjectSigner } from './signer.js';
 
 /** Smallest and largest RSA modulus we accept: Qlik's guides use 2048–4096. */

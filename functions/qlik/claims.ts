@@ -9,7 +9,7 @@
  * - https://qlik.dev/authenticate/jwt/implement-jwt-authorization/ (jti and nbf required since June 2022,
  *   exp - nbf at most 3600 seconds)
  */
-import { randomId } from './random-id.js';
+import { randomId } from '../util/random-id.js';
 
 /** The audience Qlik Cloud requires. */
 export const QLIK_JWT_AUDIENCE = 'qlik.api/login/jwt-session';

@@ -4,8 +4,8 @@
  * API: https://qlik.dev/apis/rest/identity-providers/ ; one key per JWT IdP, and PATCH cannot change
  * key or issuer (qlik-auth.md), so a new key always means a new IdP.
  */
-import { OAuthProtocolError, TokenVendingError, UpstreamTimeoutError } from './errors.js';
-import { QlikOAuthClient, type UpstreamLogger, upstreamErrorSummary } from './qlik-oauth-client.js';
+import { OAuthProtocolError, TokenVendingError, UpstreamTimeoutError } from '../errors.js';
+import { QlikOAuthClient, type UpstreamLogger, upstreamErrorSummary } from './oauth-client.js';
 
 /** Identity providers this service manages are recognised by this description prefix. */
 export const MANAGED_IDP_DESCRIPTION_PREFIX = 'qlik-token-vending key ';

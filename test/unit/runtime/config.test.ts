@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig, parseConfig } from '../../../functions/shared/config.js';
-import { ConfigError } from '../../../functions/shared/errors.js';
+import { ConfigError } from '../../../functions/errors.js';
+import { loadConfig, parseConfig } from '../../../functions/runtime/config.js';
 
 const minimal = {
   qlik: { issuer: 'https://issuer.example' },

@@ -1,11 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
-import { parseConfig } from '../../../functions/shared/config.js';
-import { IdentityNotMappableError } from '../../../functions/shared/errors.js';
-import {
-  mapCallerIdentity,
-  parseListClaim,
-  resolveIdentityMapping,
-} from '../../../functions/shared/identity-mapping.js';
+import { IdentityNotMappableError } from '../../../functions/errors.js';
+import { mapCallerIdentity, parseListClaim, resolveIdentityMapping } from '../../../functions/identity/mapping.js';
+import { parseConfig } from '../../../functions/runtime/config.js';
 
 function mappingFor(identity: Record<string, unknown>) {
   return resolveIdentityMapping(

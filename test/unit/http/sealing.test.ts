@@ -1,8 +1,8 @@
 import { createDecipheriv, hkdfSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { LruCache } from '../../../functions/shared/lru.js';
-import { parseClientSecrets, parseSealingMaterials } from '../../../functions/shared/oauth-runtime.js';
-import { deriveSealingKeys, Sealer } from '../../../functions/shared/sealing.js';
+import { deriveSealingKeys, Sealer } from '../../../functions/http/sealing.js';
+import { parseClientSecrets, parseSealingMaterials } from '../../../functions/runtime/oauth-wiring.js';
+import { LruCache } from '../../../functions/util/lru.js';
 
 const MATERIAL = 'a-sealing-secret-of-at-least-32-characters';
 

@@ -11,7 +11,7 @@ import {
   PayloadTooLargeError,
   TokenVendingError,
   UnsupportedMediaTypeError,
-} from './errors.js';
+} from '../errors.js';
 
 /** Largest request body any route accepts. */
 export const MAX_BODY_BYTES = 8 * 1024;

@@ -23,10 +23,11 @@
  * Nothing secret (secrets, codes, verifiers, tokens, assertions) is ever put in a message or a log line;
  * upstream bodies are never copied into errors.
  */
-import type { Clock } from './clock.js';
-import { OAuthProtocolError, UpstreamError, UpstreamTimeoutError, UpstreamUnavailableError } from './errors.js';
-import { randomId } from './random-id.js';
-import { type Signer, signCompactJws } from './signer.js';
+
+import { OAuthProtocolError, UpstreamError, UpstreamTimeoutError, UpstreamUnavailableError } from '../errors.js';
+import type { Clock } from '../runtime/clock.js';
+import { type Signer, signCompactJws } from '../signing/signer.js';
+import { randomId } from '../util/random-id.js';
 
 /** The slice of `fetch` the client uses. */
 export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;

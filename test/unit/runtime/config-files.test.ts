@@ -1,6 +1,6 @@
 import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { loadConfigFile } from '../../../functions/shared/config.js';
+import { loadConfigFile } from '../../../functions/runtime/config.js';
 
 describe('Shipped configuration files', () => {
   const files = readdirSync('config').filter((f) => f.endsWith('.json'));

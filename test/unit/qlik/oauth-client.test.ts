@@ -1,8 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import jsonwebtoken from 'jsonwebtoken';
 import { describe, expect, it } from 'vitest';
-import { FixedClock } from '../../../functions/shared/clock.js';
-import { OAuthProtocolError, TokenVendingError } from '../../../functions/shared/errors.js';
+import { OAuthProtocolError, TokenVendingError } from '../../../functions/errors.js';
 import {
   assertionAuthenticator,
   buildClientAssertion,
@@ -10,8 +9,9 @@ import {
   oauthErrorFrom,
   QlikOAuthClient,
   secretAuthenticator,
-} from '../../../functions/shared/qlik-oauth-client.js';
-import { createKeyObjectSigner } from '../../../functions/shared/signer.js';
+} from '../../../functions/qlik/oauth-client.js';
+import { FixedClock } from '../../../functions/runtime/clock.js';
+import { createKeyObjectSigner } from '../../../functions/signing/signer.js';
 import { rsaKeyPair } from '../../support/keys.js';
 import { capturingLogger } from '../../support/logs.js';
 

@@ -6,8 +6,8 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import type { Clock } from './clock.js';
-import { SigningKeyUnavailableError, TokenVendingError } from './errors.js';
+import { SigningKeyUnavailableError, TokenVendingError } from '../errors.js';
+import type { Clock } from '../runtime/clock.js';
 
 /** A fetched secret value with the version it came from. */
 export interface SecretValue {

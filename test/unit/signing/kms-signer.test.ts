@@ -2,7 +2,7 @@ import { generateKeyPairSync, sign } from 'node:crypto';
 import { GetPublicKeyCommand, KMSClient, SignCommand } from '@aws-sdk/client-kms';
 import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
-import { FixedClock } from '../../../functions/shared/clock.js';
+import { FixedClock } from '../../../functions/runtime/clock.js';
 import {
   assertKmsKeyCanSign,
   classifyKmsError,
@@ -10,7 +10,7 @@ import {
   type KmsKeyInfo,
   kmsSignerSource,
   withKmsRetry,
-} from '../../../functions/shared/kms-signer.js';
+} from '../../../functions/signing/kms-signer.js';
 
 /** An SDK-shaped service error. */
 function sdkError(name: string, httpStatusCode: number, extra: object = {}) {

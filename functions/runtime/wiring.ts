@@ -12,16 +12,16 @@ import { KMSClient } from '@aws-sdk/client-kms';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { describeErrorForLog } from '../http/lambda-http.js';
+import { type ResolvedIdentityMapping, resolveIdentityMapping } from '../identity/mapping.js';
+import type { FetchLike } from '../qlik/oauth-client.js';
+import { CachedSecret, FileSecretStore, type SecretStore, SecretsManagerStore } from '../secrets/secret-source.js';
+import { kmsSignerSource } from '../signing/kms-signer.js';
+import type { ActiveSigningKey, Signer, SignerSource } from '../signing/signer.js';
+import { signingKeyFromSecret } from '../signing/signing-key.js';
 import { type Clock, systemClock } from './clock.js';
 import type { Config } from './config.js';
-import { describeErrorForLog } from './http.js';
-import { type ResolvedIdentityMapping, resolveIdentityMapping } from './identity-mapping.js';
-import { kmsSignerSource } from './kms-signer.js';
-import { createOAuthRuntime, type OAuthRuntime } from './oauth-runtime.js';
-import type { FetchLike } from './qlik-oauth-client.js';
-import { CachedSecret, FileSecretStore, type SecretStore, SecretsManagerStore } from './secret-source.js';
-import type { ActiveSigningKey, Signer, SignerSource } from './signer.js';
-import { signingKeyFromSecret } from './signing-key.js';
+import { createOAuthRuntime, type OAuthRuntime } from './oauth-wiring.js';
 
 /** The service name in every log line and metric. */
 export const SERVICE_NAME = 'qlik-token-vending';

@@ -13,9 +13,6 @@ import {
   SignCommand,
   type SigningAlgorithmSpec,
 } from '@aws-sdk/client-kms';
-import type { Clock } from './clock.js';
-import { systemClock } from './clock.js';
-import { derToJoseSignature, ECDSA_COMPONENT_BYTES } from './ecdsa.js';
 import {
   SigningBackendThrottledError,
   SigningKeyAccessDeniedError,
@@ -23,8 +20,11 @@ import {
   SigningKeyInvalidError,
   SigningKeyUnavailableError,
   TokenVendingError,
-} from './errors.js';
-import { describeErrorForLog } from './http.js';
+} from '../errors.js';
+import { describeErrorForLog } from '../http/lambda-http.js';
+import type { Clock } from '../runtime/clock.js';
+import { systemClock } from '../runtime/clock.js';
+import { derToJoseSignature, ECDSA_COMPONENT_BYTES } from './ecdsa.js';
 import type { ActiveSigningKey, Signer, SignerSource } from './signer.js';
 import { keyThumbprint } from './signing-key.js';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
-import { FixedClock } from '../../../functions/shared/clock.js';
-import { SigningKeyInvalidError, SigningKeyUnavailableError } from '../../../functions/shared/errors.js';
-import { CachedSecret, type SecretStore, type SecretValue } from '../../../functions/shared/secret-source.js';
+import { SigningKeyInvalidError, SigningKeyUnavailableError } from '../../../functions/errors.js';
+import { FixedClock } from '../../../functions/runtime/clock.js';
+import { CachedSecret, type SecretStore, type SecretValue } from '../../../functions/secrets/secret-source.js';
 
 class ScriptedStore implements SecretStore {
   readonly description = 'scripted store';

@@ -1,6 +1,6 @@
 import { createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { derToJoseSignature, MalformedEcdsaSignatureError } from '../../../functions/shared/ecdsa.js';
+import { derToJoseSignature, MalformedEcdsaSignatureError } from '../../../functions/signing/ecdsa.js';
 
 /** DER-encodes r and s (already minimal, positive big-endian) into an ECDSA-Sig-Value. */
 function der(r: Uint8Array, s: Uint8Array): Uint8Array {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { randomId } from '../../../functions/shared/random-id.js';
+import { randomId } from '../../../functions/util/random-id.js';
 
 describe('Function: randomId', () => {
   it('returns 32 random bytes as 43 base64url characters by default', () => {
