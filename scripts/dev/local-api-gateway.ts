@@ -40,6 +40,11 @@ export function flattenClaim(value: unknown): string {
   return String(value);
 }
 
+/** The claims of a verified token as API Gateway puts them in `requestContext.authorizer.jwt.claims`. */
+export function apiGatewayClaims(payload: Readonly<Record<string, unknown>>): Record<string, string> {
+  return Object.fromEntries(Object.entries(payload).map(([k, v]) => [k, flattenClaim(v)]));
+}
+
 function lambdaContext(requestId: string, functionName: string): Context {
   return {
     callbackWaitsForEmptyEventLoop: false,
@@ -178,7 +183,7 @@ export function createLocalApiGateway(options: {
         if (typeof payload.iat === 'number' && payload.iat > Date.now() / 1000) throw new Error('iat in the future');
         authorizer = {
           jwt: {
-            claims: Object.fromEntries(Object.entries(payload).map(([k, v]) => [k, flattenClaim(v)])),
+            claims: apiGatewayClaims(payload),
             scopes: null,
           },
         };
