@@ -86,8 +86,16 @@ export function callerClaimsFrom(event: APIGatewayProxyEventV2): CallerClaims {
   if (claims === undefined)
     throw new UnauthenticatedCallerError('The caller token payload is not a UTF-8 JSON object.');
   for (const name of BINDING_CLAIMS) {
-    const inToken = Object.hasOwn(claims, name) ? asPassed(claims[name]) : undefined;
-    const inAuthorizer = Object.hasOwn(verified, name) ? asPassed(verified[name]) : undefined;
+    const raw = Object.hasOwn(claims, name) ? claims[name] : undefined;
+    // A claim of another JSON type (object, array, boolean) has a flattened form AWS does not document, so
+    // only its presence is compared; the identity rules refuse it if it is used (403, json-string).
+    const comparable = raw === undefined || asPassed(raw) !== undefined;
+    const inToken = comparable ? asPassed(raw) : 'present';
+    const inAuthorizer = Object.hasOwn(verified, name)
+      ? comparable
+        ? asPassed(verified[name])
+        : 'present'
+      : undefined;
     if (inToken !== inAuthorizer)
       throw new UnauthenticatedCallerError(
         `The caller token in the Authorization header is not the token the authorizer verified (claim ${name} differs).`,
