@@ -123,6 +123,7 @@ export class TokenVendingStack extends Stack {
       config.rotation.enabled && this.signingKey.secret !== undefined
         ? new KeyRotation(this, 'KeyRotation', {
             secret: this.signingKey.secret,
+            publicSecret: this.signingKey.publicSecret,
             config,
             configJson: this.functionConfigJson,
             logRetention: retention,

@@ -356,7 +356,7 @@ describe('Function: KeyRotation (in TokenVendingStack)', () => {
     expect(secretStackConstruct.keyRotation).toBeUndefined();
   });
 
-  it('grants the rotation function exactly logging, X-Ray, the four rotation actions on the key secret, its CMK, the admin client secret and publish on the notice topic', () => {
+  it('grants the rotation function exactly logging, X-Ray, the four rotation actions on the key secret, its CMK, PutSecretValue on the public material, the admin client secret and publish on the notice topic', () => {
     const policies = Object.entries(resourcesOf(rotationStack, 'AWS::IAM::Policy')).filter(([id]) =>
       id.startsWith('KeyRotation'),
     );
@@ -382,6 +382,12 @@ describe('Function: KeyRotation (in TokenVendingStack)', () => {
         Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
         Effect: 'Allow',
         Resource: { 'Fn::GetAtt': [expect.stringMatching(/^SigningKeyEncryptionKey/), 'Arn'] },
+      },
+      {
+        // The new key's public facts for /qlik/idp-config: written, never read.
+        Action: 'secretsmanager:PutSecretValue',
+        Effect: 'Allow',
+        Resource: { Ref: expect.stringMatching(/^SigningKeyPublicSecret/) },
       },
       {
         Action: 'secretsmanager:GetSecretValue',
