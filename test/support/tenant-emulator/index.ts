@@ -12,6 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { type CorsOptions, qlikCorsHeaders, qlikPreflightHeaders } from './cors.js';
 import { bearerToken, sendJson, sendQlikError } from './http.js';
 import {
   IdentityProviderRegistry,
@@ -20,8 +21,6 @@ import {
   type JwtIdpSeed,
 } from './identity-providers.js';
 import {
-  CSRF_HEADER,
-  corsHeaders,
   csrfToken,
   type EmulatedSession,
   type JwtLoginContext,
@@ -32,8 +31,10 @@ import {
   type WebIntegration,
 } from './jwt-login.js';
 import { createOAuthServer, type EmulatedClient, makeClient, type OAuthClientSeed } from './oauth.js';
+import { QLIK_EMBED_MAIN_PATH, serveQlikEmbedMain } from './qlik-embed.js';
 import { type EmulatedUser, type Principal, UserDirectory, type UserSeed, userRoutes } from './users.js';
 
+export type { CorsOptions } from './cors.js';
 export type { QlikErrorBody } from './http.js';
 export type { JwtIdentityProvider, JwtIdpSeed } from './identity-providers.js';
 export type { EmulatedSession, RateLimit, WebIntegration } from './jwt-login.js';
@@ -98,6 +99,8 @@ export interface TenantEmulatorOptions {
   readonly jwtSessionRateLimit?: RateLimit;
   /** Shifts the emulator's clock for JWT login checks (ms, may be negative). @default 0 */
   readonly clockOffsetMs?: number;
+  /** Switches for the CORS answers Qlik does not document (./cors.ts). @default documented behaviour */
+  readonly cors?: CorsOptions;
 }
 
 /** A running tenant emulator. */
@@ -213,16 +216,14 @@ export async function startTenantEmulator(options: TenantEmulatorOptions = {}): 
       }
     }
 
+    // Qlik's browser runtime (./qlik-embed.ts): what @qlik/api and qlik-embed load their auth code from.
+    if (url.pathname === QLIK_EMBED_MAIN_PATH && request.method === 'GET') return serveQlikEmbedMain(response);
+
     const browserFacing = url.pathname.startsWith('/api/') || url.pathname.startsWith('/login/');
     if (browserFacing) {
-      const cors = corsHeaders(request, webIntegrations);
+      const cors = qlikCorsHeaders(request, { webIntegrations, clients }, options.cors);
       if (request.method === 'OPTIONS') {
-        response.writeHead(204, {
-          ...cors,
-          'access-control-allow-methods': 'GET, POST, PATCH, DELETE, OPTIONS',
-          'access-control-allow-headers': `authorization, content-type, ${WEB_INTEGRATION_HEADER}, ${CSRF_HEADER}`,
-          'access-control-max-age': '600',
-        });
+        response.writeHead(204, { ...cors, ...qlikPreflightHeaders(options.cors) });
         response.end();
         return;
       }
