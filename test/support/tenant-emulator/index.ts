@@ -129,6 +129,8 @@ export interface TenantEmulator {
   /** Shifts the clock used by JWT login (not oidc-provider's, which reads the system clock). */
   setClockOffset(ms: number): void;
   setJwtSessionRateLimit(limit: RateLimit | undefined): void;
+  /** Switches the CORS guesses (./cors.ts) at run time. */
+  setCorsOptions(options: CorsOptions): void;
   injectFault(fault: Fault): void;
   clearFaults(): void;
   clearRequests(): void;
@@ -144,6 +146,7 @@ export async function startTenantEmulator(options: TenantEmulatorOptions = {}): 
   const tenantId = options.tenantId ?? randomBytes(16).toString('hex');
   const adminApiKey = options.adminApiKey ?? `emulator-admin-${randomBytes(24).toString('base64url')}`;
   let clockOffsetMs = options.clockOffsetMs ?? 0;
+  let corsOptions: CorsOptions = options.cors ?? {};
   const nowMs = () => Date.now() + clockOffsetMs;
   const users = new UserDirectory(tenantId);
   const idps = new IdentityProviderRegistry(tenantId, () => new Date(nowMs()));
@@ -221,9 +224,9 @@ export async function startTenantEmulator(options: TenantEmulatorOptions = {}): 
 
     const browserFacing = url.pathname.startsWith('/api/') || url.pathname.startsWith('/login/');
     if (browserFacing) {
-      const cors = qlikCorsHeaders(request, { webIntegrations, clients }, options.cors);
+      const cors = qlikCorsHeaders(request, { webIntegrations, clients }, corsOptions);
       if (request.method === 'OPTIONS') {
-        response.writeHead(204, { ...cors, ...qlikPreflightHeaders(options.cors) });
+        response.writeHead(204, { ...cors, ...qlikPreflightHeaders(corsOptions) });
         response.end();
         return;
       }
@@ -291,6 +294,9 @@ export async function startTenantEmulator(options: TenantEmulatorOptions = {}): 
     addJwtIdentityProvider: (seed) => idps.add(seed),
     setClockOffset(ms) {
       clockOffsetMs = ms;
+    },
+    setCorsOptions(next) {
+      corsOptions = next;
     },
     setJwtSessionRateLimit(limit) {
       login.rateLimit = limit;

@@ -22,9 +22,9 @@
  * without `crossorigin` (only `windowscookie` sets `use-credentials`).
  */
 import { readdirSync, readFileSync } from 'node:fs';
+import type { ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import type { ServerResponse } from 'node:http';
 
 /** The path @qlik/api loads its runtime modules from (see the module comment). */
 export const QLIK_EMBED_MAIN_PATH = '/qlik-embed/main.js';
