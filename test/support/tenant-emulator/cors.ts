@@ -1,5 +1,5 @@
 /**
- * CORS for the emulator's browser-facing routes (`/api/…`, `/login/…`), as Qlik documents it, and
+ * CORS for the emulator's browser-facing routes (`/api/…`, `/login/…`, `/resources/…`), as Qlik documents it, and
  * marked where it is a guess.
  *
  * Documented:

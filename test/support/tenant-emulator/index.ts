@@ -222,7 +222,8 @@ export async function startTenantEmulator(options: TenantEmulatorOptions = {}): 
     // Qlik's browser runtime (./qlik-embed.ts): what @qlik/api and qlik-embed load their auth code from.
     if (url.pathname === QLIK_EMBED_MAIN_PATH && request.method === 'GET') return serveQlikEmbedMain(response);
 
-    const browserFacing = url.pathname.startsWith('/api/') || url.pathname.startsWith('/login/');
+    // /resources/: @qlik/api's platform probe (product-info.json) must read the emulator's 404 (./qlik-embed.ts).
+    const browserFacing = ['/api/', '/login/', '/resources/'].some((prefix) => url.pathname.startsWith(prefix));
     if (browserFacing) {
       const cors = qlikCorsHeaders(request, { webIntegrations, clients }, corsOptions);
       if (request.method === 'OPTIONS') {
