@@ -5,7 +5,7 @@
 // @qlik/api loads its auth code from the tenant (<tenant>/qlik-embed/main.js); the import map in
 // access-token.html says where the @qlik/api package itself comes from.
 import { getMyUser } from '@qlik/api/users.js';
-import { call, describe, diagnose, onSubmit, reason, SERVICES, showUser, signIn, step } from './common.js';
+import { call, onSubmit, qlikStep, reason, SERVICES, showUser, signIn, step } from './common.js';
 
 const form = document.getElementById('sign-in');
 let callerToken;
@@ -51,33 +51,20 @@ window.getAccessToken = async () => {
   return accessToken;
 };
 
-/** @qlik/api's users/me, with the page's own account of a failure that has no HTTP status. */
-async function usersMe() {
-  const mainJs = `${hostConfig.host}/qlik-embed/main.js`;
-  const usersMeUrl = `${hostConfig.host}/api/v1/users/me`;
-  // @qlik/api waits forever when the tenant's main.js does not load (it only logs "Qlik runtime system
-  // not found"): watch the script element it adds and fail the step instead.
-  const runtimeMissing = new Promise((_, reject) => {
-    const onError = (event) => {
-      if (event.target?.src === mainJs) reject(Object.assign(new Error('main.js did not load'), { status: 0 }));
-    };
-    window.addEventListener('error', onError, true);
-  });
-  try {
-    const response = await Promise.race([getMyUser({ hostConfig, noCache: true }), runtimeMissing]);
-    return response.data;
-  } catch (error) {
-    // InvokeFetchError: status 0 = no HTTP answer reached the page ("Failed to fetch").
-    // @qlik/api's oauth2 requests carry these two headers (invoke-fetch: Authorization from the auth
-    // module, qlik-api-version on every call): name them if the tenant's preflight refuses them.
-    if (error?.status === 0)
-      return step(
-        'users/me',
-        false,
-        await diagnose(usersMeUrl, SERVICES.tenantOAuth, ['authorization', 'qlik-api-version']),
-      );
-    return step('users/me', false, describe(error));
-  }
+/** users/me through @qlik/api (which calls window.getAccessToken() when it needs a token). */
+async function usersMe(stepName) {
+  const url = `${hostConfig.host}/api/v1/users/me`;
+  // @qlik/api's oauth2 requests carry these two headers (its auth module's Authorization, and
+  // qlik-api-version on every call): named if the tenant's preflight refuses them.
+  const response = await qlikStep(
+    stepName,
+    hostConfig.host,
+    url,
+    SERVICES.tenantOAuth,
+    ['authorization', 'qlik-api-version'],
+    () => getMyUser({ hostConfig, noCache: true }),
+  );
+  return response.data;
 }
 
 onSubmit(form, async ({ api, tenant, clientId }) => {
@@ -86,7 +73,7 @@ onSubmit(form, async ({ api, tenant, clientId }) => {
   lastExpiresAtMs = undefined;
   callerToken = await signIn(api, form);
   hostConfig = { host: tenant, authType: 'oauth2', clientId, getAccessToken: 'getAccessToken' };
-  const user = await usersMe();
+  const user = await usersMe('users/me');
   step('users/me', true, `Qlik answers as ${user.subject}`);
   showUser(user);
 });
@@ -95,7 +82,7 @@ onSubmit(form, async ({ api, tenant, clientId }) => {
 document.getElementById('again').addEventListener('click', async () => {
   document.body.dataset.state = 'running';
   try {
-    const user = await usersMe();
+    const user = await usersMe('users/me again');
     step('users/me again', true, `Qlik answers as ${user.subject}`);
     showUser(user);
   } catch (error) {

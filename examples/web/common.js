@@ -96,6 +96,45 @@ export async function diagnose(url, service, headerNames = []) {
 }
 
 /**
+ * Runs one @qlik/api call for a step. @qlik/api loads its runtime from `<tenant>/qlik-embed/main.js` and
+ * waits forever when that script does not load (it only logs "Qlik runtime system not found"), so this
+ * watches the script element it adds and fails the step instead. A failure with no HTTP answer
+ * (`status` 0, "Failed to fetch") is explained by {@link diagnose}; `headerNames` are the headers
+ * @qlik/api sends on that call, named if the tenant's preflight refuses them.
+ */
+export async function qlikStep(stepName, tenant, url, service, headerNames, run) {
+  const mainJs = `${tenant}/qlik-embed/main.js`;
+  let onError;
+  const runtimeMissing = new Promise((_, reject) => {
+    onError = (event) => {
+      if (event.target?.src === mainJs)
+        reject(Object.assign(new Error('Qlik runtime did not load'), { runtime: true }));
+    };
+    window.addEventListener('error', onError, true);
+  });
+  try {
+    return await Promise.race([run(), runtimeMissing]);
+  } catch (error) {
+    if (error?.runtime) {
+      const reachable = await fetch(mainJs, { mode: 'no-cors', cache: 'no-store' }).then(
+        () => true,
+        () => false,
+      );
+      if (!reachable) return step(stepName, false, await diagnose(url, service, headerNames));
+      return step(
+        stepName,
+        false,
+        `the ${service.name} at ${new URL(tenant).origin} answered, but Qlik's runtime ${mainJs} did not load as a script. Fix: the "${service.field}" field must be the tenant itself (https://<tenant>.<region>.qlikcloud.com), without a path.`,
+      );
+    }
+    if (error?.status === 0) return step(stepName, false, await diagnose(url, service, headerNames));
+    return step(stepName, false, describe(error));
+  } finally {
+    window.removeEventListener('error', onError, true);
+  }
+}
+
+/**
  * fetch() for one step: a network-level failure ("Failed to fetch") becomes a failed step that names
  * the likely cause and the fix ({@link diagnose}); any HTTP answer is returned to the caller.
  */

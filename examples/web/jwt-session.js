@@ -6,19 +6,9 @@
 // windowscookie, reference), so the session is opened with a plain fetch and then used as a cookie session.
 import { getCsrfToken } from '@qlik/api/csrf-token.js';
 import { getMyUser } from '@qlik/api/users.js';
-import { call, describe, diagnose, onSubmit, reason, SERVICES, showUser, signIn, step } from './common.js';
+import { call, onSubmit, qlikStep, reason, SERVICES, showUser, signIn, step } from './common.js';
 
 const form = document.getElementById('sign-in');
-
-/** Runs one @qlik/api call for a step; a failure without an HTTP answer is explained like a fetch's. */
-async function qlik(stepName, url, run) {
-  try {
-    return await run();
-  } catch (error) {
-    if (error?.status === 0) return step(stepName, false, await diagnose(url, SERVICES.tenantCookie));
-    return step(stepName, false, describe(error));
-  }
-}
 
 onSubmit(form, async ({ api, tenant, webIntegrationId }) => {
   const callerToken = await signIn(api, form);
@@ -51,14 +41,20 @@ onSubmit(form, async ({ api, tenant, webIntegrationId }) => {
   // 3. From here on Qlik's client uses the session: cookies, the web integration ID, and the CSRF token
   //    (which @qlik/api itself fetches and sends on every modifying request).
   const hostConfig = { host: tenant, authType: 'cookie', webIntegrationId };
-  const csrf = await qlik('CSRF token', `${tenant}/api/v1/csrf-token`, () =>
-    getCsrfToken({ hostConfig, noCache: true }),
+  const headerNames = ['qlik-web-integration-id', 'qlik-api-version'];
+  const csrf = await qlikStep(
+    'CSRF token',
+    tenant,
+    `${tenant}/api/v1/csrf-token`,
+    SERVICES.tenantCookie,
+    headerNames,
+    () => getCsrfToken({ hostConfig, noCache: true }),
   );
   const csrfToken = csrf.headers.get('qlik-csrf-token');
   step('CSRF token', csrfToken !== null, csrfToken === null ? 'no qlik-csrf-token header' : 'received');
 
   // 4. Who does Qlik think we are?
-  const me = await qlik('users/me', `${tenant}/api/v1/users/me`, () =>
+  const me = await qlikStep('users/me', tenant, `${tenant}/api/v1/users/me`, SERVICES.tenantCookie, headerNames, () =>
     getMyUser({ hostConfig, noCache: true, headers: { 'qlik-csrf-token': csrfToken } }),
   );
   step('users/me', true, `signed in to Qlik as ${me.data.subject}`);

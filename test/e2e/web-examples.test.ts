@@ -247,6 +247,24 @@ describe('Example page: JWT session (examples/web/index.html) with @qlik/api coo
     );
     expect(await p.textContent('#error')).not.toMatch(/Failed to fetch/);
   });
+  it('names the step and the fix when the tenant answers but Qlik’s runtime (/qlik-embed/main.js) does not load', async () => {
+    // Prepare: the tenant answers 404 for its runtime once (as a wrong "tenant" URL with a path would).
+    tenant.injectFault({ path: '/qlik-embed/main.js', status: 404, body: '{}', times: 1 });
+    try {
+      // Act
+      const p = await openExample('index.html', { sub: 'frank', name: 'Frank' }, { site: jwtSite });
+      // Assess: the page does not hang (as @qlik/api alone would); it stops at the first @qlik/api step.
+      const steps = await stepsOf(p);
+      expect(steps.slice(0, 3).map((s) => s.slice(0, 9))).toEqual(['OK sign i', 'OK get Ql', 'OK Qlik s']);
+      expect(steps[3]).toBe(
+        `FAILED CSRF token: the Qlik tenant at ${tenant.url} answered, but Qlik's runtime ${tenant.url}/qlik-embed/main.js ` +
+          'did not load as a script. Fix: the "Qlik tenant" field must be the tenant itself ' +
+          '(https://<tenant>.<region>.qlikcloud.com), without a path.',
+      );
+    } finally {
+      tenant.clearFaults();
+    }
+  });
 });
 
 describe('Example page: OAuth impersonation (examples/web/access-token.html) with @qlik/api oauth2 + getAccessToken', () => {
