@@ -1,4 +1,4 @@
-// OAuth impersonation with Qlik's own client: @qlik/api (the same code qlik-embed runs) is given
+// OAuth impersonation with Qlik's own client: @qlik/api (the library qlik-embed takes its auth from) is given
 // authType "oauth2" and the name of window.getAccessToken. It calls that function when it needs a Qlik
 // access token, attaches the token to its requests, and after a 401 drops the token and calls it again
 // (@qlik/api 2.19: auth module "oauth2", getOAuthTokensForBrowser / handleAuthenticationError; docs/frontend.md).
