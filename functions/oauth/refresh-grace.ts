@@ -63,13 +63,18 @@ export class MemoryGraceStore implements RefreshGraceStore {
   readonly #records = new Map<string, { record: GraceRecord; expiresAtMs: number }>();
 
   async claim(key: string, nowMs: number, leaseExpiresAtMs: number, expiresAtMs: number): Promise<boolean> {
-    const live = await this.read(key, nowMs);
+    // Check and set with no await in between: that is what makes the claim atomic within the process.
+    const live = this.#live(key, nowMs);
     if (live !== undefined && !(live.state === 'pending' && live.leaseExpiresAtMs <= nowMs)) return false;
     this.#records.set(key, { record: { state: 'pending', leaseExpiresAtMs }, expiresAtMs });
     return true;
   }
 
   async read(key: string, nowMs: number): Promise<GraceRecord | undefined> {
+    return this.#live(key, nowMs);
+  }
+
+  #live(key: string, nowMs: number): GraceRecord | undefined {
     const entry = this.#records.get(key);
     if (entry === undefined) return undefined;
     if (entry.expiresAtMs <= nowMs) {
