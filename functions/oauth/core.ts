@@ -385,7 +385,12 @@ async function sharedRefresh(refreshToken: string, deps: OAuthCoreDeps): Promise
     const record = await store.read(key, deps.clock.nowMs());
     if (record?.state === 'done') {
       const opened = sealedGraceSchema.safeParse(deps.sealer.open('oauth-refresh-grace', record.sealed));
-      if (opened.success)
+      if (opened.success) {
+        // A logout since (revokeTokens marks the refresh token it revoked as dead): never hand out its tokens.
+        if (opened.data.r !== undefined && opened.data.r !== refreshToken) {
+          const successor = await store.read(graceKey(opened.data.r), deps.clock.nowMs());
+          if (successor?.state === 'dead') throw new OAuthSessionExpiredError();
+        }
         return {
           accessToken: opened.data.a,
           tokenType: opened.data.t,
@@ -393,6 +398,7 @@ async function sharedRefresh(refreshToken: string, deps: OAuthCoreDeps): Promise
           ...(opened.data.r !== undefined ? { refreshToken: opened.data.r } : {}),
           ...(opened.data.s !== undefined ? { scope: opened.data.s } : {}),
         };
+      }
     }
     if (record?.state === 'dead') throw new OAuthSessionExpiredError();
     if (performance.now() >= waitUntil)
@@ -491,5 +497,23 @@ export async function revokeTokens(
   }
   if (session.r !== undefined) await deps.client.revoke(session.r, 'refresh_token');
   await deps.client.revoke(session.a, 'access_token');
+  if (session.r !== undefined) await markLoggedOut(session.r, deps);
   return { body: undefined, cookies: [clear] };
+}
+
+/**
+ * Records a revoked refresh token as dead in the grace store, for the grace window: an older cookie whose
+ * refresh was shared within the window would otherwise still be answered with the (now revoked) tokens, and a
+ * parallel refresh of this cookie gets 401 at once. A store fault does not fail the logout.
+ */
+async function markLoggedOut(refreshToken: string, deps: OAuthCoreDeps): Promise<void> {
+  const grace = deps.grace;
+  if (grace === undefined) return;
+  const expiresAtMs = deps.clock.nowMs() + Math.max(grace.settings.windowSeconds * 1000, grace.settings.leaseMs);
+  await grace.store.settle(graceKey(refreshToken), { state: 'dead' }, expiresAtMs).catch((error: unknown) =>
+    deps.logger?.warn('refresh grace store could not record a logout', {
+      store: grace.store.description,
+      errorName: (error as Error).name,
+    }),
+  );
 }

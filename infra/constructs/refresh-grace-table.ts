@@ -11,6 +11,8 @@ import { GRACE_TABLE } from '../../functions/oauth/refresh-grace.js';
 
 /** The only actions the refresh function needs: the conditional claim, the reads, the release. */
 export const REFRESH_GRACE_ACTIONS = ['dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:DeleteItem'] as const;
+/** The only action the revoke (logout) function needs: recording the revoked refresh token as dead. */
+export const LOGOUT_GRACE_ACTIONS = ['dynamodb:PutItem'] as const;
 
 /** Properties of {@link RefreshGraceTable}. */
 export interface RefreshGraceTableProps {
@@ -30,6 +32,7 @@ export interface RefreshGraceTableProps {
  * @example
  * const grace = new RefreshGraceTable(this, 'RefreshGrace');
  * grace.grantRefresh(refreshFunction);
+ * grace.grantLogout(revokeFunction);
  */
 export class RefreshGraceTable extends Construct {
   /** The table. */
@@ -51,5 +54,13 @@ export class RefreshGraceTable extends Construct {
   /** Grants `grantee` exactly {@link REFRESH_GRACE_ACTIONS} on this table, nothing else. */
   grantRefresh(grantee: IGrantable): Grant {
     return Grant.addToPrincipal({ grantee, actions: [...REFRESH_GRACE_ACTIONS], resourceArns: [this.table.tableArn] });
+  }
+
+  /**
+   * Grants `grantee` exactly {@link LOGOUT_GRACE_ACTIONS}: a logout marks its refresh token dead so that no
+   * refresh shared within the grace window hands out the revoked tokens.
+   */
+  grantLogout(grantee: IGrantable): Grant {
+    return Grant.addToPrincipal({ grantee, actions: [...LOGOUT_GRACE_ACTIONS], resourceArns: [this.table.tableArn] });
   }
 }

@@ -125,9 +125,10 @@ export class TokenVendingStack extends Stack {
       functions[route.id] = fn;
     }
     this.functions = functions;
-    // Only the refresh function touches the grace table.
-    const refresh = functions.OAuthRefresh;
+    // Only the refresh function (claim, read, release) and the revoke function (mark a logout) touch the table.
+    const { OAuthRefresh: refresh, OAuthRevoke: revoke } = functions;
     if (this.refreshGrace !== undefined && refresh !== undefined) this.refreshGrace.grantRefresh(refresh.function);
+    if (this.refreshGrace !== undefined && revoke !== undefined) this.refreshGrace.grantLogout(revoke.function);
 
     // Rotation of the key secret (docs/rotation.md). The config schema already refuses rotation.enabled with
     // any backend but secrets-manager, so a secret exists here whenever rotation is on.

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ConfigInput } from '../../functions/runtime/config.js';
-import { REFRESH_GRACE_ACTIONS } from '../../infra/constructs/refresh-grace-table.js';
+import { LOGOUT_GRACE_ACTIONS, REFRESH_GRACE_ACTIONS } from '../../infra/constructs/refresh-grace-table.js';
 import { baseConfig, buildStack, resourcesOf } from './synth.js';
 
 function oauthConfig(mode: 'cookie' | 'json'): ConfigInput {
@@ -49,14 +49,22 @@ describe('RefreshGraceTable in the stack (cookie mode)', () => {
     });
   });
 
-  it('grants only the refresh function, and only PutItem, GetItem and DeleteItem on that table', () => {
+  it('grants the refresh function PutItem, GetItem and DeleteItem, the revoke function PutItem, on that table only, and no other function anything', () => {
     const byRole = dynamoStatements(cookie.template);
-    expect(Object.keys(byRole)).toHaveLength(1);
-    expect(Object.keys(byRole)[0]).toMatch(/^OAuthRefreshRole/);
-    const [statement] = Object.values(byRole)[0]!;
-    expect([statement!.Action].flat().sort()).toEqual([...REFRESH_GRACE_ACTIONS].sort());
-    expect(JSON.stringify(statement!.Resource)).toContain('RefreshGraceTable');
-    expect(JSON.stringify(statement!.Resource)).not.toContain('*');
+    const roles = Object.keys(byRole).sort();
+    expect(roles).toHaveLength(2);
+    const refresh = roles.find((id) => id.startsWith('OAuthRefreshRole'))!;
+    const revoke = roles.find((id) => id.startsWith('OAuthRevokeRole'))!;
+    for (const [role, actions] of [
+      [refresh, REFRESH_GRACE_ACTIONS],
+      [revoke, LOGOUT_GRACE_ACTIONS],
+    ] as const) {
+      expect(byRole[role], role).toHaveLength(1);
+      const [statement] = byRole[role]!;
+      expect([statement!.Action].flat().sort()).toEqual([...actions].sort());
+      expect(JSON.stringify(statement!.Resource)).toContain('RefreshGraceTable');
+      expect(JSON.stringify(statement!.Resource)).not.toContain('*');
+    }
   });
 
   it('tells the functions the table name through QTV_CONFIG', () => {

@@ -95,6 +95,7 @@ function container(mode: 'cookie' | 'json' = 'cookie', withTable = true) {
     dynamodb,
   });
   return {
+    runtime,
     refresh: createRefreshHandler(runtime),
     exchange: createCodeExchangeHandler(runtime),
     revoke: createRevokeHandler(runtime),
@@ -132,8 +133,12 @@ async function signedInSession(box = container()): Promise<string> {
     lambdaContext(),
   );
   expect(result.statusCode).toBe(200);
+  lastAccessToken = (JSON.parse(String(result.body)) as { accessToken: string }).accessToken;
   return sessionCookieOf(result)!;
 }
+
+/** The access token of the last {@link signedInSession}. */
+let lastAccessToken = '';
 
 const refreshWith = (box: ReturnType<typeof container>, cookie: string) =>
   box.refresh(httpEvent({ path: '/oauth/refresh', headers: { cookie } }), lambdaContext());
@@ -212,19 +217,45 @@ describe('Cookie-mode refresh: parallel refreshes across containers (DynamoDB gr
 
 describe('Cookie-mode refresh: Qlik’s documented 401 for a dead refresh token', () => {
   it('answers 401 OAUTH_SESSION_MISSING and clears the cookie (not 502) when the grant was revoked at Qlik', async () => {
+    // Prepare: a session whose refresh token is revoked at Qlik behind the proxy's back (an admin, another app).
     const box = container();
     const cookie = await signedInSession(box);
-    // Revoke the grant at Qlik behind the proxy's back (another tab logged out, an admin revoked it).
-    const revoked = await box.revoke(httpEvent({ path: '/oauth/revoke', headers: { cookie } }), lambdaContext());
-    expect(revoked.statusCode).toBe(204);
-    // A fresh container (no grace record for this token) meets Qlik's 401.
+    const sealer = await box.runtime.oauth!.sealer();
+    const session = sealer.open('oauth-session', cookie.slice(`${SESSION}=`.length)) as { r: string };
+    const revoke = await fetch(`${tenant.url}/oauth/revoke`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        token: session.r,
+        token_type_hint: 'refresh_token',
+        client_id: web.clientId,
+        client_secret: SECRET,
+      }),
+    });
+    expect(revoke.status).toBe(200);
+    // Act
     const result = await refreshWith(container(), cookie);
+    // Assess: Qlik answered its documented 401 (errors[] only); the proxy ends the session.
+    const lastToken = tenant.requests.filter((r) => r.path === '/oauth/token').at(-1);
+    expect(lastToken?.status).toBe(401);
     expect(result.statusCode).toBe(401);
     expect(JSON.parse(String(result.body))).toMatchObject({ code: 'OAUTH_SESSION_MISSING' });
     expect(result.cookies?.some((c) => c.startsWith(`${SESSION}=;`) && /Max-Age=0/.test(c))).toBe(true);
-    // The emulator answered in Qlik's shape only: no RFC error member reached the proxy.
-    const lastToken = tenant.requests.filter((r) => r.path === '/oauth/token').at(-1);
-    expect(lastToken?.status).toBe(401);
+  });
+
+  it('after a logout, an older cookie whose refresh was shared within the window gets 401, never the revoked tokens', async () => {
+    const box = container();
+    const oldCookie = await signedInSession(box);
+    const refreshed = await refreshWith(box, oldCookie);
+    expect(refreshed.statusCode).toBe(200);
+    const current = sessionCookieOf(refreshed)!;
+    expect(
+      (await box.revoke(httpEvent({ path: '/oauth/revoke', headers: { cookie: current } }), lambdaContext()))
+        .statusCode,
+    ).toBe(204);
+    const replay = await refreshWith(container(), oldCookie);
+    expect(replay.statusCode).toBe(401);
+    expect(JSON.parse(String(replay.body))).toMatchObject({ code: 'OAUTH_SESSION_MISSING' });
   });
 
   it('answers 400 invalid_grant in JSON mode for the same dead refresh token', async () => {
@@ -281,8 +312,11 @@ describe('Cookie-mode refresh: Qlik’s documented 401 for a dead refresh token'
       try {
         const box = container();
         const cookie = await signedInSession(box);
+        const accessToken = lastAccessToken;
         const result = await box.revoke(httpEvent({ path: '/oauth/revoke', headers: { cookie } }), lambdaContext());
         expect(result.statusCode).toBe(204);
+        // The revoke reached Qlik: the session's access token is dead there.
+        expect(await usersMe(accessToken)).toBe(401);
         expect((await refreshWith(container(), cookie)).statusCode).toBe(401);
       } finally {
         tenant.setOAuthBehaviour({ revokeClientAuthentication: 'required' });
