@@ -157,6 +157,8 @@ describe('Function: tenant emulator OAuth (authorization code + PKCE)', () => {
     const response = await fetch(url, { redirect: 'manual' });
     const location = new URL(String(response.headers.get('location')));
     expect(location.searchParams.get('error')).toBe('invalid_request');
+    // Qlik adds its internal error code to an error redirect (https://qlik.dev/apis/rest/oauth).
+    expect(location.searchParams.get('error_code')).toBeTruthy();
   });
 
   it.each([

@@ -486,6 +486,22 @@ export async function createOAuthServer(issuer: string, hooks: OAuthEmulatorHook
   // Qlik's success body (`expires_at`, no `expires_in`) and Qlik's error shape and statuses on failure.
   provider.use(async (ctx, next) => {
     await next();
+    if (ctx.path === '/oauth/authorize') {
+      // Qlik: an error redirect follows RFC 6749 §4.1.2.1 "with an additional error_code parameter with the
+      // internal error code" (https://qlik.dev/apis/rest/oauth). The internal codes are not listed: opaque here.
+      const location = (ctx as unknown as { response: { get(name: string): string; set(n: string, v: string): void } })
+        .response;
+      const target = location.get('location');
+      if (target) {
+        // Relative locations (the interaction pages) carry no error.
+        const url = new URL(target, issuer);
+        if (url.searchParams.has('error') && !url.searchParams.has('error_code')) {
+          url.searchParams.set('error_code', 'OAUTH-AUTHORIZE');
+          location.set('location', url.href);
+        }
+      }
+      return;
+    }
     if (ctx.path !== '/oauth/token' && ctx.path !== '/oauth/revoke') return;
     const body = ctx.body as Record<string, unknown> | undefined;
     if (ctx.status >= 400 && body && typeof body.error === 'string') {
