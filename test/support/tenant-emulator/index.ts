@@ -30,7 +30,14 @@ import {
   WEB_INTEGRATION_HEADER,
   type WebIntegration,
 } from './jwt-login.js';
-import { createOAuthServer, type EmulatedClient, makeClient, type OAuthClientSeed } from './oauth.js';
+import {
+  createOAuthServer,
+  DEFAULT_OAUTH_BEHAVIOUR,
+  type EmulatedClient,
+  type EmulatorOAuthBehaviour,
+  makeClient,
+  type OAuthClientSeed,
+} from './oauth.js';
 import { QLIK_EMBED_MAIN_PATH, serveQlikEmbedMain } from './qlik-embed.js';
 import { type EmulatedUser, type Principal, UserDirectory, type UserSeed, userRoutes } from './users.js';
 
@@ -38,9 +45,15 @@ export type { CorsOptions } from './cors.js';
 export type { QlikErrorBody } from './http.js';
 export type { JwtIdentityProvider, JwtIdpSeed } from './identity-providers.js';
 export type { EmulatedSession, RateLimit, WebIntegration } from './jwt-login.js';
-export { CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, WEB_INTEGRATION_HEADER } from './jwt-login.js';
-export type { EmulatedClient, OAuthClientSeed } from './oauth.js';
-export { CLIENT_ASSERTION_ALGORITHMS, IMPERSONATION_GRANT, oauthErrorBody, USER_SCOPE } from './oauth.js';
+export { CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, SIGNATURE_SUFFIX, WEB_INTEGRATION_HEADER } from './jwt-login.js';
+export type { EmulatedClient, EmulatorOAuthBehaviour, OAuthClientSeed } from './oauth.js';
+export {
+  CLIENT_ASSERTION_ALGORITHMS,
+  DEFAULT_OAUTH_BEHAVIOUR,
+  IMPERSONATION_GRANT,
+  oauthErrorBody,
+  USER_SCOPE,
+} from './oauth.js';
 export type { EmulatedUser, Principal, UserSeed } from './users.js';
 export { ADMIN_SCOPE } from './users.js';
 
@@ -101,6 +114,8 @@ export interface TenantEmulatorOptions {
   readonly clockOffsetMs?: number;
   /** Switches for the CORS answers Qlik does not document (./cors.ts). @default documented behaviour */
   readonly cors?: CorsOptions;
+  /** Answers Qlik does not document (see docs/tenant-emulator.md). @default DEFAULT_OAUTH_BEHAVIOUR */
+  readonly oauthBehaviour?: Partial<EmulatorOAuthBehaviour>;
 }
 
 /** A running tenant emulator. */
@@ -131,6 +146,10 @@ export interface TenantEmulator {
   setJwtSessionRateLimit(limit: RateLimit | undefined): void;
   /** Switches the CORS guesses (./cors.ts) at run time. */
   setCorsOptions(options: CorsOptions): void;
+  /** The current guessed OAuth behaviour (live: changes apply to the next request). */
+  readonly oauthBehaviour: Readonly<EmulatorOAuthBehaviour>;
+  /** Switches one or more guessed OAuth behaviours on the running emulator. */
+  setOAuthBehaviour(change: Partial<EmulatorOAuthBehaviour>): void;
   injectFault(fault: Fault): void;
   clearFaults(): void;
   clearRequests(): void;
@@ -263,7 +282,8 @@ export async function startTenantEmulator(options: TenantEmulatorOptions = {}): 
   const { port } = server.address() as AddressInfo;
   const tenantHost = `${host}:${port}`;
   const url = `http://${tenantHost}`;
-  oauth = await createOAuthServer(url, { users, tenantHost, clients, assertionJtis: new Set() });
+  const behaviour: EmulatorOAuthBehaviour = { ...DEFAULT_OAUTH_BEHAVIOUR, ...options.oauthBehaviour };
+  oauth = await createOAuthServer(url, { users, tenantHost, clients, assertionJtis: new Set(), behaviour });
 
   const emulator: TenantEmulator = {
     url,
@@ -303,6 +323,10 @@ export async function startTenantEmulator(options: TenantEmulatorOptions = {}): 
       login.rateLimit = limit;
       login.rateWindow.start = 0;
       login.rateWindow.count = 0;
+    },
+    oauthBehaviour: behaviour,
+    setOAuthBehaviour(change) {
+      Object.assign(behaviour, change);
     },
     injectFault: (fault) => faults.push(fault),
     clearFaults: () => {
