@@ -17,14 +17,15 @@ import { baseConfig, buildStack, resourcesOf } from './synth.js';
 function grantsOf(template: Template, routeId: string): string[] {
   const policies = resourcesOf(template, 'AWS::IAM::Policy');
   const entry = Object.entries(policies).find(([logicalId]) => logicalId.startsWith(`${routeId}Role`));
-  const statements = (entry?.[1].Properties.PolicyDocument as { Statement: Array<Record<string, unknown>> }).Statement;
+  expect(entry, `policy of ${routeId}`).toBeDefined();
+  const statements = (entry![1].Properties.PolicyDocument as { Statement: Array<Record<string, unknown>> }).Statement;
   const out: string[] = [];
   for (const statement of statements) {
     const actions = ([] as string[]).concat(statement.Action as string | string[]);
     if (actions.some((a) => a.startsWith('logs:') || a.startsWith('xray:'))) continue;
     const resource = JSON.stringify(statement.Resource);
     const secret = resource.match(/secret:([^"*?]+)-(?:\?{6}|[A-Za-z0-9]{6})"/);
-    const logical = resource.match(/"(SigningKey[A-Za-z]*?)[0-9A-F]{8}"/);
+    const logical = resource.match(/"([A-Za-z]+?)[0-9A-F]{8}"/);
     const label = secret ? `secret:${secret[1]}` : logical ? logical[1] : resource;
     const condition = statement.Condition === undefined ? '' : ' (conditional)';
     for (const action of actions) out.push(`${action} ${label}${condition}`);
@@ -34,6 +35,8 @@ function grantsOf(template: Template, routeId: string): string[] {
 
 const SM = (label: string) => [`secretsmanager:DescribeSecret ${label}`, `secretsmanager:GetSecretValue ${label}`];
 const PUBLIC_SECRET = 'secretsmanager:GetSecretValue SigningKeyPublicSecret';
+const GRACE_REFRESH = ['DeleteItem', 'GetItem', 'PutItem'].map((a) => `dynamodb:${a} RefreshGraceTable`);
+const GRACE_REVOKE = ['dynamodb:PutItem RefreshGraceTable'];
 
 const configFiles = readdirSync(join(PROJECT_ROOT, 'config')).filter((f) => f.endsWith('.json'));
 const templates = new Map<string, Template>();
@@ -129,8 +132,11 @@ describe('Least privilege per route (every configuration in config/)', () => {
     expect(grantsOf(template, 'IdpConfig')).toEqual([PUBLIC_SECRET]);
     // Without a sealing secret the cookie keys come from the client secret, so login reads it too.
     expect(grantsOf(template, 'OAuthLogin')).toEqual(client);
-    for (const id of ['OAuthCallback', 'OAuthCodeExchange', 'OAuthRefresh', 'OAuthRevoke'])
+    for (const id of ['OAuthCallback', 'OAuthCodeExchange'])
       expect(grantsOf(template, id), id).toEqual(client);
+    // Cookie mode's refresh grace table (issue 13): the refresh function claims, reads and releases; revoke marks.
+    expect(grantsOf(template, 'OAuthRefresh')).toEqual([...client, ...GRACE_REFRESH].sort());
+    expect(grantsOf(template, 'OAuthRevoke')).toEqual([...client, ...GRACE_REVOKE].sort());
     expect(grantsOf(template, 'QlikAccessToken')).toEqual([...client, ...admin].sort());
   });
 
@@ -139,8 +145,10 @@ describe('Least privilege per route (every configuration in config/)', () => {
     const client = SM('secret:qtv/oauth-client');
     const sealing = SM('secret:qtv/sealing');
     expect(grantsOf(template, 'OAuthLogin')).toEqual(sealing);
-    for (const id of ['OAuthCallback', 'OAuthCodeExchange', 'OAuthRefresh', 'OAuthRevoke'])
+    for (const id of ['OAuthCallback', 'OAuthCodeExchange'])
       expect(grantsOf(template, id), id).toEqual([...client, ...sealing].sort());
+    expect(grantsOf(template, 'OAuthRefresh')).toEqual([...client, ...sealing, ...GRACE_REFRESH].sort());
+    expect(grantsOf(template, 'OAuthRevoke')).toEqual([...client, ...sealing, ...GRACE_REVOKE].sort());
     expect(grantsOf(template, 'QlikAccessToken')).toEqual([...client, ...SM('secret:qtv/oauth-admin')].sort());
   });
 
