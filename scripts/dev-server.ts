@@ -7,7 +7,7 @@
  *   npm start -- --config config/dev.json      # your own configuration file
  *   npm start -- --tenant http://127.0.0.1:8788 # OAuth proxy against `npm run emulator` (or your config's oauth section)
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import { Logger } from '@aws-lambda-powertools/logger';
@@ -20,13 +20,20 @@ import {
   type ConfigInput,
   loadConfigFile,
   loadDevServerSettings,
+  loadEmulatorSettings,
   parseConfig,
 } from '../functions/runtime/config.js';
 import { createRuntime, prefetchSigningKey, type Runtime, SERVICE_NAME } from '../functions/runtime/wiring.js';
 import { MemorySecretStore } from '../functions/secrets/secret-source.js';
 import { DEV_AUDIENCE, DevIdentityProvider, devTokenRequestSchema } from './dev/dev-identity.js';
 import { ensureDevSigningKey } from './dev/dev-keys.js';
-import { createLocalApiGateway, type LocalHandler, type LocalRoute } from './dev/local-api-gateway.js';
+import {
+  createClientErrorHandler,
+  createLocalApiGateway,
+  guardRequestListener,
+  type LocalHandler,
+  type LocalRoute,
+} from './dev/local-api-gateway.js';
 
 /** The issuer the dev configuration uses for Qlik tokens. */
 export const DEV_QLIK_ISSUER = 'https://qlik-token-vending.local/dev';
@@ -51,7 +58,30 @@ export interface DevServerOptions {
   readonly tenantUrl?: string;
   /** Log level of the handlers' logger. @default 'WARN' */
   readonly logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
+  /**
+   * Awaited once the port listens and before the routes are wired (tests use it to send a request
+   * while the server is still starting).
+   */
+  readonly onListening?: (url: string) => Promise<void> | void;
 }
+
+/** Seconds a client is told to wait while the dev server is still starting. */
+const STARTING_RETRY_AFTER_SECONDS = 1;
+
+/**
+ * Answers every request that arrives between `listen` and the routes being ready: 503 problem+json
+ * with Retry-After, as API Gateway answers while a Lambda cannot serve yet, so a script polling for
+ * readiness gets an answer instead of a hanging connection.
+ */
+const startingListener: RequestListener = (request, response) => {
+  request.resume();
+  sendProblem(
+    response,
+    problem(503, 'UPSTREAM_UNAVAILABLE', 'The dev server is starting: retry in a moment.', {
+      'retry-after': String(STARTING_RETRY_AFTER_SECONDS),
+    }),
+  );
+};
 
 /** A running dev server. */
 export interface DevServer {
@@ -203,7 +233,16 @@ fetch('/oauth/refresh', { method: 'POST', headers: { accept: 'application/json' 
 /** Starts a dev server; resolves once it listens. */
 export async function startDevServer(options: DevServerOptions = {}): Promise<DevServer> {
   const host = options.host ?? '127.0.0.1';
-  const server = createServer();
+  // The listener is attached before listening, so no accepted connection is ever left unanswered:
+  // until the routes are wired it is startingListener (503 + Retry-After), then the local API Gateway.
+  let listener: RequestListener = startingListener;
+  const server = createServer((request, response) => listener(request, response));
+  // A request Node's HTTP parser refuses (bad chunk size, body cut short): 400 and close, logged once.
+  let log = (message: string) => console.warn(message);
+  server.on(
+    'clientError',
+    createClientErrorHandler((message) => log(message)),
+  );
   // Listen first: the issuer of the dev identity provider contains the real port.
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -212,6 +251,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   try {
     const { port } = server.address() as AddressInfo;
     const baseUrl = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    await options.onListening?.(baseUrl);
     const identityProvider = new DevIdentityProvider(`${baseUrl}/dev/identity`);
     const keys = await ensureDevSigningKey(options.localDir ?? '.local');
     let input = options.config ? options.config(baseUrl) : defaultDevConfig(baseUrl, keys);
@@ -223,6 +263,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     }
     const config = parseConfig(input, 'dev server configuration');
     const logger = new Logger({ serviceName: SERVICE_NAME, logLevel: options.logLevel ?? 'WARN' });
+    log = (message) => logger.warn(message);
     const runtime = createRuntime(config, {
       logger,
       ...(oauthSecretStore !== undefined ? { oauthSecretStore } : {}),
@@ -240,14 +281,14 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
       callerIdp.issuer === identityProvider.issuer
         ? createLocalJWKSet(await identityProvider.jwks())
         : createRemoteJWKSet(new URL(`${callerIdp.issuer.replace(/\/$/, '')}/.well-known/jwks.json`));
-    server.on(
-      'request',
+    listener = guardRequestListener(
       createLocalApiGateway({
         routes: localRoutes,
         authorizer: { issuer: callerIdp.issuer, audience: callerIdp.audience, keys: keySet },
         allowedOrigins: config.cors.allowedOrigins,
         extra: devIdentityRoutes(identityProvider),
       }),
+      (message) => log(message),
     );
     return {
       url: baseUrl,
@@ -271,21 +312,80 @@ function shellQuote(value: string): string {
   return `'${value.replaceAll("'", "'\\''")}'`;
 }
 
+/** The tenant emulator's port (`EMULATOR_PORT`, default 8788); 8788 when that setting is unusable. */
+function emulatorPort(): number {
+  try {
+    return loadEmulatorSettings().port;
+  } catch {
+    return 8788;
+  }
+}
+
+/** The first line of an error's cause chain that names what went wrong (no values, no stack). */
+export function errorReason(error: unknown): string {
+  const parts: string[] = [];
+  let current: unknown = error;
+  for (let depth = 0; current !== undefined && current !== null && depth < 4; depth++) {
+    const e = current as { name?: string; code?: string; message?: string; cause?: unknown };
+    if (depth > 0) parts.push(`${e.code ?? e.name ?? 'Error'}: ${String(e.message ?? '').split('\n')[0]}`);
+    current = e.cause;
+  }
+  return parts.length > 0 ? parts.join(' <- ') : (String((error as Error)?.message ?? error).split('\n')[0] ?? '');
+}
+
+/** What to do when the configured signing key cannot be fetched, by backend. */
+function signingKeyFix(config: Config): string {
+  if (config.signing.backend === 'secrets-manager')
+    return `store a key with \`qtv secret put --secret-id ${config.signing.secretId} --key-file privatekey.pem --issuer ${config.qlik.issuer}\`; set AWS_REGION and credentials (AWS_PROFILE), or AWS_ENDPOINT_URL for moto/LocalStack; or run \`npm start\` without --config/--secrets-manager to use the embedded dev key`;
+  if (config.signing.backend === 'kms')
+    return 'check the key ID, AWS_REGION and credentials (or AWS_ENDPOINT_URL); or run `npm start` without --kms to use the embedded dev key';
+  return 'check signing.privateKeyPath in the configuration';
+}
+
+/**
+ * Where the emulator and the example pages must point for this dev server: derived from its URL, so a
+ * non-default PORT needs no hand-edited setting (loadEmulatorSettings derives the emulator's redirect
+ * URIs and origins from the same PORT).
+ */
+export function derivedSettings(devUrl: string, tenantUrl: string) {
+  return {
+    emulator: `PORT=${new URL(devUrl).port} EMULATOR_PORT=${new URL(tenantUrl).port} npm run emulator`,
+    jwtPage: `examples/web/index.html?api=${encodeURIComponent(devUrl)}&tenant=${encodeURIComponent(tenantUrl)}&webIntegrationId=demo-web-integration`,
+  };
+}
+
 /** The banner `npm start` prints: URL, Qlik IdP settings, and a copy-paste curl pair. */
 export async function describeDevServer(dev: DevServer): Promise<string> {
-  const key = await dev.runtime.signers.current();
-  const certificate =
-    key.certificatePem ?? (await key.createCertificate?.({ commonName: dev.config.qlik.issuer })) ?? '(none)';
-  const issuer = key.issuer ?? dev.config.qlik.issuer;
+  let settings: string[];
+  try {
+    const key = await dev.runtime.signers.current();
+    const certificate =
+      key.certificatePem ?? (await key.createCertificate?.({ commonName: dev.config.qlik.issuer })) ?? '(none)';
+    const issuer = key.issuer ?? dev.config.qlik.issuer;
+    settings = [
+      'Qlik JWT identity provider settings (Management Console > Identity providers > Create new > JWT):',
+      `  Issuer:      ${issuer}`,
+      `  Key ID:      ${key.kid}`,
+      '  Certificate:',
+      certificate.trim().replace(/^/gm, '    '),
+      `  (also: curl -s ${dev.url}/qlik/idp-config)`,
+    ];
+  } catch (error) {
+    // The store is down or empty: keep serving (POST /qlik/jwt answers 503 with Retry-After until the
+    // store answers, as the Lambda does), and say why and what to do.
+    settings = [
+      `The signing key is not available yet: ${String((error as Error).message).split('\n')[0]}`,
+      `  reason: ${errorReason(error)}`,
+      `  fix:    ${signingKeyFix(dev.config)}`,
+      '  Meanwhile POST /qlik/jwt answers 503 with Retry-After; it works as soon as the store answers.',
+    ];
+  }
+  const tenantUrl = dev.runtime.oauth?.tenantUrl ?? `http://127.0.0.1:${emulatorPort()}`;
+  const derived = derivedSettings(dev.url, tenantUrl);
   return [
     `qlik-token-vending dev server listening on ${dev.url}`,
     '',
-    'Qlik JWT identity provider settings (Management Console > Identity providers > Create new > JWT):',
-    `  Issuer:      ${issuer}`,
-    `  Key ID:      ${key.kid}`,
-    '  Certificate:',
-    certificate.trim().replace(/^/gm, '    '),
-    `  (also: curl -s ${dev.url}/qlik/idp-config)`,
+    ...settings,
     '',
     'Get a caller token from the dev identity provider, then a Qlik JWT:',
     `  ID_TOKEN=$(curl -s -X POST ${dev.url}/dev/identity/token -H 'content-type: application/json' \\`,
@@ -293,7 +393,12 @@ export async function describeDevServer(dev: DevServer): Promise<string> {
     `  curl -s -X POST ${dev.url}/qlik/jwt -H "authorization: Bearer $ID_TOKEN"`,
     '',
     ...(dev.runtime.oauth === undefined
-      ? []
+      ? [
+          `OAuth proxy and POST /qlik/access-token: off (they answer 404 NOT_FOUND); start with --tenant, e.g.`,
+          `  ${derived.emulator}     # the tenant emulator, its demo client allowing ${dev.url}`,
+          `  npm start -- --tenant ${tenantUrl}`,
+          '',
+        ]
       : [
           `OAuth proxy for ${dev.runtime.oauth.tenantUrl} (${dev.runtime.oauth.config.mode} mode, docs/oauth.md):`,
           `  sign in:  ${dev.url}/oauth/login?returnTo=${encodeURIComponent(dev.runtime.oauth.config.appReturnUrls[0] ?? '')}`,
@@ -302,9 +407,32 @@ export async function describeDevServer(dev: DevServer): Promise<string> {
                 `  qlik-embed token:  curl -s -X POST ${dev.url}/qlik/access-token -H "authorization: Bearer $ID_TOKEN" -H 'accept: text/plain'`,
               ]
             : []),
+          `  tenant emulator for this port:  ${derived.emulator}`,
+          `  example page:  ${derived.jwtPage}  (served from an origin in the CORS list, docs/frontend.md)`,
           '',
         ]),
   ].join('\n');
+}
+
+/**
+ * A port to suggest when `port` is taken: the next free one, skipping the tenant emulator's port
+ * (suggesting it would only move the clash to `npm run emulator`).
+ */
+export async function suggestFreePort(
+  host: string,
+  port: number,
+  avoid: readonly number[],
+): Promise<number | undefined> {
+  for (let candidate = port + 1; candidate < Math.min(port + 50, 65_536); candidate++) {
+    if (avoid.includes(candidate)) continue;
+    const free = await new Promise<boolean>((resolve) => {
+      const probe = createServer();
+      probe.once('error', () => resolve(false));
+      probe.listen(candidate, host, () => probe.close(() => resolve(true)));
+    });
+    if (free) return candidate;
+  }
+  return undefined;
 }
 
 async function main(): Promise<void> {
@@ -326,6 +454,7 @@ async function main(): Promise<void> {
   }
   const settings = loadDevServerSettings();
   const fileConfig = values.config === undefined ? undefined : loadConfigFile(values.config);
+  portHint = { host: settings.host, port: settings.port };
   const dev = await startDevServer({
     host: settings.host,
     port: settings.port,
@@ -351,13 +480,19 @@ async function main(): Promise<void> {
   process.on('SIGTERM', stop);
 }
 
+/** Where main() tried to listen, for the port-in-use hint. */
+let portHint: { host: string; port: number } | undefined;
+
 if (import.meta.url === `file://${process.argv[1]}`) {
-  main().catch((error: unknown) => {
+  main().catch(async (error: unknown) => {
     if (error instanceof ConfigError || error instanceof TokenVendingError)
       console.error(`qtv dev server: ${error.message}`);
-    else if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE')
-      console.error('qtv dev server: the port is in use; set PORT to another one (e.g. PORT=8788 npm start).');
-    else console.error('qtv dev server failed:', error);
+    else if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE' && portHint !== undefined) {
+      const free = await suggestFreePort(portHint.host, portHint.port, [emulatorPort(), 8788]);
+      console.error(
+        `qtv dev server: port ${portHint.port} is in use (another npm start?); stop that process or pick another port${free === undefined ? '' : `, e.g. PORT=${free} npm start`}.`,
+      );
+    } else console.error('qtv dev server failed:', error);
     process.exit(1);
   });
 }
