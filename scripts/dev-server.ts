@@ -14,7 +14,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { createLocalJWKSet, createRemoteJWKSet } from 'jose';
 import { ConfigError, TokenVendingError } from '../functions/errors.js';
 import { problem } from '../functions/http/lambda-http.js';
-import { routesFor } from '../functions/routes.js';
+import { type RouteDefinition, routes as allRoutes, routesFor } from '../functions/routes.js';
 import {
   type Config,
   type ConfigInput,
@@ -103,10 +103,26 @@ function sendProblem(response: ServerResponse, result: ReturnType<typeof problem
   response.end(result.body);
 }
 
-/** Serves `/dev/identity/*`; returns false for other paths. */
-function devIdentityRoutes(idp: DevIdentityProvider) {
+/**
+ * Serves `/dev/identity/*`, and answers a route this configuration leaves out (the OAuth proxy and
+ * `/qlik/access-token` without an `oauth` section) with 404 NOT_CONFIGURED and how to turn it on, where
+ * plain routing would say only NOT_FOUND. Returns false for other paths.
+ */
+function devIdentityRoutes(idp: DevIdentityProvider, disabled: readonly RouteDefinition[] = []) {
   return async (request: IncomingMessage, response: ServerResponse, body: Buffer): Promise<boolean> => {
     const path = new URL(request.url ?? '/', 'http://local').pathname;
+    const off = disabled.find((route) => route.path === path);
+    if (off !== undefined) {
+      sendProblem(
+        response,
+        problem(
+          404,
+          'NOT_CONFIGURED',
+          `${off.path} needs the ${off.requires === 'impersonation' ? 'OAuth impersonation' : 'OAuth proxy'} configuration: start the dev server with --tenant <Qlik tenant URL> (e.g. \`npm run emulator\`, then \`npm start -- --tenant http://127.0.0.1:8788\`), or add an "oauth" section to --config.`,
+        ),
+      );
+      return true;
+    }
     if (request.method === 'GET' && path === '/dev/app') {
       response.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
       response.end(DEV_APP_PAGE);
@@ -270,8 +286,10 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
       ...options.runtimeOverrides,
     });
     prefetchSigningKey(runtime);
+    const enabledRoutes = routesFor(config);
+    const disabledRoutes = allRoutes.filter((route) => !enabledRoutes.includes(route));
     const localRoutes: LocalRoute[] = await Promise.all(
-      routesFor(config).map(async (route) => {
+      enabledRoutes.map(async (route) => {
         const module = await route.load();
         return { route, handler: module.createHandler(runtime) as LocalHandler };
       }),
@@ -286,7 +304,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
         routes: localRoutes,
         authorizer: { issuer: callerIdp.issuer, audience: callerIdp.audience, keys: keySet },
         allowedOrigins: config.cors.allowedOrigins,
-        extra: devIdentityRoutes(identityProvider),
+        extra: devIdentityRoutes(identityProvider, disabledRoutes),
       }),
       (message) => log(message),
     );
@@ -394,7 +412,7 @@ export async function describeDevServer(dev: DevServer): Promise<string> {
     '',
     ...(dev.runtime.oauth === undefined
       ? [
-          `OAuth proxy and POST /qlik/access-token: off (they answer 404 NOT_FOUND); start with --tenant, e.g.`,
+          `OAuth proxy and POST /qlik/access-token: off (they answer 404 NOT_CONFIGURED); start with --tenant, e.g.`,
           `  ${derived.emulator}     # the tenant emulator, its demo client allowing ${dev.url}`,
           `  npm start -- --tenant ${tenantUrl}`,
           '',

@@ -149,6 +149,26 @@ describe('Dev server process: never hangs, never dies', () => {
   });
 });
 
+describe('Dev server process: routes the configuration leaves out', () => {
+  it('answers /qlik/access-token and /oauth/* without --tenant with 404 NOT_CONFIGURED and how to turn them on', async () => {
+    // Prepare
+    const port = await freePort();
+    const dev = startDevServer(port);
+    await dev.ready;
+    // Act
+    const accessToken = await fetch(`http://127.0.0.1:${port}/qlik/access-token`, { method: 'POST' });
+    const login = await fetch(`http://127.0.0.1:${port}/oauth/login`);
+    // Assess
+    for (const response of [accessToken, login]) {
+      expect(response.status).toBe(404);
+      const body = (await response.json()) as { code: string; detail: string };
+      expect(body.code).toBe('NOT_CONFIGURED');
+      expect(body.detail).toMatch(/start the dev server with --tenant <Qlik tenant URL>/);
+    }
+    expect(dev.out.stdout).toMatch(/OAuth proxy and POST \/qlik\/access-token: off \(they answer 404 NOT_CONFIGURED\)/);
+  });
+});
+
 describe('Dev server process: a signing-key store that is down', () => {
   it.each([
     [
