@@ -14,7 +14,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { createLocalJWKSet, createRemoteJWKSet } from 'jose';
 import { ConfigError, TokenVendingError } from '../functions/errors.js';
 import { problem } from '../functions/http/lambda-http.js';
-import { type RouteDefinition, routes as allRoutes, routesFor } from '../functions/routes.js';
+import { routes as allRoutes, type RouteDefinition, routesFor } from '../functions/routes.js';
 import {
   type Config,
   type ConfigInput,
