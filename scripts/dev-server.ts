@@ -389,6 +389,8 @@ export async function describeDevServer(dev: DevServer): Promise<string> {
       `  (also: curl -s ${dev.url}/qlik/idp-config)`,
     ];
   } catch (error) {
+    // A key that can never sign for Qlik (wrong type or size) is a configuration error: refuse at start.
+    if (!(error instanceof TokenVendingError && error.status === 503)) throw error;
     // The store is down or empty: keep serving (POST /qlik/jwt answers 503 with Retry-After until the
     // store answers, as the Lambda does), and say why and what to do.
     settings = [
