@@ -1,24 +1,38 @@
 /**
- * CDK app: `npx cdk synth -c stage=dev` reads config/<stage>.json (or `-c config=<path>`), validates it
- * with the one config schema and builds the stack. cdk-nag's AwsSolutions checks run on every synth.
+ * CDK app: `npx cdk synth -c stage=dev` reads config/<stage>.json (or `-c config=<path>`, whose file name
+ * is then the stage unless `-c stage` is given), validates it with the one config schema and builds the
+ * stack. cdk-nag's AwsSolutions checks run on every synth. A configuration problem is printed as plain
+ * lines (no Node stack trace) and the app exits 1.
  */
-import { isAbsolute, join } from 'node:path';
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { loadConfigFile } from '../functions/runtime/config.js';
+import { ConfigError } from '../functions/errors.js';
+import { type Config, loadConfigFile } from '../functions/runtime/config.js';
 import { PROJECT_ROOT } from './constructs/token-function.js';
+import { resolveDeployment } from './deployment-context.js';
 import { TokenVendingStack } from './stacks/token-vending-stack.js';
 
 const app = new App();
-const stage = String(app.node.tryGetContext('stage') ?? 'dev');
-const configContext = app.node.tryGetContext('config') as string | undefined;
-const configPath =
-  configContext === undefined
-    ? join(PROJECT_ROOT, 'config', `${stage}.json`)
-    : isAbsolute(configContext)
-      ? configContext
-      : join(process.cwd(), configContext);
-const config = loadConfigFile(configPath);
+let stage: string;
+let config: Config;
+try {
+  const deployment = resolveDeployment(
+    { stage: app.node.tryGetContext('stage'), config: app.node.tryGetContext('config') },
+    PROJECT_ROOT,
+    process.cwd(),
+  );
+  stage = deployment.stage;
+  config = loadConfigFile(deployment.configPath);
+} catch (error) {
+  // The CDK CLI shows whatever the app prints; a thrown error would come with a stack trace around it.
+  const message = error instanceof ConfigError || error instanceof Error ? error.message : String(error);
+  console.error(`qlik-token-vending: ${message}`);
+  if (error instanceof ConfigError && /cannot read/.test(message))
+    console.error(
+      'fix: copy config/example.json to config/<stage>.json, edit its values, and pass -c stage=<stage> (or -c config=<path>)',
+    );
+  process.exit(1);
+}
 
 new TokenVendingStack(app, `QlikTokenVending-${stage}`, {
   config,

@@ -4,7 +4,7 @@
  * Errors are one line on stderr (`qtv: ... : <fix>`); exit codes are in scripts/cli/support.ts and docs/cli.md.
  */
 
-import { CliError, type CliIo, type Command, EXIT, type ExitCode } from './cli/support.js';
+import { CliError, type CliIo, type Command, closestName, EXIT, type ExitCode } from './cli/support.js';
 
 /** A command's name and summary, with its module loaded only when it runs (keeps startup short). */
 interface CommandEntry {
@@ -34,6 +34,11 @@ export const commands: readonly CommandEntry[] = [
     name: 'token',
     summary: 'mint a Qlik JWT (qs-jwt-compatible flags, without its traps)',
     load: async () => (await import('./commands/token.js')).tokenCommand,
+  },
+  {
+    name: 'create-qscloud',
+    summary: "qs-jwt's create-qscloud: key (with --cert-create true) and a Qlik Cloud JWT in one go",
+    load: async () => (await import('./commands/create-qscloud.js')).createQsCloudCommand,
   },
   {
     name: 'inspect',
@@ -88,10 +93,20 @@ export async function runCli(argv: string[], io: CliIo): Promise<ExitCode> {
   const entry = commands.find((c) => c.name === `${argv[0]} ${argv[1]}`) ?? commands.find((c) => c.name === argv[0]);
   if (entry === undefined) {
     const group = commands.filter((c) => c.name.startsWith(`${argv[0]} `)).map((c) => `qtv ${c.name}`);
+    const typed = argv[1] !== undefined && !argv[1].startsWith('-') ? `${argv[0]} ${argv[1]}` : (argv[0] ?? '');
+    const guess =
+      closestName(
+        typed,
+        commands.map((c) => c.name),
+      ) ??
+      closestName(
+        argv[0] ?? '',
+        commands.map((c) => c.name),
+      );
     io.stderr(
       group.length > 0
         ? `qtv: ${argv[0]} needs a subcommand: ${group.join(', ')}\n`
-        : `qtv: unknown command ${JSON.stringify(argv[0])}: run qtv --help for the list\n`,
+        : `qtv: unknown command ${JSON.stringify(argv[0])}: ${guess === undefined ? '' : `did you mean qtv ${guess}? `}run qtv --help for the list\n`,
     );
     return EXIT.usage;
   }

@@ -7,18 +7,19 @@
  *   npm start -- --config config/dev.json      # your own configuration file
  *   npm start -- --tenant http://127.0.0.1:8788 # OAuth proxy against `npm run emulator` (or your config's oauth section)
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { ConfigError, TokenVendingError } from '../functions/errors.js';
 import { problem } from '../functions/http/lambda-http.js';
-import { routesFor } from '../functions/routes.js';
+import { routes as allRoutes, type RouteDefinition, routesFor } from '../functions/routes.js';
 import {
   type Config,
   type ConfigInput,
   loadConfigFile,
   loadDevServerSettings,
+  loadEmulatorSettings,
   parseConfig,
 } from '../functions/runtime/config.js';
 import { createRuntime, prefetchSigningKey, type Runtime, SERVICE_NAME } from '../functions/runtime/wiring.js';
@@ -26,7 +27,13 @@ import { MemorySecretStore } from '../functions/secrets/secret-source.js';
 import { DEV_AUDIENCE, DevIdentityProvider, devTokenRequestSchema } from './dev/dev-identity.js';
 import { ensureDevSigningKey } from './dev/dev-keys.js';
 import { discoveredKeySet, type LocalAuthorizer } from './dev/jwt-authorizer.js';
-import { createLocalApiGateway, type LocalHandler, type LocalRoute } from './dev/local-api-gateway.js';
+import {
+  createClientErrorHandler,
+  createLocalApiGateway,
+  guardRequestListener,
+  type LocalHandler,
+  type LocalRoute,
+} from './dev/local-api-gateway.js';
 
 /** The issuer the dev configuration uses for Qlik tokens. */
 export const DEV_QLIK_ISSUER = 'https://qlik-token-vending.local/dev';
@@ -53,7 +60,30 @@ export interface DevServerOptions {
   readonly logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
   /** The guessed, switchable rules of the local JWT authorizer (scripts/dev/jwt-authorizer.ts). */
   readonly authorizer?: Pick<LocalAuthorizer, 'bearerPrefix' | 'algorithms'>;
+  /**
+   * Awaited once the port listens and before the routes are wired (tests use it to send a request
+   * while the server is still starting).
+   */
+  readonly onListening?: (url: string) => Promise<void> | void;
 }
+
+/** Seconds a client is told to wait while the dev server is still starting. */
+const STARTING_RETRY_AFTER_SECONDS = 1;
+
+/**
+ * Answers every request that arrives between `listen` and the routes being ready: 503 problem+json
+ * with Retry-After, as API Gateway answers while a Lambda cannot serve yet, so a script polling for
+ * readiness gets an answer instead of a hanging connection.
+ */
+const startingListener: RequestListener = (request, response) => {
+  request.resume();
+  sendProblem(
+    response,
+    problem(503, 'UPSTREAM_UNAVAILABLE', 'The dev server is starting: retry in a moment.', {
+      'retry-after': String(STARTING_RETRY_AFTER_SECONDS),
+    }),
+  );
+};
 
 /** A running dev server. */
 export interface DevServer {
@@ -75,10 +105,26 @@ function sendProblem(response: ServerResponse, result: ReturnType<typeof problem
   response.end(result.body);
 }
 
-/** Serves `/dev/identity/*`; returns false for other paths. */
-function devIdentityRoutes(idp: DevIdentityProvider) {
+/**
+ * Serves `/dev/identity/*`, and answers a route this configuration leaves out (the OAuth proxy and
+ * `/qlik/access-token` without an `oauth` section) with 404 NOT_CONFIGURED and how to turn it on, where
+ * plain routing would say only NOT_FOUND. Returns false for other paths.
+ */
+function devIdentityRoutes(idp: DevIdentityProvider, disabled: readonly RouteDefinition[] = []) {
   return async (request: IncomingMessage, response: ServerResponse, body: Buffer): Promise<boolean> => {
     const path = new URL(request.url ?? '/', 'http://local').pathname;
+    const off = disabled.find((route) => route.path === path);
+    if (off !== undefined) {
+      sendProblem(
+        response,
+        problem(
+          404,
+          'NOT_CONFIGURED',
+          `${off.path} needs the ${off.requires === 'impersonation' ? 'OAuth impersonation' : 'OAuth proxy'} configuration: start the dev server with --tenant <Qlik tenant URL> (e.g. \`npm run emulator\`, then \`npm start -- --tenant http://127.0.0.1:8788\`), or add an "oauth" section to --config.`,
+        ),
+      );
+      return true;
+    }
     if (request.method === 'GET' && path === '/dev/app') {
       response.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
       response.end(DEV_APP_PAGE);
@@ -205,7 +251,16 @@ fetch('/oauth/refresh', { method: 'POST', headers: { accept: 'application/json' 
 /** Starts a dev server; resolves once it listens. */
 export async function startDevServer(options: DevServerOptions = {}): Promise<DevServer> {
   const host = options.host ?? '127.0.0.1';
-  const server = createServer();
+  // The listener is attached before listening, so no accepted connection is ever left unanswered:
+  // until the routes are wired it is startingListener (503 + Retry-After), then the local API Gateway.
+  let listener: RequestListener = startingListener;
+  const server = createServer((request, response) => listener(request, response));
+  // A request Node's HTTP parser refuses (bad chunk size, body cut short): 400 and close, logged once.
+  let log = (message: string) => console.warn(message);
+  server.on(
+    'clientError',
+    createClientErrorHandler((message) => log(message)),
+  );
   // Listen first: the issuer of the dev identity provider contains the real port.
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -214,6 +269,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   try {
     const { port } = server.address() as AddressInfo;
     const baseUrl = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    await options.onListening?.(baseUrl);
     const identityProvider = new DevIdentityProvider(`${baseUrl}/dev/identity`);
     const keys = await ensureDevSigningKey(options.localDir ?? '.local');
     let input = options.config ? options.config(baseUrl) : defaultDevConfig(baseUrl, keys);
@@ -225,14 +281,17 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     }
     const config = parseConfig(input, 'dev server configuration');
     const logger = new Logger({ serviceName: SERVICE_NAME, logLevel: options.logLevel ?? 'WARN' });
+    log = (message) => logger.warn(message);
     const runtime = createRuntime(config, {
       logger,
       ...(oauthSecretStore !== undefined ? { oauthSecretStore } : {}),
       ...options.runtimeOverrides,
     });
     prefetchSigningKey(runtime);
+    const enabledRoutes = routesFor(config);
+    const disabledRoutes = allRoutes.filter((route) => !enabledRoutes.includes(route));
     const localRoutes: LocalRoute[] = await Promise.all(
-      routesFor(config).map(async (route) => {
+      enabledRoutes.map(async (route) => {
         const module = await route.load();
         return { route, handler: module.createHandler(runtime) as LocalHandler };
       }),
@@ -241,8 +300,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     // Keys are found as API Gateway finds them, through the issuer's OIDC discovery document (jwks_uri),
     // for the embedded dev identity provider too (it is served by this very server).
     const keySet = discoveredKeySet(callerIdp.issuer);
-    server.on(
-      'request',
+    listener = guardRequestListener(
       createLocalApiGateway({
         routes: localRoutes,
         authorizer: {
@@ -252,8 +310,9 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
           ...options.authorizer,
         },
         allowedOrigins: config.cors.allowedOrigins,
-        extra: devIdentityRoutes(identityProvider),
+        extra: devIdentityRoutes(identityProvider, disabledRoutes),
       }),
+      (message) => log(message),
     );
     return {
       url: baseUrl,
@@ -277,21 +336,82 @@ function shellQuote(value: string): string {
   return `'${value.replaceAll("'", "'\\''")}'`;
 }
 
+/** The tenant emulator's port (`EMULATOR_PORT`, default 8788); 8788 when that setting is unusable. */
+function emulatorPort(): number {
+  try {
+    return loadEmulatorSettings().port;
+  } catch {
+    return 8788;
+  }
+}
+
+/** The first line of an error's cause chain that names what went wrong (no values, no stack). */
+export function errorReason(error: unknown): string {
+  const parts: string[] = [];
+  let current: unknown = error;
+  for (let depth = 0; current !== undefined && current !== null && depth < 4; depth++) {
+    const e = current as { name?: string; code?: string; message?: string; cause?: unknown };
+    if (depth > 0) parts.push(`${e.code ?? e.name ?? 'Error'}: ${String(e.message ?? '').split('\n')[0]}`);
+    current = e.cause;
+  }
+  return parts.length > 0 ? parts.join(' <- ') : (String((error as Error)?.message ?? error).split('\n')[0] ?? '');
+}
+
+/** What to do when the configured signing key cannot be fetched, by backend. */
+function signingKeyFix(config: Config): string {
+  if (config.signing.backend === 'secrets-manager')
+    return `store a key with \`qtv secret put --secret-id ${config.signing.secretId} --key-file privatekey.pem --issuer ${config.qlik.issuer}\`; set AWS_REGION and credentials (AWS_PROFILE), or AWS_ENDPOINT_URL for moto/LocalStack; or run \`npm start\` without --config/--secrets-manager to use the embedded dev key`;
+  if (config.signing.backend === 'kms')
+    return 'check the key ID, AWS_REGION and credentials (or AWS_ENDPOINT_URL); or run `npm start` without --kms to use the embedded dev key';
+  return 'check signing.privateKeyPath in the configuration';
+}
+
+/**
+ * Where the emulator and the example pages must point for this dev server: derived from its URL, so a
+ * non-default PORT needs no hand-edited setting (loadEmulatorSettings derives the emulator's redirect
+ * URIs and origins from the same PORT).
+ */
+export function derivedSettings(devUrl: string, tenantUrl: string) {
+  return {
+    emulator: `PORT=${new URL(devUrl).port} EMULATOR_PORT=${new URL(tenantUrl).port} npm run emulator`,
+    jwtPage: `examples/web/index.html?api=${encodeURIComponent(devUrl)}&tenant=${encodeURIComponent(tenantUrl)}&webIntegrationId=demo-web-integration`,
+  };
+}
+
 /** The banner `npm start` prints: URL, Qlik IdP settings, and a copy-paste curl pair. */
 export async function describeDevServer(dev: DevServer): Promise<string> {
-  const key = await dev.runtime.signers.current();
-  const certificate =
-    key.certificatePem ?? (await key.createCertificate?.({ commonName: dev.config.qlik.issuer })) ?? '(none)';
-  const issuer = key.issuer ?? dev.config.qlik.issuer;
+  let settings: string[];
+  try {
+    const key = await dev.runtime.signers.current();
+    const certificate =
+      key.certificatePem ?? (await key.createCertificate?.({ commonName: dev.config.qlik.issuer })) ?? '(none)';
+    const issuer = key.issuer ?? dev.config.qlik.issuer;
+    settings = [
+      'Qlik JWT identity provider settings (Management Console > Identity providers > Create new > JWT):',
+      `  Issuer:      ${issuer}`,
+      `  Key ID:      ${key.kid}`,
+      '  Certificate:',
+      certificate.trim().replace(/^/gm, '    '),
+      `  (also: curl -s ${dev.url}/qlik/idp-config)`,
+    ];
+  } catch (error) {
+    // A key that can never sign for Qlik (wrong type or size) is a configuration error: refuse at start.
+    if (!(error instanceof TokenVendingError && error.status === 503)) throw error;
+    // The store is down or empty: keep serving (POST /qlik/jwt answers 503 with Retry-After until the
+    // store answers, as the Lambda does), and say why and what to do.
+    settings = [
+      `The signing key is not available yet: ${String((error as Error).message).split('\n')[0]}`,
+      `  reason: ${errorReason(error)}`,
+      `  fix:    ${signingKeyFix(dev.config)}`,
+      '  Meanwhile POST /qlik/jwt answers 503 with Retry-After; it works as soon as the store answers.',
+    ];
+  }
+  const tenantUrl = dev.runtime.oauth?.tenantUrl ?? `http://127.0.0.1:${emulatorPort()}`;
+  const derived = derivedSettings(dev.url, tenantUrl);
   return [
     `qlik-token-vending dev server listening on ${dev.url}`,
     '',
-    'Qlik JWT identity provider settings (Management Console > Identity providers > Create new > JWT):',
-    `  Issuer:      ${issuer}`,
-    `  Key ID:      ${key.kid}`,
-    '  Certificate:',
-    certificate.trim().replace(/^/gm, '    '),
-    `  (also: curl -s ${dev.url}/qlik/idp-config)`,
+    ...settings,
     '',
     'Get a caller token from the dev identity provider, then a Qlik JWT:',
     `  ID_TOKEN=$(curl -s -X POST ${dev.url}/dev/identity/token -H 'content-type: application/json' \\`,
@@ -299,7 +419,12 @@ export async function describeDevServer(dev: DevServer): Promise<string> {
     `  curl -s -X POST ${dev.url}/qlik/jwt -H "authorization: Bearer $ID_TOKEN"`,
     '',
     ...(dev.runtime.oauth === undefined
-      ? []
+      ? [
+          `OAuth proxy and POST /qlik/access-token: off (they answer 404 NOT_CONFIGURED); start with --tenant, e.g.`,
+          `  ${derived.emulator}     # the tenant emulator, its demo client allowing ${dev.url}`,
+          `  npm start -- --tenant ${tenantUrl}`,
+          '',
+        ]
       : [
           `OAuth proxy for ${dev.runtime.oauth.tenantUrl} (${dev.runtime.oauth.config.mode} mode, docs/oauth.md):`,
           `  sign in:  ${dev.url}/oauth/login?returnTo=${encodeURIComponent(dev.runtime.oauth.config.appReturnUrls[0] ?? '')}`,
@@ -308,9 +433,32 @@ export async function describeDevServer(dev: DevServer): Promise<string> {
                 `  qlik-embed token:  curl -s -X POST ${dev.url}/qlik/access-token -H "authorization: Bearer $ID_TOKEN" -H 'accept: text/plain'`,
               ]
             : []),
+          `  tenant emulator for this port:  ${derived.emulator}`,
+          `  example page:  ${derived.jwtPage}  (served from an origin in the CORS list, docs/frontend.md)`,
           '',
         ]),
   ].join('\n');
+}
+
+/**
+ * A port to suggest when `port` is taken: the next free one, skipping the tenant emulator's port
+ * (suggesting it would only move the clash to `npm run emulator`).
+ */
+export async function suggestFreePort(
+  host: string,
+  port: number,
+  avoid: readonly number[],
+): Promise<number | undefined> {
+  for (let candidate = port + 1; candidate < Math.min(port + 50, 65_536); candidate++) {
+    if (avoid.includes(candidate)) continue;
+    const free = await new Promise<boolean>((resolve) => {
+      const probe = createServer();
+      probe.once('error', () => resolve(false));
+      probe.listen(candidate, host, () => probe.close(() => resolve(true)));
+    });
+    if (free) return candidate;
+  }
+  return undefined;
 }
 
 async function main(): Promise<void> {
@@ -332,6 +480,7 @@ async function main(): Promise<void> {
   }
   const settings = loadDevServerSettings();
   const fileConfig = values.config === undefined ? undefined : loadConfigFile(values.config);
+  portHint = { host: settings.host, port: settings.port };
   const dev = await startDevServer({
     host: settings.host,
     port: settings.port,
@@ -357,13 +506,19 @@ async function main(): Promise<void> {
   process.on('SIGTERM', stop);
 }
 
+/** Where main() tried to listen, for the port-in-use hint. */
+let portHint: { host: string; port: number } | undefined;
+
 if (import.meta.url === `file://${process.argv[1]}`) {
-  main().catch((error: unknown) => {
+  main().catch(async (error: unknown) => {
     if (error instanceof ConfigError || error instanceof TokenVendingError)
       console.error(`qtv dev server: ${error.message}`);
-    else if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE')
-      console.error('qtv dev server: the port is in use; set PORT to another one (e.g. PORT=8788 npm start).');
-    else console.error('qtv dev server failed:', error);
+    else if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE' && portHint !== undefined) {
+      const free = await suggestFreePort(portHint.host, portHint.port, [emulatorPort(), 8788]);
+      console.error(
+        `qtv dev server: port ${portHint.port} is in use (another npm start?); stop that process or pick another port${free === undefined ? '' : `, e.g. PORT=${free} npm start`}.`,
+      );
+    } else console.error('qtv dev server failed:', error);
     process.exit(1);
   });
 }

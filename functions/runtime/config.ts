@@ -644,15 +644,19 @@ const splitList = (value: string | undefined, fallback: readonly string[]) =>
 
 /**
  * Reads `EMULATOR_HOST`, `EMULATOR_PORT` (default 8788), `EMULATOR_REDIRECT_URIS` and `EMULATOR_ORIGINS`
- * (comma-separated) and `EMULATOR_ADMIN_API_KEY` for the tenant emulator script.
+ * (comma-separated; default: the dev server on `PORT`, default 8787) and `EMULATOR_ADMIN_API_KEY` for the
+ * tenant emulator script.
  */
 export function loadEmulatorSettings(env: NodeJS.ProcessEnv = process.env): EmulatorSettings {
   const problems: string[] = [];
   const port = env.EMULATOR_PORT === undefined || env.EMULATOR_PORT === '' ? 8788 : Number(env.EMULATOR_PORT);
   if (!Number.isInteger(port) || port < 0 || port > 65_535)
     problems.push(`EMULATOR_PORT: must be a port number, got ${JSON.stringify(env.EMULATOR_PORT)}`);
-  const redirectUris = splitList(env.EMULATOR_REDIRECT_URIS, ['http://127.0.0.1:8787/oauth/callback']);
-  const origins = splitList(env.EMULATOR_ORIGINS, ['http://127.0.0.1:8787', 'http://localhost:8787']);
+  // The demo web client and web integration serve the dev server, so their defaults follow its PORT
+  // (the same variable `npm start` reads): `PORT=8840 EMULATOR_PORT=8841 npm run emulator` needs nothing else.
+  const devPort = env.PORT === undefined || env.PORT === '' ? '8787' : env.PORT;
+  const redirectUris = splitList(env.EMULATOR_REDIRECT_URIS, [`http://127.0.0.1:${devPort}/oauth/callback`]);
+  const origins = splitList(env.EMULATOR_ORIGINS, [`http://127.0.0.1:${devPort}`, `http://localhost:${devPort}`]);
   for (const [name, list] of [
     ['EMULATOR_REDIRECT_URIS', redirectUris],
     ['EMULATOR_ORIGINS', origins],

@@ -49,15 +49,84 @@ export interface Command {
   run(argv: string[], io: CliIo): Promise<ExitCode>;
 }
 
-/** `parseArgs` with strict options; an unknown flag or a missing value becomes a usage error naming `--help`. */
+/**
+ * Other names for a flag, accepted by every command that has the flag under its canonical name.
+ * One name per concept across commands (`--keyid`, `--cert-file`, `--key-file`, `--name`, `--email`);
+ * the aliases are the older qtv names and qs-jwt's (https://github.com/ptarmiganlabs/qs-jwt, `create-qscloud`).
+ */
+export const FLAG_ALIASES: Readonly<Record<string, string>> = {
+  kid: 'keyid',
+  cert: 'cert-file',
+  'cert-privatekey-file': 'key-file',
+  'cert-privatekey': 'key',
+  username: 'name',
+  useremail: 'email',
+  'useremail-verified': 'email-verified',
+};
+
+/** Rewrites alias flags (`--kid x`, `--kid=x`) to the canonical name the command declares. */
+export function applyFlagAliases(argv: readonly string[], known: readonly string[]): string[] {
+  return argv.map((arg) => {
+    const match = /^--([^=]+)(=.*)?$/.exec(arg);
+    if (match === null) return arg;
+    const name = match[1] ?? '';
+    const canonical = FLAG_ALIASES[name];
+    if (canonical === undefined || known.includes(name) || !known.includes(canonical)) return arg;
+    return `--${canonical}${match[2] ?? ''}`;
+  });
+}
+
+/** Levenshtein distance, for "did you mean". */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++)
+      current[j] = Math.min(
+        (previous[j] ?? 0) + 1,
+        (current[j - 1] ?? 0) + 1,
+        (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    previous = current;
+  }
+  return previous[b.length] ?? 0;
+}
+
+/** The closest known name to `name` (within a few edits, or sharing a prefix), if any. */
+export function closestName(name: string, known: readonly string[]): string | undefined {
+  let best: { name: string; distance: number } | undefined;
+  for (const candidate of known) {
+    const distance = editDistance(name, candidate);
+    if (best === undefined || distance < best.distance) best = { name: candidate, distance };
+  }
+  if (best === undefined) return undefined;
+  const prefix = known.find((k) => name.length >= 3 && (k.startsWith(name) || name.startsWith(k)));
+  if (best.distance <= Math.max(1, Math.floor(name.length / 3))) return best.name;
+  return prefix;
+}
+
+/**
+ * `parseArgs` with strict options; aliases (see {@link FLAG_ALIASES}) become canonical names; an unknown
+ * flag or a missing value becomes a usage error naming the fix ("did you mean --keyid?", or `--help`).
+ */
 export function parseCommandArgs<T extends NonNullable<ParseArgsConfig['options']>>(
   command: string,
   argv: string[],
   options: T,
   allowPositionals = false,
 ) {
+  const known = Object.keys(options);
+  const args = applyFlagAliases(argv, known);
+  // A value that starts with a dash but is no flag (a PEM passed with --key "$(cat key.pem)", as qs-jwt's
+  // --cert-privatekey examples do) is the value: parseArgs would call it ambiguous.
+  for (let i = 0; i < args.length - 1; i++) {
+    const name = /^--([^=]+)$/.exec(args[i] ?? '')?.[1];
+    const next = args[i + 1] ?? '';
+    if (name !== undefined && options[name]?.type === 'string' && next.startsWith('-') && !/^--?[A-Za-z]/.test(next))
+      args.splice(i, 2, `--${name}=${next}`);
+  }
   try {
-    return parseArgs({ args: argv, options, strict: true, allowPositionals });
+    return parseArgs({ args, options, strict: true, allowPositionals });
   } catch (error) {
     const message = (error as Error).message.split('\n')[0]?.replace(/\.$/, '') ?? 'bad arguments';
     // parseArgs says "argument is ambiguous" / "argument missing" when a flag's value is absent: say that plainly.
@@ -66,6 +135,14 @@ export function parseCommandArgs<T extends NonNullable<ParseArgsConfig['options'
       throw usageError(
         `${flag.replace(/^-\w, /, '').replace(/ <value>$/, '')} needs a value: see qtv ${command} --help`,
       );
+    const unknown = /^Unknown option '--?([^']+)'/.exec(message)?.[1];
+    if (unknown !== undefined) {
+      const names = [...known, ...Object.keys(FLAG_ALIASES).filter((a) => known.includes(FLAG_ALIASES[a] ?? ''))];
+      const guess = closestName(unknown, names);
+      throw usageError(
+        `unknown option --${unknown}${guess === undefined ? '' : `: did you mean --${FLAG_ALIASES[guess] ?? guess}?`} (see qtv ${command} --help)`,
+      );
+    }
     throw usageError(`${message}: see qtv ${command} --help`);
   }
 }

@@ -39,6 +39,8 @@ interface Check {
   readonly ok: boolean;
   readonly detail: string;
   readonly fix?: string;
+  /** The token API or the tenant could not be reached at all: exit 3, not 1 (docs/cli.md's exit codes). */
+  readonly unreachable?: boolean;
 }
 
 /** `qtv doctor`. */
@@ -89,7 +91,8 @@ export const doctorCommand: Command = {
           '',
         ].join('\n'),
       );
-    return ok ? EXIT.ok : EXIT.checkFailed;
+    if (ok) return EXIT.ok;
+    return checks.some((c) => c.unreachable) ? EXIT.upstream : EXIT.checkFailed;
   },
 };
 
@@ -105,8 +108,8 @@ interface DiagnoseOptions {
 async function diagnose(io: CliIo, options: DiagnoseOptions): Promise<Check[]> {
   const checks: Check[] = [];
   const pass = (check: string, detail: string) => checks.push({ check, ok: true, detail });
-  const fail = (check: string, detail: string, fix: string) => {
-    checks.push({ check, ok: false, detail, fix });
+  const fail = (check: string, detail: string, fix: string, unreachable = false) => {
+    checks.push({ check, ok: false, detail, fix, ...(unreachable ? { unreachable } : {}) });
     return checks;
   };
   const call = async (check: string, url: string, init: RequestInit = {}) => {
@@ -117,6 +120,7 @@ async function diagnose(io: CliIo, options: DiagnoseOptions): Promise<Check[]> {
         check,
         (error as Error).message.replace(`${check}: `, ''),
         'Check --api-url, that the stack is deployed or `npm start` runs, and the network.',
+        true,
       );
       return undefined;
     }
@@ -254,6 +258,7 @@ async function diagnose(io: CliIo, options: DiagnoseOptions): Promise<Check[]> {
         'qlik.session',
         `${options.tenant} unreachable (${(error as Error).name})`,
         'Check --tenant and network access.',
+        true,
       );
     }
     if (status !== undefined) {

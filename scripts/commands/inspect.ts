@@ -18,13 +18,16 @@ import {
 
 const help = `qtv inspect: check a JWT against every Qlik Cloud rule, with a fix for each failure
 
-usage: qtv inspect [<jwt>] [--issuer ISS] [--keyid KID] [--cert FILE | --public-key FILE]
+usage: qtv inspect [<jwt>] [--issuer ISS] [--keyid KID] [--cert-file FILE | --public-key FILE]
                    [--clock-tolerance 0s] [--now TIME] [--strict] [--json]
        (reads the token from stdin when no argument is given)
 
+The input may be the bare token, "Bearer <token>", or the JSON body POST /qlik/jwt answers with
+({"token": "..."}), so  curl ... /qlik/jwt | qtv inspect  works.
+
   --issuer ISS        expect this issuer (as configured on the Qlik JWT identity provider)
   --keyid KID         expect this key ID
-  --cert FILE         verify the signature with this PEM certificate (what Qlik holds)
+  --cert-file FILE    verify the signature with this PEM certificate (what Qlik holds; alias --cert)
   --public-key FILE   verify the signature with this PEM public key
   --clock-tolerance D the IdP's clockToleranceSec, for the exp/nbf checks (default 0s)
   --now TIME          judge exp/nbf at this time (ISO 8601 or epoch seconds; default now)
@@ -71,17 +74,16 @@ export function verifyRs256(decoded: NonNullable<ReturnType<typeof decodeCompact
   return verify('sha256', Buffer.from(decoded.signingInput), key, decoded.signature);
 }
 
-function readVerificationKey(values: { cert?: string; 'public-key'?: string }): KeyObject | undefined {
-  if (values.cert !== undefined && values['public-key'] !== undefined)
-    throw usageError('pass --cert or --public-key, not both');
-  if (values.cert !== undefined) {
-    const text = readTextFile(values.cert, '--cert', 'a PEM certificate');
+function readVerificationKey(values: { 'cert-file'?: string; 'public-key'?: string }): KeyObject | undefined {
+  const cert = values['cert-file'];
+  if (cert !== undefined && values['public-key'] !== undefined)
+    throw usageError('pass --cert-file (--cert) or --public-key, not both');
+  if (cert !== undefined) {
+    const text = readTextFile(cert, '--cert-file', 'a PEM certificate');
     try {
       return new X509Certificate(text).publicKey;
     } catch {
-      throw usageError(
-        `${values.cert} is not a PEM X.509 certificate: pass the certificate given to Qlik (publickey.cer)`,
-      );
+      throw usageError(`${cert} is not a PEM X.509 certificate: pass the certificate given to Qlik (publickey.cer)`);
     }
   }
   if (values['public-key'] !== undefined) {
@@ -93,6 +95,31 @@ function readVerificationKey(values: { cert?: string; 'public-key'?: string }): 
     }
   }
   return undefined;
+}
+
+/**
+ * The token in what a user pastes: a bare compact JWT, `Bearer <jwt>` (or a whole `Authorization:` header
+ * line), or the JSON body of `POST /qlik/jwt` (`{"token": ...}`).
+ */
+export function tokenFromInput(text: string): string {
+  const trimmed = text.trim();
+  if (trimmed.startsWith('{')) {
+    let body: unknown;
+    try {
+      body = JSON.parse(trimmed);
+    } catch {
+      throw usageError(
+        'the input starts with { but is not JSON: pass the token, or the JSON body POST /qlik/jwt returned',
+      );
+    }
+    const token = (body as { token?: unknown }).token;
+    if (typeof token !== 'string')
+      throw usageError(
+        'the JSON input has no "token" string: pass the body POST /qlik/jwt returned (an error body has none: read its detail)',
+      );
+    return token.trim();
+  }
+  return trimmed.replace(/^(authorization:\s*)?Bearer\s+/i, '');
 }
 
 const mark = (r: QlikRuleResult) => (r.ok ? 'PASS' : r.severity === 'error' ? 'FAIL' : 'WARN');
@@ -109,7 +136,7 @@ export const inspectCommand: Command = {
       {
         issuer: { type: 'string' },
         keyid: { type: 'string' },
-        cert: { type: 'string' },
+        'cert-file': { type: 'string' },
         'public-key': { type: 'string' },
         'clock-tolerance': { type: 'string', default: '0s' },
         now: { type: 'string' },
@@ -124,8 +151,9 @@ export const inspectCommand: Command = {
       values['clock-tolerance'] === '0' || values['clock-tolerance'] === '0s'
         ? 0
         : parseDuration(values['clock-tolerance'], '--clock-tolerance');
+    const input = tokenFromInput(positionals[0] ?? (await io.readStdin()));
+    // Judge the time after the token has arrived: in `qtv token | qtv inspect` both start together.
     const nowSeconds = parseNow(values.now);
-    const input = (positionals[0] ?? (await io.readStdin())).trim().replace(/^Bearer\s+/i, '');
     if (input === '') throw usageError('no token: pass it as the argument or on stdin');
     const decoded = decodeCompactJwt(input);
     if (decoded === undefined)

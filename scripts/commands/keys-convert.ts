@@ -18,13 +18,13 @@ import {
 
 const help = `qtv keys convert: convert an RSA key between PKCS#1, PKCS#8, SPKI and JWK, and show its fingerprints
 
-usage: qtv keys convert <file> [--to pkcs8|pkcs1|spki|jwk] [--private] [--out FILE] [--kid ID] [--json]
+usage: qtv keys convert <file> [--to pkcs8|pkcs1|spki|jwk] [--private] [--out FILE] [--keyid ID] [--json]
 
   <file>          a PEM private key (PKCS#1 or PKCS#8), PEM public key, PEM certificate, or a JWK (JSON)
   --to FORMAT     pkcs8 / pkcs1: private key PEM; spki: public key PEM; jwk: public JWK (private with --private)
   --private       allow private key material on stdout (needed for --to pkcs8|pkcs1, and for a private JWK)
   --out FILE      write the converted key to FILE instead (private keys get mode 0600)
-  --kid ID        put this kid in a JWK (default: the RFC 7638 thumbprint)
+  --keyid ID      put this kid in a JWK (default: the RFC 7638 thumbprint; alias --kid)
   --json          print the fingerprints as JSON (without --to)
 
 Without --to it prints what the file holds and its fingerprints: the RFC 7638 thumbprint (the default
@@ -90,7 +90,7 @@ export const keysConvertCommand: Command = {
         to: { type: 'string' },
         private: { type: 'boolean', default: false },
         out: { type: 'string' },
-        kid: { type: 'string' },
+        keyid: { type: 'string' },
         json: { type: 'boolean', default: false },
       },
       true,
@@ -154,7 +154,7 @@ export const keysConvertCommand: Command = {
     else if (to === 'spki') output = publicKeyPem(loaded.publicKey);
     else {
       const source = wantsPrivate ? loaded.privateKey! : loaded.publicKey;
-      const jwk = { ...source.export({ format: 'jwk' }), kid: values.kid ?? thumbprint, alg: 'RS256', use: 'sig' };
+      const jwk = { ...source.export({ format: 'jwk' }), kid: values.keyid ?? thumbprint, alg: 'RS256', use: 'sig' };
       output = jsonText(jwk);
     }
     if (values.out !== undefined) {

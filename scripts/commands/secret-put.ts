@@ -21,13 +21,13 @@ import {
 
 const help = `qtv secret put: store a signing key in AWS Secrets Manager in the format the token API reads
 
-usage: qtv secret put --secret-id NAME --key-file FILE --issuer ISS [--kid KID] [--cert-file FILE | --days N]
+usage: qtv secret put --secret-id NAME --key-file FILE --issuer ISS [--keyid KID] [--cert-file FILE | --days N]
                       [--public-secret-id ID] [--description TEXT] [--kms-key-id KEY] [--region R] [--json]
 
   --secret-id NAME    secret name or ARN; created when missing, else a new version (AWSCURRENT) is put
   --key-file FILE     PEM RSA private key (2048-4096 bits)
   --issuer ISS        issuer on the Qlik JWT identity provider (stored beside the key)
-  --kid KID           key ID (default: RFC 7638 thumbprint)
+  --keyid KID         key ID (default: RFC 7638 thumbprint; alias --kid)
   --cert-file FILE    certificate to store (must match the key); default: a self-signed one is made
   --days N            validity of the made certificate (default 365)
   --public-secret-id ID  the stack's public-material secret (output SigningPublicSecretArn): kid, issuer,
@@ -39,7 +39,7 @@ The secret value is JSON {privateKey, kid, issuer, certificate}. AWS_REGION / AW
 
 example:
   qtv secret put --secret-id qtv/signing-key --key-file privatekey.pem --cert-file publickey.cer \\
-    --issuer https://qtv.example.com --kid qtv-2026-11
+    --issuer https://qtv.example.com --keyid qtv-2026-11
 `;
 
 /** `qtv secret put`. */
@@ -52,7 +52,7 @@ export const secretPutCommand: Command = {
       'secret-id': { type: 'string' },
       'key-file': { type: 'string' },
       issuer: { type: 'string' },
-      kid: { type: 'string' },
+      keyid: { type: 'string' },
       'cert-file': { type: 'string' },
       days: { type: 'string', default: '365' },
       description: { type: 'string' },
@@ -79,7 +79,7 @@ export const secretPutCommand: Command = {
     try {
       const key = await signingKeyFromSecret(
         JSON.stringify({ privateKey, ...(certificateFile ? { certificate: certificateFile } : {}) }),
-        values.kid === undefined ? {} : { fallbackKid: values.kid },
+        values.keyid === undefined ? {} : { fallbackKid: values.keyid },
       );
       const certificate =
         certificateFile ?? (await key.createCertificate!({ commonName: values.issuer, validityDays: days })).trim();

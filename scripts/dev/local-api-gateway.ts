@@ -4,7 +4,8 @@
  * events with claims flattened to strings as API Gateway does. It owns no business logic.
  */
 import { isUtf8 } from 'node:buffer';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { problem } from '../../functions/http/lambda-http.js';
 import type { RouteDefinition } from '../../functions/routes.js';
@@ -220,6 +221,80 @@ export function createLocalApiGateway(options: {
     } catch {
       // A Lambda that throws past middy: API Gateway answers 500 "Internal Server Error".
       send(response, problem(500, 'INTERNAL', 'The function failed.'), cors);
+    }
+  };
+}
+
+/** Sockets whose failure was logged already: one bad request is one log line, whichever side saw it first. */
+const loggedSockets = new WeakSet<object>();
+
+function logOnce(socket: object | null, log: (message: string) => void, message: string) {
+  if (socket !== null && loggedSockets.has(socket)) return;
+  if (socket !== null) loggedSockets.add(socket);
+  log(message);
+}
+
+/**
+ * The server's `clientError` handler: a request Node's HTTP parser refuses (a bad chunk size, a body cut
+ * short, malformed headers) gets 400 and a closed socket, logged once per connection.
+ */
+export function createClientErrorHandler(log: (message: string) => void = (message) => console.warn(message)) {
+  return (error: NodeJS.ErrnoException, socket: Duplex) => {
+    // A request whose headers arrived already has a response on the socket (Node's `_httpMessage`): its
+    // listener sees the same failure and logs it; only failures before any request are logged here.
+    const inRequest = Boolean((socket as Duplex & { _httpMessage?: unknown })._httpMessage);
+    if (!inRequest && error.code !== 'ECONNRESET')
+      logOnce(socket, log, `qtv dev server: refused a malformed request (${error.code ?? error.name})`);
+    if (socket.writable && !inRequest)
+      socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+    else socket.destroy();
+  };
+}
+
+/**
+ * Wraps the gateway's async listener so that no request can end the process: a rejection (a path
+ * `new URL` cannot parse such as `///`, a body cut short, a bad chunk) is logged once, as one line
+ * without the path or any header, and answered with 400 (the request was malformed) or 500, or, when
+ * the client is gone or the answer had started, the socket is closed. API Gateway answers malformed
+ * requests with 400 too.
+ */
+export function guardRequestListener(
+  listener: (request: IncomingMessage, response: ServerResponse) => Promise<void>,
+  log: (message: string) => void = (message) => console.warn(message),
+): RequestListener {
+  return (request, response) => {
+    // Captured now: Node detaches request.socket once the connection is gone.
+    const socket = request.socket;
+    let handled = false;
+    const fail = (error: unknown) => {
+      if (handled) return;
+      handled = true;
+      const code = (error as NodeJS.ErrnoException | undefined)?.code;
+      const reason = code ?? (error as Error | undefined)?.name ?? 'error';
+      const clientGone = request.destroyed || response.destroyed || code === 'ECONNRESET' || code === 'ECONNABORTED';
+      logOnce(
+        socket,
+        log,
+        `qtv dev server: ${request.method ?? '?'} request failed (${reason}); ${clientGone || response.headersSent ? 'socket closed' : 'answered'}`,
+      );
+      if (clientGone || response.headersSent) {
+        response.destroy();
+        return;
+      }
+      const malformed =
+        code === 'ERR_INVALID_URL' || code === 'HPE_INVALID_CHUNK_SIZE' || (error as Error)?.message === 'aborted';
+      send(
+        response,
+        malformed
+          ? problem(400, 'INVALID_REQUEST', 'The request is malformed (its path or body cannot be read).')
+          : problem(500, 'INTERNAL', 'The local gateway failed.'),
+        { connection: 'close' },
+      );
+    };
+    try {
+      listener(request, response).catch(fail);
+    } catch (error) {
+      fail(error);
     }
   };
 }

@@ -1,4 +1,6 @@
 /** Shared helpers for infra tests: synthesize without bundling, with cdk-nag on. */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { App, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
@@ -16,9 +18,16 @@ export const baseConfig: ConfigInput = {
   deployment: { logRetentionDays: 14 },
 };
 
-/** An App that skips bundling (toolchain.md): synth costs tens of ms instead of seconds. */
+/** cdk.json's context (the feature flags `cdk synth` runs with), so tests build what is deployed. */
+export const CDK_JSON_CONTEXT = (
+  JSON.parse(readFileSync(resolve(import.meta.dirname, '../../cdk.json'), 'utf8')) as {
+    context: Record<string, unknown>;
+  }
+).context;
+
+/** An App with cdk.json's feature flags that skips bundling (toolchain.md): synth costs tens of ms instead of seconds. */
 export function unbundledApp(): App {
-  return new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  return new App({ context: { ...CDK_JSON_CONTEXT, 'aws:cdk:bundling-stacks': [] } });
 }
 
 /** Builds the stack from `input`, with cdk-nag AwsSolutions checks on the app. */

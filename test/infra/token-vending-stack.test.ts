@@ -57,7 +57,7 @@ function statementsOf(template: Template, routeId: string): unknown[] {
   return doc.Statement;
 }
 
-const xrayStatement = { Action: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'], Effect: 'Allow', Resource: '*' };
+const xrayStatement = { Action: ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'], Effect: 'Allow', Resource: '*' };
 
 describe('Function: TokenFunction (in TokenVendingStack)', () => {
   it('runs every route on Node.js 24 on arm64 with active tracing', () => {
@@ -138,7 +138,7 @@ describe('Function: SigningKey.bind', () => {
     expect(statements).toHaveLength(3);
     expect(statements[1]).toEqual(xrayStatement);
     expect(statements[2]).toEqual({
-      Action: ['kms:Sign', 'kms:GetPublicKey'],
+      Action: ['kms:GetPublicKey', 'kms:Sign'],
       Effect: 'Allow',
       Resource: { 'Fn::GetAtt': [expect.stringMatching(/^SigningKey/), 'Arn'] },
     });

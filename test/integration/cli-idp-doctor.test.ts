@@ -326,23 +326,27 @@ describe.concurrent('Command: qtv doctor', () => {
   });
 
   it.each([
-    ['an API that is not there', ['--api-url', 'CLOSED'], 'api.reachable', /unreachable \(ECONNREFUSED\)/],
+    ['an API that is not there', ['--api-url', 'CLOSED'], 'api.reachable', /unreachable \(ECONNREFUSED\)/, 3],
     [
       'a caller token the API refuses',
       ['--api-url', 'DEV', '--caller-token', 'not-a-jwt'],
       'qlik-jwt.minted',
       /POST \/qlik\/jwt answered 401/,
+      1,
     ],
-  ])('fails on %s with exit 1', async (_name, args, check, detail) => {
-    // Act
-    const result = await runQtv([
-      'doctor',
-      ...args.map((a) => (a === 'DEV' ? dev.url : a === 'CLOSED' ? closedUrl : a)),
-    ]);
-    // Assess
-    expect(result.code).toBe(1);
-    expect(result.stdout).toMatch(new RegExp(`^FAIL  ${check.replaceAll('.', '\\.')}\\s`, 'm'));
-    expect(result.stdout).toMatch(detail);
-    expect(result.stdout).toMatch(/^ {6}fix: /m);
-  });
+  ])(
+    'fails on %s with the documented exit code (3 unreachable, 1 a check failed)',
+    async (_name, args, check, detail, exitCode) => {
+      // Act
+      const result = await runQtv([
+        'doctor',
+        ...args.map((a) => (a === 'DEV' ? dev.url : a === 'CLOSED' ? closedUrl : a)),
+      ]);
+      // Assess
+      expect(result.code).toBe(exitCode);
+      expect(result.stdout).toMatch(new RegExp(`^FAIL  ${check.replaceAll('.', '\\.')}\\s`, 'm'));
+      expect(result.stdout).toMatch(detail);
+      expect(result.stdout).toMatch(/^ {6}fix: /m);
+    },
+  );
 });

@@ -79,7 +79,8 @@ describe.concurrent('Command: qtv keys create', () => {
     [['--bits', '1024'], /--bits must be one of 2048, 3072, 4096/],
     [['--days', '0'], /--days must be a positive whole number/],
     [['--dir', '/nonexistent/qtv'], /folder \/nonexistent\/qtv does not exist/],
-    [['--colour', 'red'], /Unknown option '--colour'.*see qtv keys create --help/],
+    [['--colour', 'red'], /unknown option --colour.*see qtv keys create --help/],
+    [['--keyd', 'x'], /unknown option --keyd: did you mean --keyid\?/],
   ])('refuses %j with exit 2 and one line', async (args, message) => {
     // Act
     const result = await runQtv(['keys', 'create', ...args], { cwd: tempDir() });
@@ -206,15 +207,14 @@ describe.concurrent('Command: qtv token', () => {
 
   it('takes the key from QTV_PRIVATE_KEY and prints {token, header, payload} with --json at a fixed time', async () => {
     // Act
-    const result = await runQtv(
-      ['token', '--issuer', ISSUER, ...identity, '--email-verified', 'false', '--now', String(NOW), '--json'],
-      { env: { QTV_PRIVATE_KEY: readFileSync(files.privateKey, 'utf8') } },
-    );
+    const result = await runQtv(['token', '--issuer', ISSUER, ...identity, '--now', String(NOW), '--json'], {
+      env: { QTV_PRIVATE_KEY: readFileSync(files.privateKey, 'utf8') },
+    });
     // Assess
     expect(result.code, result.stderr).toBe(0);
     const out = JSON.parse(result.stdout) as { token: string; header: object; payload: Record<string, unknown> };
     expect(out.header).toEqual({ alg: 'RS256', kid: createdKid, typ: 'JWT' });
-    expect(out.payload).toMatchObject({ iat: NOW, nbf: NOW - 30, exp: NOW + 300, email_verified: false });
+    expect(out.payload).toMatchObject({ iat: NOW, nbf: NOW - 30, exp: NOW + 300, email_verified: true });
     expect(out.payload.groups).toBeUndefined();
     const verified = verifyWithJsonwebtoken(out.token, readFileSync(files.publicKey, 'utf8'), { clockTimestamp: NOW });
     expect(verified.payload).toEqual(out.payload);
@@ -224,17 +224,27 @@ describe.concurrent('Command: qtv token', () => {
     [
       'a qs-jwt lifetime of 365d',
       ['--expires', '365d'],
-      /makes exp - nbf 31536030s: Qlik rejects tokens valid for more than 60 minutes; use --expires 59m/,
+      /--expires 365d is 31536000 s: Qlik rejects a JWT whose exp - nbf exceeds 3600 s \(60 minutes\); the largest value that works is --expires 60m$/m,
     ],
     [
-      '60m with the default 30s nbf back-dating',
-      ['--expires', '60m'],
-      /exp - nbf 3630s: Qlik rejects tokens valid for more than 60 minutes/,
+      '60m with an explicit 30s nbf back-dating',
+      ['--expires', '60m', '--not-before-skew', '30s'],
+      /exp - nbf 3630 s: Qlik rejects a JWT whose exp - nbf exceeds 3600 s \(60 minutes\); the largest value that works is --expires 3570s/,
     ],
     [
       '61m with no back-dating',
       ['--expires', '61m', '--not-before-skew', '0'],
-      /exp - nbf 3660s: Qlik rejects tokens valid for more than 60 minutes; use --expires 60m/,
+      /--expires 61m is 3660 s: Qlik rejects a JWT whose exp - nbf exceeds 3600 s .*the largest value that works is --expires 60m/,
+    ],
+    [
+      'an email address Qlik would refuse',
+      ['--email', 'notanemail'],
+      /^qtv: --email: Qlik requires that email is an email address; Set email to the user's email address\.$/m,
+    ],
+    [
+      '--email-verified false, which Qlik refuses',
+      ['--email-verified', 'false'],
+      /--email-verified: Qlik requires that email_verified is the boolean true/,
     ],
     [
       'a lifetime that is not a duration',

@@ -13,6 +13,14 @@ describe('Function: loadEmulatorSettings', () => {
     });
   });
 
+  it("derives the demo client's redirect URI and the web integration's origins from the dev server's PORT", () => {
+    expect(loadEmulatorSettings({ PORT: '8840', EMULATOR_PORT: '8841' })).toMatchObject({
+      port: 8841,
+      redirectUris: ['http://127.0.0.1:8840/oauth/callback'],
+      origins: ['http://127.0.0.1:8840', 'http://localhost:8840'],
+    });
+  });
+
   it('reads comma-separated lists, the port and the admin API key', () => {
     const settings = loadEmulatorSettings({
       EMULATOR_PORT: '9000',
