@@ -47,7 +47,7 @@ function bounded(value: unknown): string | undefined {
 }
 
 /** The attributes of an audit line (message `token issued`), with its EMF directive. */
-export function auditAttributes(audit: IssuanceAudit, service: string, nowMs: number): Record<string, unknown> {
+export function auditAttributes(audit: IssuanceAudit, nowMs: number): Record<string, unknown> {
   return {
     audit: {
       kind: audit.kind,
@@ -59,8 +59,8 @@ export function auditAttributes(audit: IssuanceAudit, service: string, nowMs: nu
       expiresAt: audit.expiresAt,
       ...(audit.keyId !== undefined ? { keyId: audit.keyId } : {}),
     },
-    // EMF: dimension members and the metric value sit at the root of the line.
-    service,
+    // EMF: dimension members and the metric value sit at the root of the line. `service` is there already:
+    // the Powertools logger writes its service name into every line (and refuses it as an extra key).
     kind: audit.kind,
     [TOKENS_ISSUED_METRIC]: 1,
     _aws: {
@@ -76,13 +76,13 @@ export function auditAttributes(audit: IssuanceAudit, service: string, nowMs: nu
   };
 }
 
-/** Writes the audit line of one issued token. */
+/** Writes the audit line of one issued token (the logger must be the service's Powertools logger: it adds `service`). */
 export function recordIssuance(
   logger: { info(message: string, attributes: Record<string, unknown>): void },
   audit: IssuanceAudit,
-  options: { readonly service: string; readonly nowMs: number },
+  nowMs: number,
 ): void {
-  logger.info('token issued', auditAttributes(audit, options.service, options.nowMs));
+  logger.info('token issued', auditAttributes(audit, nowMs));
 }
 
 /**

@@ -7,6 +7,7 @@
  * An unknown tenant and an invalid item are cached answers too (for the TTL), so a caller bound to a missing
  * or broken tenant costs one registry read per TTL, not one per request.
  */
+import type { Logger } from '@aws-lambda-powertools/logger';
 import { describeErrorForLog } from '../http/lambda-http.js';
 import type { Clock } from '../runtime/clock.js';
 import type { TenancyConfig } from '../runtime/config.js';
@@ -24,10 +25,7 @@ export type TenantLookup =
   | { readonly state: 'invalid'; readonly tenantId: string; readonly problems: readonly string[] };
 
 /** The logger the registry reports to (never given item contents). */
-export interface RegistryLogger {
-  warn(message: string, attributes?: Record<string, unknown>): void;
-  error(message: string, attributes?: Record<string, unknown>): void;
-}
+export type RegistryLogger = Pick<Logger, 'warn' | 'error'>;
 
 /** Settings of {@link TenantRegistry}. */
 export interface TenantRegistryOptions {
