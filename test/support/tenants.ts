@@ -1,4 +1,5 @@
 /** Tenant registry fixtures: a tenancy configuration and valid items for any tenant ID. */
+import { CreateTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { type TenancyConfig, tenancySchema } from '../../functions/runtime/config.js';
 import type { TenantItem, TenantItemInput } from '../../functions/tenancy/tenant.js';
 import { tenantItemSchema } from '../../functions/tenancy/tenant.js';
@@ -34,4 +35,19 @@ export function tenantItemInput(id: string, overrides: Partial<TenantItemInput> 
 /** A parsed item (defaults applied) for `id`. */
 export function tenantItem(id: string, overrides: Partial<TenantItemInput> = {}): TenantItem {
   return tenantItemSchema.parse(tenantItemInput(id, overrides));
+}
+
+/**
+ * Creates a tenant registry table in moto with the layout the TenantRegistry construct deploys
+ * (partition key `tenantId` S, on-demand).
+ */
+export async function createTenantTable(client: DynamoDBClient, tableName: string): Promise<void> {
+  await client.send(
+    new CreateTableCommand({
+      TableName: tableName,
+      AttributeDefinitions: [{ AttributeName: 'tenantId', AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: 'tenantId', KeyType: 'HASH' }],
+      BillingMode: 'PAY_PER_REQUEST',
+    }),
+  );
 }
