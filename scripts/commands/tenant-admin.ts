@@ -94,7 +94,14 @@ export const tenantShowCommand: Command = {
       throw registryError(error, values.table!, `cannot read tenant ${id}`);
     }
     if (record === undefined) throw usageError(`tenant ${id} is not in ${values.table}: see qtv tenant list`);
-    const item = { ...(record.document as object), id: record.id, status: record.status, version: record.version };
+    const item = {
+      ...(record.document as object),
+      id: record.id,
+      status: record.status,
+      version: record.version,
+      // suspend/resume change the top-level attribute only; it is the newer one.
+      ...(record.updatedAt !== undefined ? { updatedAt: record.updatedAt } : {}),
+    };
     const result = validateTenantItem(item, tenancy, id);
     const problems = result.ok ? [] : result.problems;
     if (values.json) io.stdout(jsonText({ item: result.ok ? result.item : item, valid: result.ok, problems }));
