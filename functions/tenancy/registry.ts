@@ -7,6 +7,7 @@
  * An unknown tenant and an invalid item are cached answers too (for the TTL), so a caller bound to a missing
  * or broken tenant costs one registry read per TTL, not one per request.
  */
+import { createHash } from 'node:crypto';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { describeErrorForLog } from '../http/lambda-http.js';
 import type { Clock } from '../runtime/clock.js';
@@ -43,7 +44,7 @@ const ABSENT = 'absent';
 
 /**
  * Presents the tenant store through the SecretStore port so that the one cache implementation serves it:
- * the "value" is the record as JSON, the "version" the item's version (or `absent`).
+ * the "value" is the record as JSON, the "version" the item's version and content hash (or `absent`).
  */
 class RecordAsSecretStore implements SecretStore {
   readonly description: string;
@@ -61,7 +62,10 @@ class RecordAsSecretStore implements SecretStore {
       });
     }
     if (record === undefined) return { value: '', versionId: ABSENT };
-    return { value: JSON.stringify(record), versionId: `v${record.version}` };
+    const value = JSON.stringify(record);
+    // The content hash, not just `version`: a hand-edited dev file (or a write that forgot to bump the
+    // version) must still be seen; one hash per read, i.e. per tenant per TTL.
+    return { value, versionId: `v${record.version}-${createHash('sha256').update(value).digest('hex').slice(0, 16)}` };
   }
 }
 
