@@ -15,7 +15,8 @@ import { DynamoDbTenantStore } from '../../functions/tenancy/store.js';
 import { motoDynamoDb, motoEnv, motoKms, motoSecretsManager, uniqueName } from '../support/aws.js';
 import { runQtv } from '../support/cli.js';
 import { capturingLogger } from '../support/logs.js';
-import { startTenantEmulator, type TenantEmulator } from '../support/tenant-emulator/index.js';
+import { type MultiTenantEmulator, startMultiTenantEmulator } from '../support/multi-tenant-emulator.js';
+import type { TenantEmulator } from '../support/tenant-emulator/index.js';
 import { createTenantTable, tenancyConfig } from '../support/tenants.js';
 
 const API_KEY = 'tenant-admin-key';
@@ -23,6 +24,7 @@ const WEB_INTEGRATION = 'wi-test';
 let table: string;
 let prefix: string;
 let aliasPrefix: string;
+let qlik: MultiTenantEmulator;
 const emulators: Record<string, TenantEmulator> = {};
 
 beforeAll(async () => {
@@ -31,15 +33,15 @@ beforeAll(async () => {
   // Unique prefixes: moto is shared by every test file of the run.
   prefix = `${uniqueName('qtv-t')}/`;
   aliasPrefix = `alias/${uniqueName('qtv-t')}-`;
-  for (const name of ['acme', 'globex']) {
-    const emulator = await startTenantEmulator({ adminApiKey: API_KEY });
+  qlik = await startMultiTenantEmulator({ acme: { adminApiKey: API_KEY }, globex: { adminApiKey: API_KEY } });
+  for (const [name, emulator] of qlik.tenants) {
     emulator.addWebIntegration({ id: WEB_INTEGRATION, validOrigins: [] });
     emulators[name] = emulator;
   }
 });
 
 afterAll(async () => {
-  await Promise.all(Object.values(emulators).map((e) => e.close()));
+  await qlik.close();
 });
 
 const qtv = (args: string[]) =>
