@@ -8,6 +8,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { MiddlewareObj } from '@middy/core';
@@ -19,6 +20,7 @@ import { CachedSecret, FileSecretStore, type SecretStore, SecretsManagerStore } 
 import { kmsSignerSource } from '../signing/kms-signer.js';
 import type { ActiveSigningKey, Signer, SignerSource } from '../signing/signer.js';
 import { signingKeyFromSecret } from '../signing/signing-key.js';
+import { createTenancyRuntime, type TenancyRuntime } from '../tenancy/runtime.js';
 import { type Clock, systemClock } from './clock.js';
 import type { Config } from './config.js';
 import { createOAuthRuntime, type OAuthRuntime } from './oauth-wiring.js';
@@ -39,6 +41,8 @@ export interface Runtime {
   readonly identity: ResolvedIdentityMapping;
   /** The OAuth proxy's ports; undefined when `oauth` is not configured. */
   readonly oauth: OAuthRuntime | undefined;
+  /** Multi-tenant mode's registry and per-tenant signers; undefined when `tenancy` is not configured. */
+  readonly tenancy?: TenancyRuntime;
 }
 
 /** Yields the key a running rotation has staged as AWSPENDING, or `undefined` when no rotation is in progress. */
@@ -85,6 +89,10 @@ export interface RuntimeOverrides {
   readonly clientAssertionSigner?: () => Promise<Signer>;
   /** KMS client for the `kms` signing backend (tests point it at moto or a fault proxy). */
   readonly kms?: KMSClient;
+  /** Multi-tenant mode: the registry store, key secret store and DynamoDB client (tests: memory or moto). */
+  readonly tenancy?: Pick<Parameters<typeof createTenancyRuntime>[1], 'store' | 'dynamoDb'> & {
+    readonly secretStore?: SecretStore;
+  };
 }
 
 /** Options of a signer source over a key secret. */
@@ -242,6 +250,35 @@ function clientAssertionSigner(
   return { clientAssertionSigner: () => source.current() };
 }
 
+/** Multi-tenant mode: the registry (DynamoDB, or the dev server's file) and per-tenant signers. */
+function createTenancy(
+  config: Config,
+  clock: Clock,
+  logger: Logger,
+  tracer: Tracer,
+  overrides: RuntimeOverrides,
+  clients: AwsClients,
+  sharedSigners: SignerSource,
+): TenancyRuntime {
+  const tenancy = config.tenancy!;
+  const fileRegistry = tenancy.registry.backend === 'file';
+  const secretStore =
+    overrides.tenancy?.secretStore ??
+    // The dev server's file registry names key files; a deployment's registry names Secrets Manager secrets.
+    (fileRegistry ? new FileSecretStore() : new SecretsManagerStore(clients.secretsManager()));
+  return createTenancyRuntime(tenancy, {
+    clock,
+    logger,
+    secretStore: () => secretStore,
+    kms: () => clients.kms(),
+    sharedSigners,
+    ...(overrides.tenancy?.store !== undefined ? { store: overrides.tenancy.store } : {}),
+    ...(fileRegistry
+      ? {}
+      : { dynamoDb: overrides.tenancy?.dynamoDb ?? tracer.captureAWSv3Client(new DynamoDBClient({})) }),
+  });
+}
+
 /** Creates the runtime for `config`. Call once per container. */
 export function createRuntime(config: Config, overrides: RuntimeOverrides = {}): Runtime {
   const clock = overrides.clock ?? systemClock;
@@ -269,12 +306,17 @@ export function createRuntime(config: Config, overrides: RuntimeOverrides = {}):
       ? undefined
       : (overrides.pendingSigners ??
         (overrides.signers === undefined ? defaultPendingSigners(config, clock, logger, clients) : undefined));
+  const tenancy =
+    config.tenancy === undefined
+      ? undefined
+      : createTenancy(config, clock, logger, tracer, overrides, clients, signers);
   return {
     config,
     clock,
     logger,
     tracer,
     signers,
+    ...(tenancy !== undefined ? { tenancy } : {}),
     ...(pendingSigners !== undefined ? { pendingSigners } : {}),
     identity: resolveIdentityMapping(config.identity),
     oauth,
