@@ -33,6 +33,9 @@ export interface IssuanceAudit {
   readonly keyId?: string;
 }
 
+/** The tenant named in audit lines of the single-tenant mode. */
+export const SINGLE_TENANT_ID = 'default';
+
 /** The metric namespace of the service's own metrics. */
 export const METRIC_NAMESPACE = 'QlikTokenVending';
 /** The per-token metric. */

@@ -9,6 +9,7 @@ import fc from 'fast-check';
 import { MemorySecretStore } from '../../functions/secrets/secret-source.js';
 import { MemoryTenantStore } from '../../functions/tenancy/store.js';
 import type { TenantItem } from '../../functions/tenancy/tenant.js';
+import { httpEvent } from './events.js';
 import { decodeJwt, pkcs8Pem, verifyWithJsonwebtoken } from './keys.js';
 import { tenantItem } from './tenants.js';
 
@@ -180,4 +181,34 @@ export function checkToken(
       // expected: another tenant's key
     }
   }
+}
+
+/**
+ * An API Gateway payload-2.0 event for a caller whose verified token carries `payload`: the authorizer's
+ * claims as API Gateway passes them (strings; arrays flattened to `"[a b]"`, which cannot be split back) and
+ * the token itself in `Authorization`, from which the function reads the claims with their JSON types.
+ * The token's signature part is a placeholder: API Gateway verified it before the function runs.
+ */
+export function apiGatewayEvent(
+  payload: Record<string, unknown>,
+  options: { body?: unknown; query?: Record<string, string>; headers?: Record<string, string>; path?: string } = {},
+) {
+  const flattened: Record<string, string> = {};
+  for (const [name, value] of Object.entries(payload)) {
+    if (value === undefined) continue;
+    flattened[name] = Array.isArray(value)
+      ? `[${value.join(' ')}]`
+      : typeof value === 'string'
+        ? value
+        : JSON.stringify(value);
+  }
+  const encode = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const token = `${encode({ alg: 'RS256', kid: 'caller-idp', typ: 'JWT' })}.${encode(payload)}.c2lnbmF0dXJl`;
+  return httpEvent({
+    ...(options.path !== undefined ? { path: options.path } : {}),
+    claims: flattened,
+    ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
+    ...(options.query !== undefined ? { query: options.query } : {}),
+    headers: { ...options.headers, authorization: `Bearer ${token}` },
+  });
 }
