@@ -31,10 +31,15 @@ export class DevIdentityProvider {
     this.publicJwk = exportJWK(pair.publicKey).then((jwk) => ({ ...jwk, kid: this.kid, alg: 'RS256', use: 'sig' }));
   }
 
-  /** Mints an ID token for the given person, valid for one hour. */
-  async mint(request: DevTokenRequest): Promise<string> {
+  /**
+   * Mints an ID token for the given person, valid for one hour.
+   * @param extraClaims More claims, e.g. a tenant claim for multi-tenant mode (tests and the load tool);
+   *   they cannot replace the registered claims (iss, sub, aud, iat, exp, jti), which are set last.
+   */
+  async mint(request: DevTokenRequest, extraClaims: Readonly<Record<string, unknown>> = {}): Promise<string> {
     const { sub, name, email, groups } = request;
     return new SignJWT({
+      ...extraClaims,
       name: name ?? sub,
       email: email ?? `${sub.replace(/[^A-Za-z0-9._-]/g, '') || 'user'}@example.com`,
       email_verified: request.email_verified ?? true,
