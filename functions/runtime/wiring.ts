@@ -89,6 +89,8 @@ export interface RuntimeOverrides {
   readonly clientAssertionSigner?: () => Promise<Signer>;
   /** KMS client for the `kms` signing backend (tests point it at moto or a fault proxy). */
   readonly kms?: KMSClient;
+  /** DynamoDB client for the OAuth refresh grace table and the tenant registry (tests point it at moto). */
+  readonly dynamodb?: DynamoDBClient;
   /** Multi-tenant mode: the registry store, key secret store and DynamoDB client (tests: memory or moto). */
   readonly tenancy?: Pick<Parameters<typeof createTenancyRuntime>[1], 'store' | 'dynamoDb'> & {
     readonly secretStore?: SecretStore;
@@ -275,7 +277,10 @@ function createTenancy(
     ...(overrides.tenancy?.store !== undefined ? { store: overrides.tenancy.store } : {}),
     ...(fileRegistry
       ? {}
-      : { dynamoDb: overrides.tenancy?.dynamoDb ?? tracer.captureAWSv3Client(new DynamoDBClient({})) }),
+      : {
+          dynamoDb:
+            overrides.tenancy?.dynamoDb ?? overrides.dynamodb ?? tracer.captureAWSv3Client(new DynamoDBClient({})),
+        }),
   });
 }
 
@@ -298,6 +303,7 @@ export function createRuntime(config: Config, overrides: RuntimeOverrides = {}):
               ? new FileSecretStore()
               : new SecretsManagerStore(clients.secretsManager())),
           ...(overrides.fetch !== undefined ? { fetch: overrides.fetch } : {}),
+          ...(overrides.dynamodb !== undefined ? { dynamodb: overrides.dynamodb } : {}),
           ...clientAssertionSigner(config, clock, logger, overrides, clients),
         });
   // A test that injects its own signers gets no pending source unless it injects one too (null: none).
