@@ -271,6 +271,17 @@ function createTenancy(
   return createTenancyRuntime(tenancy, {
     clock,
     logger,
+    // Tenants' OAuth client secrets live under their own prefix, in the same store as their keys.
+    oauth: {
+      base: config,
+      deps: {
+        clock,
+        logger,
+        secretStore: overrides.oauthSecretStore ?? secretStore,
+        ...(overrides.fetch !== undefined ? { fetch: overrides.fetch } : {}),
+        ...(overrides.dynamodb !== undefined ? { dynamodb: overrides.dynamodb } : {}),
+      },
+    },
     secretStore: () => secretStore,
     kms: () => clients.kms(),
     sharedSigners,

@@ -10,8 +10,10 @@ import * as z from 'zod';
 import type { CallerClaims, ResolvedIdentityMapping } from '../identity/mapping.js';
 import type { Clock } from '../runtime/clock.js';
 import type { Config, TenancyConfig } from '../runtime/config.js';
+import type { OAuthRuntimeDeps } from '../runtime/oauth-wiring.js';
 import type { SecretStore } from '../secrets/secret-source.js';
 import type { SignerSource } from '../signing/signer.js';
+import { TenantOAuthRuntimes } from './oauth.js';
 import { TenantRegistry } from './registry.js';
 import { resolveCallerTenant } from './resolve.js';
 import { TenantSigners } from './signers.js';
@@ -29,6 +31,8 @@ export interface TenancyRuntime {
   readonly tenancy: TenancyConfig;
   readonly registry: TenantRegistry;
   readonly signers: TenantSigners;
+  /** Per-tenant OAuth (impersonation) runtimes, built from each item's `oauth`; absent without OAuth ports. */
+  readonly oauth?: TenantOAuthRuntimes;
 }
 
 /** Ports {@link createTenancyRuntime} needs from the container's wiring. */
@@ -44,6 +48,8 @@ export interface TenancyRuntimeDeps {
   readonly store?: TenantStore;
   /** DynamoDB client for the registry (tests point it at moto). */
   readonly dynamoDb?: DynamoDBClient;
+  /** The deployment's configuration and the OAuth wiring's ports, for the tenants' OAuth runtimes. */
+  readonly oauth?: { readonly base: Config; readonly deps: OAuthRuntimeDeps };
 }
 
 /** Builds the registry and signers for `config.tenancy`. Call once per container. */
@@ -64,7 +70,11 @@ export function createTenancyRuntime(tenancy: TenancyConfig, deps: TenancyRuntim
     kms: deps.kms,
     ...(deps.sharedSigners !== undefined ? { sharedSigners: deps.sharedSigners } : {}),
   });
-  return { tenancy, registry, signers };
+  const oauth =
+    deps.oauth === undefined
+      ? undefined
+      : new TenantOAuthRuntimes(deps.oauth.base, deps.oauth.deps, tenancy.registry.maxCachedTenants);
+  return { tenancy, registry, signers, ...(oauth !== undefined ? { oauth } : {}) };
 }
 
 /** What a token handler uses for one request: the tenant's own signer, mapping and Qlik policy. */
