@@ -36,7 +36,11 @@ export interface TenantSignersOptions {
 interface Entry {
   /** The item fields the source was built from; a change rebuilds it. */
   readonly fingerprint: string;
+  /** The tenant object last seen (one per registry item version). */
+  tenant: Tenant;
   readonly source: SignerSource;
+  /** The last key the source gave, and the tenant's view of it (its issuer and, on the shared key, its kid). */
+  view: { readonly from: ActiveSigningKey; readonly to: ActiveSigningKey } | undefined;
 }
 
 /** The signer sources of every tenant a container has served lately. */
@@ -49,10 +53,15 @@ export class TenantSigners {
 
   /** The key to sign `tenant`'s next token with, carrying the tenant's issuer. */
   async current(tenant: Tenant): Promise<ActiveSigningKey> {
-    const key = await this.#source(tenant).current();
+    const entry = this.#entry(tenant);
+    const key = await entry.source.current();
+    // The tenant's view of a key is made once per key version, not per token (hot path).
+    if (entry.view?.from === key) return entry.view.to;
     const issuer = tenant.item.qlik.issuer;
     const kid = tenant.item.signing.backend === 'shared' ? tenant.item.qlik.keyId! : key.kid;
-    return key.issuer === issuer && key.kid === kid ? key : { ...key, issuer, kid };
+    const to = key.issuer === issuer && key.kid === kid ? key : { ...key, issuer, kid };
+    entry.view = { from: key, to };
+    return to;
   }
 
   /** A SignerSource bound to one tenant (the shape vendQlikJwt takes). */
@@ -60,14 +69,20 @@ export class TenantSigners {
     return { current: () => this.current(tenant) };
   }
 
-  #source(tenant: Tenant): SignerSource {
+  #entry(tenant: Tenant): Entry {
     const { item } = tenant;
-    const fingerprint = JSON.stringify([item.signing, item.qlik.keyId ?? null]);
     const cached = this.#entries.get(item.id);
-    if (cached !== undefined && cached.fingerprint === fingerprint) return cached.source;
-    const source = this.#build(tenant);
-    this.#entries.set(item.id, { fingerprint, source });
-    return source;
+    // The same Tenant object (one per registry item version) needs no comparison at all.
+    if (cached !== undefined && cached.tenant === tenant) return cached;
+    const fingerprint = JSON.stringify([item.signing, item.qlik.keyId ?? null, item.qlik.issuer]);
+    if (cached !== undefined && cached.fingerprint === fingerprint) {
+      cached.tenant = tenant;
+      cached.view = undefined;
+      return cached;
+    }
+    const entry: Entry = { fingerprint, tenant, source: this.#build(tenant), view: undefined };
+    this.#entries.set(item.id, entry);
+    return entry;
   }
 
   #build(tenant: Tenant): SignerSource {
