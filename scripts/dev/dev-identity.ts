@@ -13,6 +13,10 @@ export const devTokenRequestSchema = z.strictObject({
   email: z.string().trim().min(3).max(256).optional(),
   email_verified: z.boolean().optional(),
   groups: z.array(z.string().trim().min(1).max(256)).max(200).optional(),
+  /** More claims, e.g. the tenant claim of multi-tenant mode (`{"tenant": "acme"}`); registered claims are kept. */
+  claims: z
+    .record(z.string().max(256), z.union([z.string().max(1024), z.array(z.string().max(1024)).max(100)]))
+    .optional(),
 });
 export type DevTokenRequest = z.infer<typeof devTokenRequestSchema>;
 
@@ -39,6 +43,7 @@ export class DevIdentityProvider {
   async mint(request: DevTokenRequest, extraClaims: Readonly<Record<string, unknown>> = {}): Promise<string> {
     const { sub, name, email, groups } = request;
     return new SignJWT({
+      ...request.claims,
       ...extraClaims,
       name: name ?? sub,
       email: email ?? `${sub.replace(/[^A-Za-z0-9._-]/g, '') || 'user'}@example.com`,
