@@ -3,17 +3,21 @@
  * and two Qlik tenant emulators (one per customer tenant); then tokens signed the way the token function
  * signs them (registry + per-tenant signer, in process) are tried at each tenant's /login/jwt-session.
  */
+import { generateKeyPairSync } from 'node:crypto';
+import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildQlikClaims } from '../../functions/qlik/claims.js';
 import { QlikRestIdentityProviders } from '../../functions/qlik/identity-providers.js';
 import { FixedClock } from '../../functions/runtime/clock.js';
 import { SecretsManagerStore } from '../../functions/secrets/secret-source.js';
+import { createSelfSignedCertificate } from '../../functions/signing/certificates.js';
 import { signCompactJws } from '../../functions/signing/signer.js';
 import { TenantRegistry } from '../../functions/tenancy/registry.js';
 import { TenantSigners } from '../../functions/tenancy/signers.js';
 import { DynamoDbTenantStore } from '../../functions/tenancy/store.js';
 import { motoDynamoDb, motoEnv, motoKms, motoSecretsManager, uniqueName } from '../support/aws.js';
 import { runQtv } from '../support/cli.js';
+import { pkcs8Pem } from '../support/keys.js';
 import { capturingLogger } from '../support/logs.js';
 import { type MultiTenantEmulator, startMultiTenantEmulator } from '../support/multi-tenant-emulator.js';
 import type { TenantEmulator } from '../support/tenant-emulator/index.js';
@@ -189,6 +193,40 @@ describe('Command: qtv tenant', () => {
     const missing = await qtv(['suspend', 'globex']);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/^qtv: tenant globex is not in \S+: see qtv tenant list\n$/);
+  });
+
+  it('puts a tenant on the shared key under its own key ID, registering the shared certificate at its Qlik', async () => {
+    // Prepare: the deployment's shared key, stored as qtv secret put stores it.
+    const hooli = await qlik.addTenant('hooli', { adminApiKey: API_KEY });
+    hooli.addWebIntegration({ id: WEB_INTEGRATION, validOrigins: [] });
+    emulators.hooli = hooli;
+    const sharedId = uniqueName('qtv-shared-key');
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const certificate = await createSelfSignedCertificate({ privateKey, commonName: 'shared' });
+    await motoSecretsManager().send(
+      new CreateSecretCommand({
+        Name: sharedId,
+        SecretString: JSON.stringify({ privateKey: pkcs8Pem(privateKey), kid: 'shared', certificate }),
+      }),
+    );
+    // Act
+    const result = await qtv([
+      ...addArgs('hooli'),
+      '--key',
+      'shared',
+      '--kid',
+      'hooli-kid',
+      '--shared-secret-id',
+      sharedId,
+      '--json',
+    ]);
+    // Assess
+    expect(result.code, result.stderr).toBe(0);
+    expect(hooli.identityProviders.list()).toMatchObject([
+      { options: { issuer: 'https://qtv.example.com/hooli', staticKeys: [{ kid: 'hooli-kid' }] } },
+    ]);
+    const show = JSON.parse((await qtv(['show', 'hooli', '--json'])).stdout);
+    expect(show).toMatchObject({ valid: true, item: { signing: { backend: 'shared' }, qlik: { keyId: 'hooli-kid' } } });
   });
 
   it.each([
