@@ -8,7 +8,7 @@
  * tenant IDs that differ in any character are two tenants (the identity rules of docs/identity-mapping.md).
  */
 import type { CallerClaims } from '../identity/mapping.js';
-import type { TenancyConfig } from '../runtime/config.js';
+import { TENANT_ID_PATTERN, type TenancyConfig } from '../runtime/config.js';
 import { TenantConfigInvalidError, TenantForbiddenError } from './errors.js';
 import type { TenantRegistry } from './registry.js';
 import type { Tenant } from './tenant.js';
@@ -75,6 +75,12 @@ export async function resolveCallerTenant(
 ): Promise<Tenant> {
   const claimName = deps.tenancy.tenantClaim;
   const tenantId = selectTenantId(callerTenantIds(claims, claimName), requested, claimName);
+  // A value no tenant ID can have is not looked up: no registry read, no cache entry, no echo of it.
+  if (!TENANT_ID_PATTERN.test(tenantId))
+    throw new TenantForbiddenError(
+      'TENANT_UNKNOWN',
+      'The tenant your token names is not registered with this service.',
+    );
   const found = await deps.registry.lookup(tenantId);
   switch (found.state) {
     case 'active':

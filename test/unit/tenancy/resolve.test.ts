@@ -88,6 +88,28 @@ describe('Function: resolveCallerTenant', () => {
     await expect(resolveCallerTenant({ [CLAIM]: id }, undefined, deps())).rejects.toMatchObject({ code, status });
   });
 
+  it('refuses a value no tenant ID can have without reading the registry (no 503 from a store that rejects the key)', async () => {
+    // Prepare: a store that fails every read, as DynamoDB does for a key over 2048 bytes.
+    const failing = {
+      description: 'failing',
+      get: async () => {
+        throw new Error('ValidationException');
+      },
+    };
+    const registry = new TenantRegistry({
+      store: failing,
+      tenancy,
+      clock: new FixedClock(0),
+      logger: capturingLogger().logger,
+    });
+    // Act / Assess
+    for (const value of ['x'.repeat(5000), 'acme globex', '[acme]', 'acme\u0000', '-acme'])
+      await expect(resolveCallerTenant({ [CLAIM]: value }, undefined, { tenancy, registry })).rejects.toMatchObject({
+        code: 'TENANT_UNKNOWN',
+        message: 'The tenant your token names is not registered with this service.',
+      });
+  });
+
   it('never lets a body choice widen the claim, even to a registered active tenant', async () => {
     await expect(resolveCallerTenant({ [CLAIM]: 'acme' }, 'globex', deps())).rejects.toMatchObject({
       code: 'TENANT_NOT_ALLOWED',
