@@ -45,7 +45,10 @@ const onboard = (id: string) =>
 
 /** The certificate Qlik was given for `id` (from its emulated IdP): what its tokens must verify with. */
 const certificateOf = (id: string) => {
-  const pem = qlik.tenant(id).identityProviders.list()[0]?.options.staticKeys[0]?.pem ?? '';
+  const stored = qlik.tenant(id).identityProviders.list()[0]?.options.staticKeys[0]?.pem ?? '';
+  // Qlik keeps the pem on one line (as the IdP API takes it); rewrap it as PEM for node:crypto.
+  const body = stored.replace(/-----(BEGIN|END) CERTIFICATE-----/g, '').replace(/\s+/g, '');
+  const pem = `-----BEGIN CERTIFICATE-----\n${body.match(/.{1,64}/g)?.join('\n')}\n-----END CERTIFICATE-----\n`;
   return new X509Certificate(pem).publicKey.export({ format: 'pem', type: 'spki' }).toString();
 };
 
