@@ -127,6 +127,11 @@ function checkOwnership(item: TenantItem, tenancy: TenancyConfig, ctx: z.Refinem
         issue(['qlik', 'keyId'], 'a tenant on the shared key needs its own key ID (qlik.keyId) for its Qlik IdP');
       break;
   }
+  // The key's public material (key ID, issuer, certificate) kept apart from it, when the item names it.
+  const publicSecretId =
+    'publicSecretId' in signing ? (signing as { publicSecretId?: string }).publicSecretId : undefined;
+  if (publicSecretId !== undefined && !secretNameOf(publicSecretId).startsWith(`${ownSecret}/`))
+    issue(['signing', 'publicSecretId'], `must be a secret under the tenant's own prefix ${ownSecret}/`);
   const oauth = item.oauth;
   if (oauth === undefined) return;
   if (oauth.secretStore === 'file' && !fileRegistry)

@@ -102,6 +102,17 @@ describe('Function: validateTenantItem', () => {
       },
       'oauth.impersonation.clientSecretId',
     ],
+    [
+      'a public-material secret of another tenant',
+      {
+        signing: {
+          backend: 'secrets-manager',
+          secretId: 'qtv/tenants/acme',
+          publicSecretId: 'qtv/tenants/globex/public',
+        },
+      },
+      'signing.publicSecretId',
+    ],
     ['an unknown field', { extra: true }, '(top level)'],
     ['a status that is not one of active/suspended', { status: 'Active' }, 'status'],
   ] as const)('refuses an item with %s, naming %s', (_, overrides, path) => {
