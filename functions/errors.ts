@@ -33,6 +33,13 @@ export type ErrorCode =
   | 'ROTATION_INVALID_STATE'
   | 'ROTATION_BLOCKED'
   | 'ROTATION_TEST_FAILED'
+  | 'TENANT_CLAIM_MISSING'
+  | 'TENANT_NOT_ALLOWED'
+  | 'TENANT_AMBIGUOUS'
+  | 'TENANT_UNKNOWN'
+  | 'TENANT_SUSPENDED'
+  | 'TENANT_CONFIG_INVALID'
+  | 'TENANT_REGISTRY_UNAVAILABLE'
   | 'INTERNAL';
 
 /** Base class: a failure with an HTTP status, a stable code and an optional `Retry-After`. */

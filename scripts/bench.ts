@@ -9,6 +9,8 @@
 import { parseArgs } from 'node:util';
 import { benchColdStart } from './bench/cold-start.js';
 import { benchKms } from './bench/kms.js';
+import { benchTenantMemory } from './bench/tenant-memory.js';
+import { benchTenantVend } from './bench/tenant-vend.js';
 import { benchVend } from './bench/vend.js';
 
 type Section = { name: string; run: () => Promise<Array<Record<string, unknown>>> };
@@ -18,6 +20,8 @@ const sections: Section[] = [
   { name: 'vend', run: async () => rows(await benchVend()) },
   { name: 'kms', run: async () => rows(await benchKms()) },
   { name: 'cold-start', run: async () => rows(await benchColdStart()) },
+  { name: 'tenant-vend', run: async () => rows(await benchTenantVend()) },
+  { name: 'tenant-memory', run: async () => rows(await benchTenantMemory()) },
 ];
 
 function printTable(title: string, rows: Array<Record<string, unknown>>): void {

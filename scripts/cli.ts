@@ -66,6 +66,31 @@ export const commands: readonly CommandEntry[] = [
     load: async () => (await import('./commands/idp-push.js')).idpPushCommand,
   },
   {
+    name: 'tenant add',
+    summary: 'onboard a tenant: its key, its Qlik JWT IdP (REST API) and its registry item; --dry-run',
+    load: async () => (await import('./commands/tenant-add.js')).tenantAddCommand,
+  },
+  {
+    name: 'tenant list',
+    summary: 'list the tenants in the registry (id, status, validity, key, Qlik host)',
+    load: async () => (await import('./commands/tenant-admin.js')).tenantListCommand,
+  },
+  {
+    name: 'tenant show',
+    summary: "print one tenant's registry item and whether the token functions accept it",
+    load: async () => (await import('./commands/tenant-admin.js')).tenantShowCommand,
+  },
+  {
+    name: 'tenant suspend',
+    summary: 'suspend a tenant (403 TENANT_SUSPENDED within one cache TTL); --resume to undo',
+    load: async () => (await import('./commands/tenant-admin.js')).tenantSuspendCommand,
+  },
+  {
+    name: 'tenant remove',
+    summary: "delete a tenant's registry item (its key and Qlik IdP are left for you to delete)",
+    load: async () => (await import('./commands/tenant-admin.js')).tenantRemoveCommand,
+  },
+  {
     name: 'doctor',
     summary: 'diagnose a stack end to end: API, caller token, Qlik JWT, rules, IdP settings, Qlik session',
     load: async () => (await import('./commands/doctor.js')).doctorCommand,

@@ -26,6 +26,7 @@ import { createRuntime, prefetchSigningKey, type Runtime, SERVICE_NAME } from '.
 import { MemorySecretStore } from '../functions/secrets/secret-source.js';
 import { DEV_AUDIENCE, DevIdentityProvider, devTokenRequestSchema } from './dev/dev-identity.js';
 import { ensureDevSigningKey } from './dev/dev-keys.js';
+import { ensureDevTenants, withDevTenants } from './dev/dev-tenants.js';
 import { discoveredKeySet, type LocalAuthorizer } from './dev/jwt-authorizer.js';
 import {
   createClientErrorHandler,
@@ -418,6 +419,13 @@ export async function describeDevServer(dev: DevServer): Promise<string> {
     `    -d ${shellQuote('{"sub":"alice","name":"Alice Example","email":"alice@example.com","groups":["Sales"]}')} | node -pe 'JSON.parse(require("fs").readFileSync(0)).id_token')`,
     `  curl -s -X POST ${dev.url}/qlik/jwt -H "authorization: Bearer $ID_TOKEN"`,
     '',
+    ...(dev.runtime.tenancy === undefined
+      ? []
+      : [
+          `Multi-tenant mode: tenants from ${dev.config.tenancy?.registry.backend === 'file' ? dev.config.tenancy.registry.path : 'the registry'}; the caller's "${dev.config.tenancy?.tenantClaim}" claim names its tenant(s):`,
+          `  add  "claims":{"${dev.config.tenancy?.tenantClaim}":"acme"}  to the dev identity token request above (docs/multi-tenant.md)`,
+          '',
+        ]),
     ...(dev.runtime.oauth === undefined
       ? [
           `OAuth proxy and POST /qlik/access-token: off (they answer 404 NOT_CONFIGURED); start with --tenant, e.g.`,
@@ -468,19 +476,21 @@ async function main(): Promise<void> {
       kms: { type: 'string' },
       config: { type: 'string' },
       tenant: { type: 'string' },
+      tenants: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
   });
   if (values.help) {
     console.log(
-      'usage: npm start -- [--secrets-manager <secret-id> | --kms <key-id>] [--config <file.json>] [--tenant <url>]\n  --tenant  Qlik tenant URL for the OAuth proxy, e.g. http://127.0.0.1:8788 (`npm run emulator`)\n  env: PORT (8787), HOST (127.0.0.1), AWS_ENDPOINT_URL',
+      'usage: npm start -- [--secrets-manager <secret-id> | --kms <key-id>] [--config <file.json>] [--tenant <url>] [--tenants]\n  --tenant  Qlik tenant URL for the OAuth proxy, e.g. http://127.0.0.1:8788 (`npm run emulator`)\n  --tenants multi-tenant mode with the embedded registry .local/tenants.json (docs/multi-tenant.md)\n  env: PORT (8787), HOST (127.0.0.1), AWS_ENDPOINT_URL',
     );
     return;
   }
   const settings = loadDevServerSettings();
   const fileConfig = values.config === undefined ? undefined : loadConfigFile(values.config);
   portHint = { host: settings.host, port: settings.port };
+  const tenantsFile = values.tenants ? await ensureDevTenants('.local') : undefined;
   const dev = await startDevServer({
     host: settings.host,
     port: settings.port,
@@ -497,7 +507,7 @@ async function main(): Promise<void> {
       if (values['secrets-manager'] !== undefined)
         return { ...base, signing: { backend: 'secrets-manager', secretId: values['secrets-manager'] } };
       if (values.kms !== undefined) return { ...base, signing: { backend: 'kms', keyId: values.kms } };
-      return base;
+      return tenantsFile === undefined ? base : withDevTenants(base, tenantsFile);
     },
   });
   console.log(await describeDevServer(dev));

@@ -6,8 +6,10 @@
  *   npm run load                                   # 20,000 requests, 64 connections, 6 callers
  *   npm run load -- --requests 5000 --connections 32 --users 4
  *   npm run load -- --json
+ *   npm run load -- --tenants 50                   # multi-tenant: 50 tenants, each token checked against its own tenant
  */
 import { parseArgs } from 'node:util';
+import { runTenantLoad, type TenantLoadReport } from './load/tenant-load.js';
 import { runVendLoad, type VendLoadReport } from './load/vend-load.js';
 
 function positive(name: string, value: string | undefined): number | undefined {
@@ -49,15 +51,20 @@ async function main(): Promise<number> {
       connections: { type: 'string' },
       users: { type: 'string' },
       'sign-ops': { type: 'string' },
+      tenants: { type: 'string' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
   });
   if (values.help) {
-    console.log('usage: npm run load -- [--requests 20000] [--connections 64] [--users 6] [--sign-ops 2000] [--json]');
+    console.log(
+      'usage: npm run load -- [--requests 20000] [--connections 64] [--users 6] [--sign-ops 2000] [--tenants N] [--json]',
+    );
     return 0;
   }
+  const tenants = positive('tenants', values.tenants);
+  if (tenants !== undefined) return tenantMain(tenants, values);
   const options = {
     requests: positive('requests', values.requests),
     connections: positive('connections', values.connections),
@@ -70,6 +77,51 @@ async function main(): Promise<number> {
   if (values.json) console.log(JSON.stringify(report, null, 2));
   else {
     console.log(table(report));
+    for (const problem of report.problems) console.log(`  problem: ${problem}`);
+  }
+  return report.passed ? 0 : 1;
+}
+
+/** `--tenants N`: the multi-tenant run (scripts/load/tenant-load.ts). */
+async function tenantMain(
+  tenants: number,
+  values: { requests?: string; connections?: string; users?: string; 'sign-ops'?: string; json?: boolean },
+): Promise<number> {
+  const options = {
+    tenants,
+    requests: positive('requests', values.requests),
+    connections: positive('connections', values.connections),
+    usersPerTenant: positive('users', values.users),
+    signOps: positive('sign-ops', values['sign-ops']),
+  };
+  const report: TenantLoadReport = await runTenantLoad(
+    Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as typeof options,
+  );
+  if (values.json) console.log(JSON.stringify(report, null, 2));
+  else {
+    const f = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits });
+    const rows: Array<[string, string]> = [
+      ['tenants / callers', `${report.tenants} / ${report.callers}`],
+      ['requests / connections', `${f(report.requests)} / ${report.connections}`],
+      ['200 responses', f(report.ok)],
+      ['non-2xx / socket errors / timeouts', `${report.non2xx} / ${report.errors} / ${report.timeouts}`],
+      ['tokens failing their own tenant / duplicate jti', `${report.invalid} / ${report.duplicateJti}`],
+      [
+        `registry reads per tenant (TTL ${report.registryTtlSeconds} s)`,
+        `${report.registryReadsPerTenant.min}–${report.registryReadsPerTenant.max}`,
+      ],
+      [
+        'latency p50 / p99 / max (ms)',
+        `${f(report.latencyMs.p50, 1)} / ${f(report.latencyMs.p99, 1)} / ${f(report.latencyMs.max, 1)}`,
+      ],
+      ['wall time (s)', f(report.wallSeconds, 2)],
+      ['tokens/s over HTTP (verified after)', f(report.tokensPerSecond)],
+      ['bare crypto.sign ops/s (mean)', f(report.bareSignOpsPerSecond.mean)],
+      ['tokens/s ÷ bare sign ops/s', f(report.ratioToBareSign, 3)],
+      ['result', report.passed ? 'PASS' : 'FAIL'],
+    ];
+    const width = Math.max(...rows.map(([k]) => k.length));
+    console.log(rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n'));
     for (const problem of report.problems) console.log(`  problem: ${problem}`);
   }
   return report.passed ? 0 : 1;

@@ -109,6 +109,8 @@ export interface VendOptions {
    * does not join a request already in flight either (that one may have started before the caller saw a 401).
    */
   readonly noCache?: boolean;
+  /** Told the Qlik subject each answered token is for (the audit line); never the token. */
+  readonly onIssued?: (issued: { readonly subject: string }) => void;
 }
 
 /**
@@ -141,6 +143,7 @@ export async function vendAccessToken(
     else oauth.accessTokens.delete(key);
   }
   const nowMs = clock.nowMs();
+  options.onIssued?.({ subject: identity.sub });
   return {
     accessToken: token.accessToken,
     expiresAt: new Date(token.expiresAtMs).toISOString(),

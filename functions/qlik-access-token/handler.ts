@@ -9,10 +9,15 @@ import { NotConfiguredError } from '../errors.js';
 import { headerValue, json, parseJsonBody, problemJsonErrors, text, wantsText } from '../http/lambda-http.js';
 import { callerClaimsFrom } from '../identity/caller.js';
 import { observe, type Runtime } from '../runtime/wiring.js';
+import { recordIssuance, SINGLE_TENANT_ID } from '../tenancy/audit.js';
+import { resolveCallerTenant } from '../tenancy/resolve.js';
+import { tenantChoiceSchema } from '../tenancy/runtime.js';
 import { vendAccessToken } from './core.js';
 
 /** The caller chooses nothing: the identity comes from its verified token only. */
 const accessTokenRequestSchema = z.strictObject({});
+/** Multi-tenant mode: the caller may pick one of the tenants its claim lists; nothing else. */
+const tenantAccessTokenRequestSchema = z.strictObject({ tenant: tenantChoiceSchema.optional() });
 
 /** True when a `Cache-Control` request header carries the `no-cache` directive (RFC 9111 §5.2.1.4). */
 export function requestsNoCache(cacheControl: string | undefined): boolean {
@@ -29,20 +34,50 @@ export function createHandler(runtime: Runtime) {
     .use(observe(runtime))
     .use(problemJsonErrors(logger))
     .handler(async (event) => {
-      const oauth = runtime.oauth;
+      const tenancy = runtime.tenancy;
+      const caller = callerClaimsFrom(event);
+      let oauth = runtime.oauth;
+      let identity = runtime.identity;
+      let tenantId = SINGLE_TENANT_ID;
+      if (tenancy !== undefined) {
+        // The tenant comes from the verified claims only (the body may pick one of the claim's tenants).
+        const { tenant: requested } = parseJsonBody(event, tenantAccessTokenRequestSchema);
+        const tenant = await resolveCallerTenant(caller, requested, tenancy);
+        oauth = tenancy.oauth?.forTenant(tenant);
+        identity = tenant.identity;
+        tenantId = tenant.item.id;
+      } else parseJsonBody(event, accessTokenRequestSchema);
       if (oauth === undefined || !oauth.config.impersonation.enabled)
         throw new NotConfiguredError(
-          'Impersonation tokens are not enabled in this deployment (oauth.impersonation.enabled).',
+          tenancy !== undefined
+            ? 'Impersonation tokens are not enabled for your tenant (its registry item has no oauth.impersonation).'
+            : 'Impersonation tokens are not enabled in this deployment (oauth.impersonation.enabled).',
         );
-      parseJsonBody(event, accessTokenRequestSchema);
       const noCache = requestsNoCache(headerValue(event, 'cache-control'));
+      let subject = '';
       const result = await vendAccessToken(
-        callerClaimsFrom(event),
-        { oauth, identity: runtime.identity, clock: runtime.clock, logger, warn },
-        { noCache },
+        caller,
+        { oauth, identity, clock: runtime.clock, logger, warn },
+        {
+          noCache,
+          onIssued: (issued) => {
+            subject = issued.subject;
+          },
+        },
       );
-      // Never the token: its lifetime is enough to trace issuance.
-      logger.info('qlik access token vended', { expiresIn: result.expiresIn, noCache });
+      // One audit line per answered token (tenant, subject, caller, expiry); never the token.
+      recordIssuance(
+        logger,
+        {
+          kind: 'impersonation',
+          tenant: tenantId,
+          subject,
+          callerIssuer: typeof caller.iss === 'string' ? caller.iss : undefined,
+          callerSubject: typeof caller.sub === 'string' ? caller.sub : undefined,
+          expiresAt: result.expiresAt,
+        },
+        runtime.clock.nowMs(),
+      );
       return wantsText(event) ? text(200, result.accessToken) : json(200, result);
     });
 }

@@ -4,7 +4,7 @@
  */
 import * as z from 'zod';
 import { type CallerClaims, mapCallerIdentity, type ResolvedIdentityMapping } from '../identity/mapping.js';
-import { buildQlikClaims, QLIK_MAX_LIFETIME_SECONDS } from '../qlik/claims.js';
+import { buildQlikClaims, QLIK_MAX_LIFETIME_SECONDS, type QlikJwtPayload } from '../qlik/claims.js';
 import type { Clock } from '../runtime/clock.js';
 import type { Config } from '../runtime/config.js';
 import { type SignerSource, signCompactJws } from '../signing/signer.js';
@@ -39,6 +39,8 @@ export interface VendDependencies {
   readonly identity: ResolvedIdentityMapping;
   readonly qlik: Config['qlik'];
   readonly warn?: (message: string) => void;
+  /** Told the claims of each signed token (for the audit line: sub, jti, exp); never the token. */
+  readonly onIssued?: (claims: QlikJwtPayload) => void;
 }
 
 /**
@@ -63,6 +65,7 @@ export async function vendQlikJwt(
     notBeforeSkewSeconds: policy.notBeforeSkewSeconds,
   });
   const token = await signCompactJws(claims, key);
+  deps.onIssued?.(claims);
   return {
     token,
     expiresAt: new Date(claims.exp * 1000).toISOString(),

@@ -1,12 +1,19 @@
 /**
- * `POST /qlik/jwt`: parse -> {@link vendQlikJwt} -> respond. Wiring only.
+ * `POST /qlik/jwt`: parse -> (multi-tenant: bind the caller to its tenant) -> {@link vendQlikJwt} -> respond,
+ * with one audit line per token. Wiring only.
  */
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { json, parseJsonBody, problemJsonErrors } from '../http/lambda-http.js';
 import { callerClaimsFrom } from '../identity/caller.js';
+import type { QlikJwtPayload } from '../qlik/claims.js';
 import { observe, type Runtime } from '../runtime/wiring.js';
+import { recordIssuance, SINGLE_TENANT_ID } from '../tenancy/audit.js';
+import { tenantChoiceSchema, tenantRequestContext } from '../tenancy/runtime.js';
 import { vendQlikJwt, vendRequestSchema } from './core.js';
+
+/** Multi-tenant mode: the caller may also pick one of its tenants (`tenant`); nothing else is added. */
+const tenantVendRequestSchema = vendRequestSchema.extend({ tenant: tenantChoiceSchema.optional() });
 
 /** Builds the Lambda handler over a runtime (the Lambda entry and the dev server both call this). */
 export function createHandler(runtime: Runtime) {
@@ -16,16 +23,42 @@ export function createHandler(runtime: Runtime) {
     .use(observe(runtime))
     .use(problemJsonErrors(logger))
     .handler(async (event) => {
-      const request = parseJsonBody(event, vendRequestSchema);
-      const result = await vendQlikJwt(callerClaimsFrom(event), request, {
-        signers: runtime.signers,
+      const tenancy = runtime.tenancy;
+      // Single-tenant mode keeps its strict body: a `tenant` field there is an unknown field (400).
+      const { tenant: requested, ...request } = tenancy
+        ? parseJsonBody(event, tenantVendRequestSchema)
+        : { tenant: undefined, ...parseJsonBody(event, vendRequestSchema) };
+      const caller = callerClaimsFrom(event);
+      // The tenant comes from the verified claims only; query string and headers are never read for it.
+      const context = tenancy
+        ? await tenantRequestContext(caller, requested, tenancy)
+        : { tenant: undefined, signers: runtime.signers, identity: runtime.identity, qlik: runtime.config.qlik };
+      let issued: QlikJwtPayload | undefined;
+      const result = await vendQlikJwt(caller, request, {
+        signers: context.signers,
         clock: runtime.clock,
-        identity: runtime.identity,
-        qlik: runtime.config.qlik,
+        identity: context.identity,
+        qlik: context.qlik,
         warn,
+        onIssued: (claims) => {
+          issued = claims;
+        },
       });
-      // The token itself is never logged; the key ID and lifetime are enough to trace issuance.
-      logger.info('qlik jwt vended', { keyId: result.keyId, expiresIn: result.expiresIn });
+      // One audit line per token (tenant, subject, jti, caller, expiry); never the token itself.
+      recordIssuance(
+        logger,
+        {
+          kind: 'qlik-jwt',
+          tenant: context.tenant?.item.id ?? SINGLE_TENANT_ID,
+          subject: issued?.sub ?? '',
+          ...(issued !== undefined ? { jti: issued.jti } : {}),
+          callerIssuer: typeof caller.iss === 'string' ? caller.iss : undefined,
+          callerSubject: typeof caller.sub === 'string' ? caller.sub : undefined,
+          expiresAt: result.expiresAt,
+          keyId: result.keyId,
+        },
+        runtime.clock.nowMs(),
+      );
       return json(200, result);
     });
 }

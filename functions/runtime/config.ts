@@ -377,8 +377,12 @@ export const oauthSchema = z.strictObject({
     .default({ timeoutMs: 5000, retries: 1 }),
 });
 
-/** Cross-field rules of the `oauth` section. */
-function checkOAuth(tenantHost: string | undefined, oauth: z.infer<typeof oauthSchema>, ctx: z.RefinementCtx): void {
+/** Cross-field rules of the `oauth` section (also applied to each tenant's `oauth` in the tenant registry). */
+export function checkOAuth(
+  tenantHost: string | undefined,
+  oauth: z.infer<typeof oauthSchema>,
+  ctx: z.RefinementCtx,
+): void {
   const issue = (path: (string | number)[], message: string) =>
     ctx.addIssue({ code: 'custom', path: ['oauth', ...path], message });
   if (oauth.tenantUrl === undefined && tenantHost === undefined)
@@ -416,6 +420,98 @@ function checkOAuth(tenantHost: string | undefined, oauth: z.infer<typeof oauthS
       ['impersonation', 'provisionUsers'],
       'provisioning users needs an admin client: set impersonation.adminClientId and adminClientSecretId',
     );
+}
+
+/** Tenant IDs: what a caller's tenant claim holds and what names each tenant's key (secret name, KMS alias). */
+export const TENANT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+
+/**
+ * Many Qlik tenants from one deployment (docs/multi-tenant.md). Absent: the single-tenant mode of `qlik`,
+ * `identity` and `signing`, unchanged. Present: each caller is bound to a tenant by a claim of its verified
+ * token, and that tenant's settings come from the tenant registry.
+ */
+export const tenancySchema = z.strictObject({
+  /**
+   * The verified caller claim naming the caller's tenant(s): a string, or an array of strings (then the caller
+   * names one in the request body). E.g. `custom:tenant` (Cognito), `org_id` (Auth0), `tid` (Entra ID).
+   */
+  tenantClaim: nonEmpty,
+  registry: z.discriminatedUnion('backend', [
+    z.strictObject({
+      backend: z.literal('dynamodb'),
+      /** The DynamoDB table (the TenantRegistry construct creates it). */
+      tableName: nonEmpty,
+      /** How long a read item is served before DynamoDB is asked again. */
+      cacheTtlSeconds: positiveInt.max(3600).default(60),
+      /** Most tenants whose items (and signers) one container keeps (least recently used are dropped). */
+      maxCachedTenants: positiveInt.max(100_000).default(1000),
+    }),
+    z.strictObject({
+      /** Dev server only: a JSON file `{"tenants": [item, ...]}` (e.g. under .local/). */
+      backend: z.literal('file'),
+      path: nonEmpty,
+      cacheTtlSeconds: positiveInt.max(3600).default(5),
+      maxCachedTenants: positiveInt.max(100_000).default(1000),
+    }),
+  ]),
+  /** Where each tenant's own key lives; a registry item may name only its own (the least-privilege grant relies on it). */
+  keys: z
+    .strictObject({
+      /** Tenant key secrets are named `<secretPrefix><tenant id>`; functions may read secrets under this prefix only. */
+      secretPrefix: z
+        .string()
+        .regex(/^[A-Za-z0-9/_+=.@-]{1,200}$/, 'must be a Secrets Manager name prefix (letters, digits, /_+=.@-)')
+        .default('qtv/tenants/'),
+      /** Tenant KMS keys carry the alias `<kmsAliasPrefix><tenant id>`; functions may sign with keys so aliased only. */
+      kmsAliasPrefix: z
+        .string()
+        .regex(/^alias\/[A-Za-z0-9/_-]{1,200}$/, 'must start with alias/ (letters, digits, /_-)')
+        .refine((value) => !value.startsWith('alias/aws/'), 'alias/aws/ is reserved for AWS managed keys')
+        .default('alias/qtv-tenant-'),
+      /** Secrets Manager cache TTL of each tenant's key secret. */
+      cacheTtlSeconds: positiveInt.max(86_400).default(300),
+    })
+    .prefault({}),
+});
+
+/** Cross-field rules of a Qlik token policy (the deployment's and each tenant's). */
+export function checkTokenPolicy(
+  token: { defaultTtlSeconds: number; maxTtlSeconds: number; notBeforeSkewSeconds: number },
+  ctx: z.RefinementCtx,
+  path: (string | number)[] = ['qlik', 'token'],
+): void {
+  const { defaultTtlSeconds, maxTtlSeconds, notBeforeSkewSeconds } = token;
+  if (maxTtlSeconds + notBeforeSkewSeconds > QLIK_MAX_LIFETIME_SECONDS) {
+    ctx.addIssue({
+      code: 'custom',
+      path: [...path, 'maxTtlSeconds'],
+      message: `maxTtlSeconds (${maxTtlSeconds}) + notBeforeSkewSeconds (${notBeforeSkewSeconds}) must be at most ${QLIK_MAX_LIFETIME_SECONDS}: Qlik rejects tokens with exp - nbf over 60 minutes`,
+    });
+  }
+  if (defaultTtlSeconds > maxTtlSeconds) {
+    ctx.addIssue({
+      code: 'custom',
+      path: [...path, 'defaultTtlSeconds'],
+      message: `defaultTtlSeconds (${defaultTtlSeconds}) must not exceed maxTtlSeconds (${maxTtlSeconds})`,
+    });
+  }
+}
+
+/** Cross-field rules of an identity mapping (the deployment's and each tenant's). */
+export function checkIdentityMapping(
+  identity: z.infer<typeof identityMappingSchema>,
+  ctx: z.RefinementCtx,
+  path: (string | number)[] = ['identity'],
+): void {
+  const preset = identityPresets[identity.preset];
+  const verifiedClaim = identity.emailVerifiedClaim ?? preset.emailVerifiedClaim;
+  if ((identity.emailVerified ?? 'from-claim') === 'from-claim' && verifiedClaim === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: [...path, 'emailVerified'],
+      message: `provider preset "${identity.preset}" sends no email_verified claim, and Qlik needs email_verified: true. Set identity.emailVerified to "always-true" if this provider only holds verified addresses (a trust decision), or name the claim in identity.emailVerifiedClaim`,
+    });
+  }
 }
 
 /** The whole configuration. */
@@ -461,6 +557,7 @@ export const configSchema = z
       .default({ rateLimit: 50, burstLimit: 100 }),
     rotation: rotationSchema.prefault({}),
     oauth: oauthSchema.optional(),
+    tenancy: tenancySchema.optional(),
     deployment: deploymentSchema.default({
       ...deploymentDefaults,
       lambda: { ...deploymentDefaults.lambda },
@@ -469,21 +566,8 @@ export const configSchema = z
   })
   .superRefine((config, ctx) => {
     if (config.oauth !== undefined) checkOAuth(config.qlik.tenantHost, config.oauth, ctx);
-    const { defaultTtlSeconds, maxTtlSeconds, notBeforeSkewSeconds } = config.qlik.token;
-    if (maxTtlSeconds + notBeforeSkewSeconds > QLIK_MAX_LIFETIME_SECONDS) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['qlik', 'token', 'maxTtlSeconds'],
-        message: `maxTtlSeconds (${maxTtlSeconds}) + notBeforeSkewSeconds (${notBeforeSkewSeconds}) must be at most ${QLIK_MAX_LIFETIME_SECONDS}: Qlik rejects tokens with exp - nbf over 60 minutes`,
-      });
-    }
-    if (defaultTtlSeconds > maxTtlSeconds) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['qlik', 'token', 'defaultTtlSeconds'],
-        message: `defaultTtlSeconds (${defaultTtlSeconds}) must not exceed maxTtlSeconds (${maxTtlSeconds})`,
-      });
-    }
+    checkTokenPolicy(config.qlik.token, ctx);
+    const { maxTtlSeconds, notBeforeSkewSeconds } = config.qlik.token;
     const rotation = config.rotation;
     if (rotation.enabled && config.signing.backend !== 'secrets-manager') {
       ctx.addIssue({
@@ -528,15 +612,7 @@ export const configSchema = z
         message: `gracePeriodSeconds (${rotation.gracePeriodSeconds}) must be shorter than the rotation interval (${rotation.scheduleDays} days)`,
       });
     }
-    const preset = identityPresets[config.identity.preset];
-    const verifiedClaim = config.identity.emailVerifiedClaim ?? preset.emailVerifiedClaim;
-    if ((config.identity.emailVerified ?? 'from-claim') === 'from-claim' && verifiedClaim === undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['identity', 'emailVerified'],
-        message: `provider preset "${config.identity.preset}" sends no email_verified claim, and Qlik needs email_verified: true. Set identity.emailVerified to "always-true" if this provider only holds verified addresses (a trust decision), or name the claim in identity.emailVerifiedClaim`,
-      });
-    }
+    checkIdentityMapping(config.identity, ctx);
   });
 
 /** A validated configuration, defaults applied. */
@@ -548,9 +624,10 @@ export type SigningConfig = Config['signing'];
 export type RotationConfig = Config['rotation'];
 export type OAuthConfig = NonNullable<Config['oauth']>;
 export type DeploymentConfig = Config['deployment'];
+export type TenancyConfig = NonNullable<Config['tenancy']>;
 
 /** Formats zod issues as `path: message` sentences. */
-function describeIssues(error: z.ZodError): string[] {
+export function describeIssues(error: z.ZodError): string[] {
   return error.issues.map((issue) => {
     const path = issue.path.length > 0 ? issue.path.join('.') : '(top level)';
     return `${path}: ${issue.message}`;

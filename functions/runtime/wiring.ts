@@ -8,7 +8,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { MiddlewareObj } from '@middy/core';
@@ -25,6 +25,7 @@ import { CachedSecret, FileSecretStore, type SecretStore, SecretsManagerStore } 
 import { kmsSignerSource } from '../signing/kms-signer.js';
 import type { ActiveSigningKey, Signer, SignerSource } from '../signing/signer.js';
 import { signingKeyFromSecret } from '../signing/signing-key.js';
+import { createTenancyRuntime, type TenancyRuntime } from '../tenancy/runtime.js';
 import { type Clock, systemClock } from './clock.js';
 import type { Config } from './config.js';
 import { createOAuthRuntime, type OAuthRuntime } from './oauth-wiring.js';
@@ -47,6 +48,8 @@ export interface Runtime {
   readonly publicMaterial?: PublicMaterialSource;
   /** The OAuth proxy's ports; undefined when `oauth` is not configured. */
   readonly oauth: OAuthRuntime | undefined;
+  /** Multi-tenant mode's registry and per-tenant signers; undefined when `tenancy` is not configured. */
+  readonly tenancy?: TenancyRuntime;
 }
 
 /** Yields the key a running rotation has staged as AWSPENDING, or `undefined` when no rotation is in progress. */
@@ -93,8 +96,12 @@ export interface RuntimeOverrides {
   readonly clientAssertionSigner?: () => Promise<Signer>;
   /** KMS client for the `kms` signing backend (tests point it at moto or a fault proxy). */
   readonly kms?: KMSClient;
-  /** DynamoDB client for the OAuth refresh grace table (tests point it at moto). */
+  /** DynamoDB client for the OAuth refresh grace table and the tenant registry (tests point it at moto). */
   readonly dynamodb?: DynamoDBClient;
+  /** Multi-tenant mode: the registry store, key secret store and DynamoDB client (tests: memory or moto). */
+  readonly tenancy?: Pick<Parameters<typeof createTenancyRuntime>[1], 'store' | 'dynamoDb'> & {
+    readonly secretStore?: SecretStore;
+  };
 }
 
 /** Options of a signer source over a key secret. */
@@ -280,6 +287,49 @@ function clientAssertionSigner(
   return { clientAssertionSigner: () => source.current() };
 }
 
+/** Multi-tenant mode: the registry (DynamoDB, or the dev server's file) and per-tenant signers. */
+function createTenancy(
+  config: Config,
+  clock: Clock,
+  logger: Logger,
+  tracer: Tracer,
+  overrides: RuntimeOverrides,
+  clients: AwsClients,
+  sharedSigners: SignerSource,
+): TenancyRuntime {
+  const tenancy = config.tenancy!;
+  const fileRegistry = tenancy.registry.backend === 'file';
+  const secretStore =
+    overrides.tenancy?.secretStore ??
+    // The dev server's file registry names key files; a deployment's registry names Secrets Manager secrets.
+    (fileRegistry ? new FileSecretStore() : new SecretsManagerStore(clients.secretsManager()));
+  return createTenancyRuntime(tenancy, {
+    clock,
+    logger,
+    // Tenants' OAuth client secrets live under their own prefix, in the same store as their keys.
+    oauth: {
+      base: config,
+      deps: {
+        clock,
+        logger,
+        secretStore: overrides.oauthSecretStore ?? secretStore,
+        ...(overrides.fetch !== undefined ? { fetch: overrides.fetch } : {}),
+        ...(overrides.dynamodb !== undefined ? { dynamodb: overrides.dynamodb } : {}),
+      },
+    },
+    secretStore: () => secretStore,
+    kms: () => clients.kms(),
+    sharedSigners,
+    ...(overrides.tenancy?.store !== undefined ? { store: overrides.tenancy.store } : {}),
+    ...(fileRegistry
+      ? {}
+      : {
+          dynamoDb:
+            overrides.tenancy?.dynamoDb ?? overrides.dynamodb ?? tracer.captureAWSv3Client(new DynamoDBClient({})),
+        }),
+  });
+}
+
 /** Creates the runtime for `config`. Call once per container. */
 export function createRuntime(config: Config, overrides: RuntimeOverrides = {}): Runtime {
   const clock = overrides.clock ?? systemClock;
@@ -308,6 +358,10 @@ export function createRuntime(config: Config, overrides: RuntimeOverrides = {}):
       ? undefined
       : (overrides.pendingSigners ??
         (overrides.signers === undefined ? defaultPendingSigners(config, clock, logger, clients) : undefined));
+  const tenancy =
+    config.tenancy === undefined
+      ? undefined
+      : createTenancy(config, clock, logger, tracer, overrides, clients, signers);
   const publicMaterial = defaultPublicMaterial(config, clock, logger, clients);
   return {
     config,
@@ -315,6 +369,7 @@ export function createRuntime(config: Config, overrides: RuntimeOverrides = {}):
     logger,
     tracer,
     signers,
+    ...(tenancy !== undefined ? { tenancy } : {}),
     ...(publicMaterial !== undefined ? { publicMaterial } : {}),
     ...(pendingSigners !== undefined ? { pendingSigners } : {}),
     identity: resolveIdentityMapping(config.identity),

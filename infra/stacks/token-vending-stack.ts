@@ -13,8 +13,12 @@ import { KeyRotation } from '../constructs/key-rotation.js';
 import { Monitoring } from '../constructs/monitoring.js';
 import { RefreshGraceTable } from '../constructs/refresh-grace-table.js';
 import { SigningKey } from '../constructs/signing-key.js';
+import { TenantRegistry } from '../constructs/tenant-registry.js';
 import { TokenApi } from '../constructs/token-api.js';
 import { TokenFunction } from '../constructs/token-function.js';
+
+/** Routes that resolve a caller's tenant in multi-tenant mode (they read the registry and the tenants' keys). */
+const TENANT_ROUTE_IDS: ReadonlySet<string> = new Set(['QlikJwt', 'QlikAccessToken']);
 
 /** Lambda environment variables are capped at 4 KB in total; keep room for ARNs resolved at deploy time. */
 const MAX_CONFIG_ENV_BYTES = 3_500;
@@ -46,6 +50,8 @@ export class TokenVendingStack extends Stack {
   public readonly functions: Readonly<Record<string, TokenFunction>>;
   /** Alarms, topic and dashboard. */
   public readonly monitoring: Monitoring;
+  /** The tenant registry table and its grants, when `tenancy` is configured with a DynamoDB registry. */
+  public readonly tenantRegistry: TenantRegistry | undefined;
   /** The signing key rotation (function and schedule), when `rotation.enabled`. */
   public readonly keyRotation: KeyRotation | undefined;
   /** The OAuth proxy's refresh grace table, when the proxy runs in cookie mode. */
@@ -90,6 +96,20 @@ export class TokenVendingStack extends Stack {
       ...(deployment.customDomain !== undefined ? { customDomain: deployment.customDomain } : {}),
     });
 
+    const tenancy = config.tenancy;
+    if (tenancy?.registry.backend === 'file')
+      throw new Error(
+        'tenancy.registry.backend "file" works only with the local dev server; to deploy, use "dynamodb"',
+      );
+    this.tenantRegistry =
+      tenancy === undefined
+        ? undefined
+        : new TenantRegistry(this, 'TenantRegistry', {
+            ...(tenancy.registry.backend === 'dynamodb' ? { tableName: tenancy.registry.tableName } : {}),
+            secretPrefix: tenancy.keys.secretPrefix,
+            kmsAliasPrefix: tenancy.keys.kmsAliasPrefix,
+          });
+
     // Cookie mode: parallel refreshes across containers share one upstream refresh (docs/oauth.md).
     this.refreshGrace = config.oauth?.mode === 'cookie' ? new RefreshGraceTable(this, 'RefreshGrace') : undefined;
     const functionConfig =
@@ -127,6 +147,8 @@ export class TokenVendingStack extends Stack {
         else if (resource === 'signing-public') this.signingKey.bindPublic(fn.function);
         else grantOAuth(resource, fn.function);
       }
+      if (this.tenantRegistry !== undefined && TENANT_ROUTE_IDS.has(route.id))
+        this.tenantRegistry.grantTokenRead(fn.function);
       this.api.addFunctionRoute(route, fn.function);
       functions[route.id] = fn;
     }
@@ -163,6 +185,8 @@ export class TokenVendingStack extends Stack {
         : {}),
       ...(deployment.alarms.email !== undefined ? { alarmEmail: deployment.alarms.email } : {}),
     });
+
+    this.tenantRegistry?.addAlarms(this.monitoring.topic);
 
     this.addOutputs(config);
   }
@@ -229,6 +253,11 @@ export class TokenVendingStack extends Stack {
       new CfnOutput(this, 'CallerUserPoolId', { value: this.api.userPool.userPoolId });
       new CfnOutput(this, 'CallerUserPoolClientId', { value: this.api.userPoolClient.userPoolClientId });
     }
+    if (this.tenantRegistry !== undefined)
+      new CfnOutput(this, 'TenantRegistryTableName', {
+        value: this.tenantRegistry.table.tableName,
+        description: 'The tenant registry: qtv tenant add|list|show|suspend|remove --table <this name>',
+      });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.topic.topicArn });
     if (this.keyRotation !== undefined) {
       new CfnOutput(this, 'RotationFunctionName', {

@@ -45,8 +45,8 @@ export function tenantBaseUrl(tenant: string): string {
   return `https://${text}`;
 }
 
-/** The admin credential: an API key, or an OAuth client whose secret comes from the environment. */
-function adminCredential(flags: { 'client-id'?: string }): Pick<QlikRestOptions, 'apiKey' | 'credentials'> {
+/** The admin credential: an API key, or an OAuth client whose secret comes from the environment (also used by `qtv tenant add`). */
+export function adminCredential(flags: { 'client-id'?: string }): Pick<QlikRestOptions, 'apiKey' | 'credentials'> {
   const env = loadCliEnvironment();
   if (flags['client-id'] !== undefined) {
     const clientSecret = env.qlikClientSecret;

@@ -17,6 +17,10 @@ export const devTokenRequestSchema = z.strictObject({
   email: z.string().min(3).max(1024).optional(),
   email_verified: z.boolean().optional(),
   groups: z.array(z.string().max(1024)).max(500).optional(),
+  /** More claims, e.g. the tenant claim of multi-tenant mode (`{"tenant": "acme"}`); registered claims are kept. */
+  claims: z
+    .record(z.string().max(256), z.union([z.string().max(1024), z.array(z.string().max(1024)).max(100)]))
+    .optional(),
 });
 export type DevTokenRequest = z.infer<typeof devTokenRequestSchema>;
 
@@ -35,10 +39,16 @@ export class DevIdentityProvider {
     this.publicJwk = exportJWK(pair.publicKey).then((jwk) => ({ ...jwk, kid: this.kid, alg: 'RS256', use: 'sig' }));
   }
 
-  /** Mints an ID token for the given person, valid for one hour. */
-  async mint(request: DevTokenRequest): Promise<string> {
+  /**
+   * Mints an ID token for the given person, valid for one hour.
+   * @param extraClaims More claims, e.g. a tenant claim for multi-tenant mode (tests and the load tool);
+   *   they cannot replace the registered claims (iss, sub, aud, iat, exp, jti), which are set last.
+   */
+  async mint(request: DevTokenRequest, extraClaims: Readonly<Record<string, unknown>> = {}): Promise<string> {
     const { sub, name, email, groups } = request;
     return new SignJWT({
+      ...request.claims,
+      ...extraClaims,
       name: name ?? sub,
       email: email ?? `${sub.replace(/[^A-Za-z0-9._-]/g, '') || 'user'}@example.com`,
       email_verified: request.email_verified ?? true,

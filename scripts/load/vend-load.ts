@@ -72,7 +72,7 @@ export interface VendLoadReport {
   readonly passed: boolean;
 }
 
-interface Expected {
+export interface Expected {
   readonly sub: string;
   readonly name: string;
   readonly email: string;
@@ -118,6 +118,8 @@ export function checkVendResponse(
   expected: Expected,
   verificationKey: KeyObject,
   nowSeconds: number,
+  /** The issuer and key ID the token must carry (multi-tenant load: the caller's tenant's). */
+  idp: { readonly issuer: string; readonly keyId: string } = { issuer: DEV_QLIK_ISSUER, keyId: DEV_KEY_ID },
 ): { jti?: string; problem?: string } {
   let parsed: { token?: unknown; keyId?: unknown };
   try {
@@ -130,11 +132,11 @@ export function checkVendResponse(
   if (parts.length !== 3) return { problem: 'token is not a compact JWS' };
   const [h, p, s] = parts as [string, string, string];
   if (!cryptoVerify('sha256', Buffer.from(`${h}.${p}`), verificationKey, Buffer.from(s, 'base64url')))
-    return { problem: 'signature does not verify against the dev certificate' };
+    return { problem: 'signature does not verify against the expected certificate' };
   const header = JSON.parse(Buffer.from(h, 'base64url').toString('utf8')) as Record<string, unknown>;
   const payload = JSON.parse(Buffer.from(p, 'base64url').toString('utf8')) as Record<string, unknown>;
   const rejections = qlikRejections(
-    checkQlikToken(header, payload, { issuer: DEV_QLIK_ISSUER, keyId: DEV_KEY_ID, nowSeconds }),
+    checkQlikToken(header, payload, { issuer: idp.issuer, keyId: idp.keyId, nowSeconds }),
   );
   if (rejections.length > 0) return { problem: `Qlik rules: ${rejections.map((r) => r.rule).join(', ')}` };
   const groups = payload.groups as readonly string[] | undefined;

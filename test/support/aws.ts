@@ -1,4 +1,5 @@
 /** SDK clients pointed at the test run's moto server, with dummy credentials. */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { inject } from 'vitest';
@@ -18,6 +19,7 @@ export function motoClientConfig(endpoint = inject('motoEndpoint')) {
 
 export const motoSecretsManager = (endpoint?: string) => new SecretsManagerClient(motoClientConfig(endpoint));
 export const motoKms = (endpoint?: string) => new KMSClient(motoClientConfig(endpoint));
+export const motoDynamoDb = (endpoint?: string) => new DynamoDBClient(motoClientConfig(endpoint));
 
 /** Environment for a child process (CLI, dev server) that should talk to moto. */
 export function motoEnv(endpoint = inject('motoEndpoint')): Record<string, string> {

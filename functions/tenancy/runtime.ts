@@ -1,0 +1,105 @@
+/**
+ * The multi-tenant ports of one container: the cached registry and the per-tenant signers, built once from
+ * `tenancy` (Lambda cold start, dev server start), and the one function a token handler calls to turn a
+ * verified caller (plus its optional body choice) into the tenant, signer, mapping and Qlik policy to use.
+ */
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { KMSClient } from '@aws-sdk/client-kms';
+import * as z from 'zod';
+import type { CallerClaims, ResolvedIdentityMapping } from '../identity/mapping.js';
+import type { Clock } from '../runtime/clock.js';
+import type { Config, TenancyConfig } from '../runtime/config.js';
+import type { OAuthRuntimeDeps } from '../runtime/oauth-wiring.js';
+import type { SecretStore } from '../secrets/secret-source.js';
+import type { SignerSource } from '../signing/signer.js';
+import { TenantOAuthRuntimes } from './oauth.js';
+import { TenantRegistry } from './registry.js';
+import { resolveCallerTenant } from './resolve.js';
+import { TenantSigners } from './signers.js';
+import { DynamoDbTenantStore, FileTenantStore, type TenantStore } from './store.js';
+import type { Tenant } from './tenant.js';
+
+/**
+ * The body field a caller whose claim lists several tenants uses to pick one. Any text is accepted here;
+ * whether it is one of the caller's tenants is decided by {@link resolveCallerTenant} (403 otherwise).
+ */
+export const tenantChoiceSchema = z.string('tenant must be a string').min(1, 'tenant must not be empty').max(256);
+
+/** The multi-tenant ports. */
+export interface TenancyRuntime {
+  readonly tenancy: TenancyConfig;
+  readonly registry: TenantRegistry;
+  readonly signers: TenantSigners;
+  /** Per-tenant OAuth (impersonation) runtimes, built from each item's `oauth`; absent without OAuth ports. */
+  readonly oauth?: TenantOAuthRuntimes;
+}
+
+/** Ports {@link createTenancyRuntime} needs from the container's wiring. */
+export interface TenancyRuntimeDeps {
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** Reads tenant key secrets (Secrets Manager in a deployment; files for the dev server's file registry). */
+  readonly secretStore: () => SecretStore;
+  readonly kms: () => KMSClient;
+  /** The deployment's own signer, for tenants on the shared key. */
+  readonly sharedSigners?: SignerSource;
+  /** A store instead of the one `tenancy.registry` names (tests). */
+  readonly store?: TenantStore;
+  /** DynamoDB client for the registry (tests point it at moto). */
+  readonly dynamoDb?: DynamoDBClient;
+  /** The deployment's configuration and the OAuth wiring's ports, for the tenants' OAuth runtimes. */
+  readonly oauth?: { readonly base: Config; readonly deps: OAuthRuntimeDeps };
+}
+
+/** Builds the registry and signers for `config.tenancy`. Call once per container. */
+export function createTenancyRuntime(tenancy: TenancyConfig, deps: TenancyRuntimeDeps): TenancyRuntime {
+  const registryConfig = tenancy.registry;
+  const store =
+    deps.store ??
+    (registryConfig.backend === 'dynamodb'
+      ? // The SDK's default retries (3 attempts) stay on: a GetItem is idempotent and cheap.
+        new DynamoDbTenantStore(deps.dynamoDb ?? new DynamoDBClient({}), registryConfig.tableName)
+      : new FileTenantStore(registryConfig.path));
+  const registry = new TenantRegistry({ store, tenancy, clock: deps.clock, logger: deps.logger });
+  const signers = new TenantSigners({
+    tenancy,
+    clock: deps.clock,
+    logger: deps.logger,
+    secretStore: deps.secretStore,
+    kms: deps.kms,
+    ...(deps.sharedSigners !== undefined ? { sharedSigners: deps.sharedSigners } : {}),
+  });
+  const oauth =
+    deps.oauth === undefined
+      ? undefined
+      : new TenantOAuthRuntimes(deps.oauth.base, deps.oauth.deps, tenancy.registry.maxCachedTenants);
+  return { tenancy, registry, signers, ...(oauth !== undefined ? { oauth } : {}) };
+}
+
+/** What a token handler uses for one request: the tenant's own signer, mapping and Qlik policy. */
+export interface TenantRequestContext {
+  readonly tenant: Tenant;
+  readonly signers: SignerSource;
+  readonly identity: ResolvedIdentityMapping;
+  readonly qlik: Config['qlik'];
+}
+
+/**
+ * Binds the verified caller to its tenant and returns that tenant's ports.
+ * @param requested The body's `tenant`, if any (it may only pick one of the claim's tenants).
+ * @throws TenantForbiddenError (403), TenantConfigInvalidError (503), TenantRegistryUnavailableError (503)
+ */
+export async function tenantRequestContext(
+  claims: CallerClaims,
+  requested: string | undefined,
+  runtime: TenancyRuntime,
+): Promise<TenantRequestContext> {
+  const tenant = await resolveCallerTenant(claims, requested, runtime);
+  return {
+    tenant,
+    signers: runtime.signers.forTenant(tenant),
+    identity: tenant.identity,
+    qlik: tenant.item.qlik,
+  };
+}
