@@ -37,6 +37,8 @@ export interface RouteDefinition {
   readonly entry: string;
   /** What the function needs in AWS; absent means nothing beyond logging and tracing. */
   readonly uses?: readonly RouteResource[];
+  /** The function makes X.509 certificates (its bundle carries @peculiar/x509; see runtime/bundle-flags.ts). */
+  readonly makesCertificates?: boolean;
   /** Served only when the configuration enables this feature (see {@link routesFor}). */
   readonly requires?: RouteFeature;
   /** Loads the module exporting `createHandler(runtime)` (the dev server calls it; Lambdas use `entry`). */
@@ -91,6 +93,8 @@ export const routes: readonly RouteDefinition[] = [
     entry: 'functions/idp-config/index.ts',
     // Derives the public key and certificate from the key (KMS: GetPublicKey, and Sign to self-sign).
     uses: ['signing-key'],
+    // Without a stored certificate it makes a self-signed one for the key.
+    makesCertificates: true,
     load: () => import('./idp-config/handler.js'),
   },
   {

@@ -97,21 +97,34 @@ export interface Breakdown {
   readonly zodLocales: number;
   readonly awsSdk: number;
   readonly ours: number;
+  /** Output bytes by npm package name (`@scope/name` or `name`). */
+  readonly packages: Readonly<Record<string, number>>;
+  /** Output bytes by our own source file. */
+  readonly sources: Readonly<Record<string, number>>;
+  /** Size of the written bundle. */
+  readonly bytes: number;
 }
 
 /**
  * Bundles one Lambda entry with the options the TokenFunction construct gives esbuild, writes it to
  * `outfile`, and returns its bytes by origin.
  */
-export async function bundleLambda(entry: string, outfile: string, sdkExternal: boolean): Promise<Breakdown> {
+export async function bundleLambda(
+  entry: string,
+  outfile: string,
+  sdkExternal: boolean,
+  define: Record<string, string> = {},
+  options: { minify?: boolean } = {},
+): Promise<Breakdown> {
   const result = await build({
+    define,
     entryPoints: [entry],
     outfile,
     bundle: true,
     format: 'esm',
     platform: 'node',
     target: 'node24',
-    minify: true,
+    minify: options.minify ?? true,
     sourcemap: 'external',
     sourcesContent: false,
     mainFields: ['module', 'main'],
@@ -121,15 +134,22 @@ export async function bundleLambda(entry: string, outfile: string, sdkExternal: 
     metafile: true,
   });
   const totals = { zod: 0, zodLocales: 0, awsSdk: 0, ours: 0 };
+  const packages: Record<string, number> = {};
+  const sources: Record<string, number> = {};
   for (const output of Object.values(result.metafile.outputs))
     for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) {
+      const name = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(input)?.[1];
+      if (name !== undefined) packages[name] = (packages[name] ?? 0) + bytesInOutput;
       if (input.includes('node_modules/zod/')) {
         totals.zod += bytesInOutput;
         if (input.includes('/locales/')) totals.zodLocales += bytesInOutput;
       } else if (/node_modules\/@(aws-sdk|smithy)\//.test(input)) totals.awsSdk += bytesInOutput;
-      else if (!input.includes('node_modules/')) totals.ours += bytesInOutput;
+      else if (!input.includes('node_modules/')) {
+        totals.ours += bytesInOutput;
+        sources[input] = bytesInOutput;
+      }
     }
-  return totals;
+  return { ...totals, packages, sources, bytes: statSync(outfile).size };
 }
 
 /** A sample API Gateway event for an HTTP route's entry; null for entries that are not HTTP routes. */
