@@ -366,6 +366,18 @@ export async function benchColdStart(options: { runs?: number } = {}): Promise<C
       ...baseEnv,
       ANCHOR_SECRET_ID: secretIds.anchor,
     });
+    const configOnlyEnv = {
+      ...baseEnv,
+      QTV_CONFIG: JSON.stringify(benchConfig(secretIds, tenant, false), (key, value) =>
+        key === 'deployment' ? undefined : value,
+      ),
+    };
+    await add(
+      'configuration alone (zod, schemas, one parse)',
+      'anchor',
+      'scripts/bench/anchors/config-only.ts',
+      configOnlyEnv,
+    );
     for (const tracing of [true, false]) {
       const config = benchConfig(secretIds, tenant, tracing);
       const { deployment: _deployment, ...runtimeConfig } = config;
