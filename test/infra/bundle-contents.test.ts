@@ -9,9 +9,11 @@
  * rotation function, the KMS client only with a KMS key, the Secrets Manager client only with a
  * secret, the X-Ray tracer only with tracing on, the OAuth wiring only in OAuth routes.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { routesFor } from '../../functions/routes.js';
 import {
@@ -148,6 +150,23 @@ describe('Bundles: every function of every configuration in config/', () => {
       if (c.minify) expect(bundle.zod).toBeLessThan(150 * 1024);
     },
   );
+
+  it('a bundle started with a configuration it was not built for fails at cold start, saying to deploy again', async () => {
+    // Built for the secrets-manager backend, then given a KMS configuration (someone edited QTV_CONFIG).
+    const [, config] = configs.find(([name]) => name === 'example.json')!;
+    const route = routesFor(config).find((r) => r.id === 'QlikJwt')!;
+    const out = join(outDir, 'mismatch', 'index.mjs');
+    await bundleLambda(route.entry, out, false, bundleDefines(bundleFlagsFor(route, config)));
+    const kmsConfig = { qlik: config.qlik, signing: { backend: 'kms', keyId: 'alias/other' } };
+    const child = spawnSync(process.execPath, ['-e', `await import(${JSON.stringify(pathToFileURL(out).href)})`], {
+      env: { QTV_CONFIG: JSON.stringify(kmsConfig), AWS_REGION: 'eu-west-1' },
+      encoding: 'utf8',
+      input: '',
+    });
+    expect(child.status).not.toBe(0);
+    expect(child.stderr).toContain('This function was bundled without the KMS');
+    expect(child.stderr).toContain('deploy again');
+  });
 
   it('POST /qlik/jwt with the secrets-manager backend and tracing off is at most 450 KiB (issue #15)', async () => {
     const [, config] = configs.find(([name]) => name === 'example.json with tracing off')!;
