@@ -8,7 +8,7 @@
  *   npm run load -- --json
  *   npm run load -- --mode handler                 # the function without the local authorizer, beside a
  *                                                  # bare-sign server and the boilerplate, each its own process
- *   npm run load -- --mode handler --requests 5000 --rounds 3
+ *   npm run load -- --mode handler --requests 2500 --rounds 6
  */
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -53,16 +53,16 @@ function handlerTable(report: HandlerLoadReport): string {
     `requests per server per round / rounds / connections / callers: ${f(report.requestsPerRound)} / ${report.rounds} / ${report.connections} / ${report.users}`,
     `load average (1, 5, 15 min) at the end: ${report.loadAverage.map((n) => n.toFixed(2)).join(', ')}`,
     '',
-    'server       tokens/s per round          ÷ bare-sign (median, range)   200s     non-2xx  errors  p50 ms  p99 ms',
+    'server                 tokens/s per round                     ÷ bare-sign (median, range)   200s     non-2xx  errors  p50 ms  p99 ms',
   ];
   for (const row of report.rows)
     lines.push(
       [
-        row.server.padEnd(12),
+        row.server.padEnd(22),
         row.tokensPerSecond
           .map((t) => f(t))
           .join(' / ')
-          .padEnd(27),
+          .padEnd(38),
         `${row.ratioToBareSign.toFixed(3)} (${row.ratioRange[0].toFixed(3)}–${row.ratioRange[1].toFixed(3)})`.padEnd(
           29,
         ),
@@ -99,7 +99,7 @@ async function main(): Promise<number> {
   if (values.help) {
     console.log('usage: npm run load -- [--requests 20000] [--connections 64] [--users 6] [--sign-ops 2000] [--json]');
     console.log(
-      '       npm run load -- --mode handler [--requests 5000] [--rounds 3] [--connections 64] [--users 6] [--json]',
+      '       npm run load -- --mode handler [--requests 2500] [--rounds 6] [--connections 64] [--users 6] [--json]',
     );
     return 0;
   }
