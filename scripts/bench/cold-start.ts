@@ -379,6 +379,21 @@ export async function benchColdStart(options: { runs?: number } = {}): Promise<C
       'scripts/bench/anchors/config-only.ts',
       configOnlyEnv,
     );
+    // Before per-route bundles every function carried everything: the same entry with every flag on.
+    {
+      const config = benchConfig(secretIds, tenant, true);
+      const { deployment: _deployment, ...runtimeConfig } = config;
+      const everything = Object.fromEntries(
+        Object.keys(bundleFlagsFor(routes[0]!, config)).map((flag) => [flag, true]),
+      ) as unknown as BundleFlags;
+      await add(
+        'qlik-jwt (everything bundled, as before)',
+        'ours',
+        'functions/qlik-jwt/index.ts',
+        { ...baseEnv, QTV_CONFIG: JSON.stringify(runtimeConfig) },
+        everything,
+      );
+    }
     for (const tracing of [true, false]) {
       const config = benchConfig(secretIds, tenant, tracing);
       const { deployment: _deployment, ...runtimeConfig } = config;
