@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { Tracer } from '@aws-lambda-powertools/tracer';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { MiddlewareObj } from '@middy/core';
@@ -89,6 +90,8 @@ export interface RuntimeOverrides {
   readonly clientAssertionSigner?: () => Promise<Signer>;
   /** KMS client for the `kms` signing backend (tests point it at moto or a fault proxy). */
   readonly kms?: KMSClient;
+  /** DynamoDB client for the OAuth refresh grace table (tests point it at moto). */
+  readonly dynamodb?: DynamoDBClient;
 }
 
 /** Options of a signer source over a key secret. */
@@ -286,6 +289,7 @@ export function createRuntime(config: Config, overrides: RuntimeOverrides = {}):
             overrides.oauthSecretStore ??
             (config.oauth.secretStore === 'file' ? new FileSecretStore() : secretsManagerStore(clients)),
           ...(overrides.fetch !== undefined ? { fetch: overrides.fetch } : {}),
+          ...(overrides.dynamodb !== undefined ? { dynamodb: overrides.dynamodb } : {}),
           ...clientAssertionSigner(config, clock, logger, overrides, clients),
         });
   // A test that injects its own signers gets no pending source unless it injects one too (null: none).
