@@ -29,6 +29,8 @@ declare global {
   const QTV_BUNDLE_OAUTH: boolean | undefined;
   /** The bundle holds the Powertools tracer (X-Ray subsegments for every AWS SDK call and invocation). */
   const QTV_BUNDLE_TRACING: boolean | undefined;
+  /** The bundle reads the key's public material (`signing.publicSecretId`): only `GET /qlik/idp-config`. */
+  const QTV_BUNDLE_PUBLIC_MATERIAL: boolean | undefined;
 }
 
 /** The flags of one function, as esbuild's `define` wants them (identifier -> JSON text). */
@@ -38,6 +40,7 @@ export interface BundleFlags {
   readonly QTV_BUNDLE_CERTIFICATES: boolean;
   readonly QTV_BUNDLE_OAUTH: boolean;
   readonly QTV_BUNDLE_TRACING: boolean;
+  readonly QTV_BUNDLE_PUBLIC_MATERIAL: boolean;
 }
 
 /**
@@ -48,18 +51,27 @@ export function bundleFlagsFor(
   route: Pick<RouteDefinition, 'uses' | 'makesCertificates'>,
   config: Pick<Config, 'signing' | 'oauth' | 'deployment'>,
 ): BundleFlags {
-  const uses = new Set(route.uses ?? []);
-  const signingKey = uses.has('signing-key');
-  const oauth = uses.has('oauth-client') && config.oauth !== undefined;
+  const uses = new Set<string>(route.uses ?? []);
+  // The signing key itself, or only its public material (public-material secret, or KMS GetPublicKey).
+  const signing = uses.has('signing-key') || uses.has('signing-public');
+  // Public material kept apart from the key lives in a secret, whichever backend signs.
+  const publicMaterial = uses.has('signing-public') && config.signing.backend !== 'file';
+  const publicSecret =
+    publicMaterial && 'publicSecretId' in config.signing && config.signing.publicSecretId !== undefined;
+  const oauth = [...uses].some((use) => use.startsWith('oauth-')) && config.oauth !== undefined;
   return {
     QTV_BUNDLE_SECRETS_MANAGER:
-      (signingKey && config.signing.backend === 'secrets-manager') ||
+      (signing && config.signing.backend === 'secrets-manager') ||
+      publicSecret ||
       (oauth && config.oauth?.secretStore === 'secrets-manager'),
     QTV_BUNDLE_KMS:
-      (signingKey && config.signing.backend === 'kms') || (oauth && config.oauth?.clientAssertion?.backend === 'kms'),
+      (signing && config.signing.backend === 'kms') ||
+      // Every OAuth route builds the client-assertion signer with the OAuth wiring.
+      (oauth && config.oauth?.clientAssertion?.backend === 'kms'),
     QTV_BUNDLE_CERTIFICATES: route.makesCertificates === true,
     QTV_BUNDLE_OAUTH: oauth,
     QTV_BUNDLE_TRACING: config.deployment.tracing,
+    QTV_BUNDLE_PUBLIC_MATERIAL: publicMaterial,
   };
 }
 
@@ -71,6 +83,7 @@ export function rotationBundleFlags(config: Pick<Config, 'deployment'>): BundleF
     QTV_BUNDLE_CERTIFICATES: true,
     QTV_BUNDLE_OAUTH: false,
     QTV_BUNDLE_TRACING: config.deployment.tracing,
+    QTV_BUNDLE_PUBLIC_MATERIAL: false,
   };
 }
 

@@ -66,6 +66,7 @@ const ALL_FLAGS: BundleFlags = {
   QTV_BUNDLE_CERTIFICATES: true,
   QTV_BUNDLE_OAUTH: true,
   QTV_BUNDLE_TRACING: true,
+  QTV_BUNDLE_PUBLIC_MATERIAL: true,
 };
 
 /**

@@ -37,6 +37,7 @@ const GUARDED: Record<keyof BundleFlags, { packages: readonly string[]; sources?
   QTV_BUNDLE_KMS: { packages: ['@aws-sdk/client-kms'], sources: ['functions/signing/kms-signer.ts'] },
   QTV_BUNDLE_SECRETS_MANAGER: { packages: ['@aws-sdk/client-secrets-manager'] },
   QTV_BUNDLE_TRACING: { packages: ['@aws-lambda-powertools/tracer', 'aws-xray-sdk-core', 'cls-hooked'] },
+  QTV_BUNDLE_PUBLIC_MATERIAL: { packages: [], sources: ['functions/idp-config/public-material-source.ts'] },
   QTV_BUNDLE_OAUTH: {
     packages: [],
     sources: ['functions/qlik/oauth-client.ts', 'functions/runtime/oauth-wiring.ts', 'functions/http/sealing.ts'],
@@ -50,6 +51,7 @@ const WITNESS: Record<keyof BundleFlags, (b: Breakdown) => boolean> = {
   QTV_BUNDLE_SECRETS_MANAGER: (b) => '@aws-sdk/client-secrets-manager' in b.packages,
   QTV_BUNDLE_TRACING: (b) => 'aws-xray-sdk-core' in b.packages,
   QTV_BUNDLE_OAUTH: (b) => (b.sources['functions/runtime/oauth-wiring.ts'] ?? 0) > 256,
+  QTV_BUNDLE_PUBLIC_MATERIAL: (b) => (b.sources['functions/idp-config/public-material-source.ts'] ?? 0) > 0,
 };
 
 interface Case {
