@@ -49,6 +49,8 @@ export interface RouteDefinition {
   readonly entry: string;
   /** What the function needs in AWS; absent means nothing beyond logging and tracing. */
   readonly uses?: readonly RouteResource[];
+  /** The function makes X.509 certificates (its bundle carries @peculiar/x509; see runtime/bundle-flags.ts). */
+  readonly makesCertificates?: boolean;
   /** Served only when the configuration enables this feature (see {@link routesFor}). */
   readonly requires?: RouteFeature;
   /** Loads the module exporting `createHandler(runtime)` (the dev server calls it; Lambdas use `entry`). */
@@ -107,6 +109,9 @@ export const routes: readonly RouteDefinition[] = [
     entry: 'functions/idp-config/index.ts',
     // Public material only: a public route must not be able to sign (docs/security.md).
     uses: ['signing-public'],
+    // Its core imports certificates.ts (publicKeyPem), and the dev server's file backend makes a
+    // self-signed certificate when none is stored: its bundle carries the certificate code.
+    makesCertificates: true,
     load: () => import('./idp-config/handler.js'),
   },
   {

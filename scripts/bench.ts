@@ -6,6 +6,7 @@
  *   npm run bench -- --only vend  # one section
  *   npm run bench -- --json
  */
+import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { benchColdStart } from './bench/cold-start.js';
 import { benchKms } from './bench/kms.js';
@@ -44,14 +45,29 @@ async function main(): Promise<void> {
     node: process.version,
     platform: `${process.platform}-${process.arch}`,
     at: new Date().toISOString(),
+    // The machine is shared: the load average (1, 5, 15 min) says how much, at the start and the end.
+    loadAverageAtStart: loadavg().map((n) => Number(n.toFixed(2))),
   };
+  if (!values.json)
+    console.log(
+      `${results.node} ${results.platform} ${results.at}, load average ${loadavg()
+        .map((n) => n.toFixed(2))
+        .join(' ')}`,
+    );
   for (const section of sections) {
     if (wanted && !wanted.includes(section.name)) continue;
     const rows = await section.run();
     results[section.name] = rows;
     if (!values.json) printTable(section.name, rows);
   }
+  results.loadAverageAtEnd = loadavg().map((n) => Number(n.toFixed(2)));
   if (values.json) console.log(JSON.stringify(results, null, 2));
+  else
+    console.log(
+      `\nload average at the end: ${loadavg()
+        .map((n) => n.toFixed(2))
+        .join(' ')}`,
+    );
 }
 
 main().catch((error: unknown) => {

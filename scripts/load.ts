@@ -7,8 +7,13 @@
  *   npm run load -- --requests 5000 --connections 32 --users 4
  *   npm run load -- --json
  *   npm run load -- --tenants 50                   # multi-tenant: 50 tenants, each token checked against its own tenant
+ *   npm run load -- --mode handler                 # the function without the local authorizer, beside a
+ *                                                  # bare-sign server and the boilerplate, each its own process
+ *   npm run load -- --mode handler --requests 2500 --rounds 6
  */
+import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
+import { type HandlerLoadReport, runHandlerLoad } from './load/handler-load.js';
 import { runTenantLoad, type TenantLoadReport } from './load/tenant-load.js';
 import { runVendLoad, type VendLoadReport } from './load/vend-load.js';
 
@@ -44,6 +49,41 @@ function table(report: VendLoadReport): string {
   return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n');
 }
 
+function handlerTable(report: HandlerLoadReport): string {
+  const f = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits });
+  const lines = [
+    `requests per server per round / rounds / connections / callers: ${f(report.requestsPerRound)} / ${report.rounds} / ${report.connections} / ${report.users}`,
+    `load average (1, 5, 15 min) at the end: ${report.loadAverage.map((n) => n.toFixed(2)).join(', ')}`,
+    '',
+    'server                 tokens/s per round                     ÷ bare-sign (median, range)   200s     non-2xx  errors  p50 ms  p99 ms',
+  ];
+  for (const row of report.rows)
+    lines.push(
+      [
+        row.server.padEnd(22),
+        row.tokensPerSecond
+          .map((t) => f(t))
+          .join(' / ')
+          .padEnd(38),
+        `${row.ratioToBareSign.toFixed(3)} (${row.ratioRange[0].toFixed(3)}–${row.ratioRange[1].toFixed(3)})`.padEnd(
+          29,
+        ),
+        f(row.ok).padEnd(8),
+        String(row.non2xx).padEnd(8),
+        String(row.errors).padEnd(7),
+        f(row.p50LatencyMs, 1).padEnd(7),
+        f(row.p99LatencyMs, 1),
+      ].join(' '),
+    );
+  lines.push(
+    '',
+    `our tokens verified / invalid / duplicate jti: ${f(report.verified)} / ${report.invalid} / ${report.duplicateJti}`,
+    `node / cpus: ${report.node} / ${report.cpus}`,
+    `result: ${report.passed ? 'PASS' : 'FAIL'}`,
+  );
+  return lines.join('\n');
+}
+
 async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
@@ -52,6 +92,8 @@ async function main(): Promise<number> {
       users: { type: 'string' },
       'sign-ops': { type: 'string' },
       tenants: { type: 'string' },
+      mode: { type: 'string' },
+      rounds: { type: 'string' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -61,10 +103,34 @@ async function main(): Promise<number> {
     console.log(
       'usage: npm run load -- [--requests 20000] [--connections 64] [--users 6] [--sign-ops 2000] [--tenants N] [--json]',
     );
+    console.log(
+      '       npm run load -- --mode handler [--requests 2500] [--rounds 6] [--connections 64] [--users 6] [--json]',
+    );
     return 0;
   }
   const tenants = positive('tenants', values.tenants);
   if (tenants !== undefined) return tenantMain(tenants, values);
+  if (values.mode !== undefined && values.mode !== 'dev-server' && values.mode !== 'handler')
+    throw new Error(`--mode must be dev-server (the default) or handler, got ${values.mode}`);
+  if (values.mode === 'handler') {
+    const handlerOptions = {
+      requests: positive('requests', values.requests),
+      connections: positive('connections', values.connections),
+      users: positive('users', values.users),
+      rounds: positive('rounds', values.rounds),
+    };
+    const started = loadavg();
+    const report = await runHandlerLoad(
+      Object.fromEntries(Object.entries(handlerOptions).filter(([, v]) => v !== undefined)) as typeof handlerOptions,
+    );
+    if (values.json) console.log(JSON.stringify({ ...report, loadAverageAtStart: started }, null, 2));
+    else {
+      console.log(`load average (1, 5, 15 min) at the start: ${started.map((n) => n.toFixed(2)).join(', ')}`);
+      console.log(handlerTable(report));
+      for (const problem of report.problems) console.log(`  problem: ${problem}`);
+    }
+    return report.passed ? 0 : 1;
+  }
   const options = {
     requests: positive('requests', values.requests),
     connections: positive('connections', values.connections),

@@ -1,11 +1,11 @@
 /** Lambda entry of the key rotation function: ports built once per container from the validated configuration. */
 import { Logger } from '@aws-lambda-powertools/logger';
-import { Tracer } from '@aws-lambda-powertools/tracer';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { QlikRestIdentityProviders } from '../qlik/identity-providers.js';
 import { systemClock } from '../runtime/clock.js';
 import { loadConfig } from '../runtime/config.js';
+import { tracing } from '../runtime/tracing.js';
 import { SERVICE_NAME } from '../runtime/wiring.js';
 import { SecretsManagerRotationStore, SnsRotationNotifier } from './adapters.js';
 import { adminCredentialsLoader } from './credentials.js';
@@ -13,16 +13,18 @@ import { createHandler } from './handler.js';
 
 const config = loadConfig();
 // Off outside Lambda (no AWS_EXECUTION_ENV); in Lambda each step and its Secrets Manager and SNS calls show in X-Ray.
-const tracer = new Tracer({ serviceName: SERVICE_NAME });
+// Absent from the bundle with deployment.tracing false (runtime/tracing.ts).
+const tracer = tracing === undefined ? undefined : new tracing.Tracer({ serviceName: SERVICE_NAME });
+const traced = <T>(client: T): T => (tracer === undefined ? client : tracer.captureAWSv3Client(client));
 const logger = new Logger({ serviceName: SERVICE_NAME });
-const secretsManager = tracer.captureAWSv3Client(new SecretsManagerClient({}));
+const secretsManager = traced(new SecretsManagerClient({}));
 const { rotation, qlik } = config;
 
 export const handler = createHandler({
   config,
   clock: systemClock,
   logger,
-  tracer,
+  ...(tracer !== undefined ? { tracer } : {}),
   secrets: new SecretsManagerRotationStore(secretsManager),
   ...(qlik.tenantHost !== undefined
     ? {
@@ -40,6 +42,6 @@ export const handler = createHandler({
       }
     : {}),
   ...(rotation.notifyTopicArn !== undefined
-    ? { notifier: new SnsRotationNotifier(tracer.captureAWSv3Client(new SNSClient({})), rotation.notifyTopicArn) }
+    ? { notifier: new SnsRotationNotifier(traced(new SNSClient({})), rotation.notifyTopicArn) }
     : {}),
 });

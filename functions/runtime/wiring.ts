@@ -6,9 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { Tracer } from '@aws-lambda-powertools/tracer';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { Tracer } from '@aws-lambda-powertools/tracer';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { MiddlewareObj } from '@middy/core';
@@ -26,9 +25,11 @@ import { kmsSignerSource } from '../signing/kms-signer.js';
 import type { ActiveSigningKey, Signer, SignerSource } from '../signing/signer.js';
 import { signingKeyFromSecret } from '../signing/signing-key.js';
 import { createTenancyRuntime, type TenancyRuntime } from '../tenancy/runtime.js';
+import { missingFromBundle } from './bundle-flags.js';
 import { type Clock, systemClock } from './clock.js';
 import type { Config } from './config.js';
 import { createOAuthRuntime, type OAuthRuntime } from './oauth-wiring.js';
+import { tracing } from './tracing.js';
 
 /** The service name in every log line and metric. */
 export const SERVICE_NAME = 'qlik-token-vending';
@@ -38,8 +39,11 @@ export interface Runtime {
   readonly config: Config;
   readonly clock: Clock;
   readonly logger: Logger;
-  /** X-Ray tracing through Powertools; switches itself off outside Lambda (no AWS_EXECUTION_ENV). */
-  readonly tracer: Tracer;
+  /**
+   * X-Ray tracing through Powertools; switches itself off outside Lambda (no AWS_EXECUTION_ENV).
+   * Undefined in a bundle built with `deployment.tracing: false` (no tracer code in it).
+   */
+  readonly tracer: Tracer | undefined;
   readonly signers: SignerSource;
   /** The AWSPENDING key during a rotation (secrets-manager backend only); shown by `/qlik/idp-config`. */
   readonly pendingSigners?: PendingSignerSource;
@@ -151,21 +155,43 @@ interface AwsClients {
   kms(): KMSClient;
 }
 
-function awsClients(overrides: RuntimeOverrides, tracer: Tracer): AwsClients {
+function awsClients(overrides: RuntimeOverrides, tracer: Tracer | undefined): AwsClients {
   let secretsManager: SecretsManagerClient | undefined;
   let kms: KMSClient | undefined;
+  const traced = <T>(client: T): T => (tracer === undefined ? client : tracer.captureAWSv3Client(client));
+  // Each client exists in the bundle only when synth said the function needs it (runtime/bundle-flags.ts).
   return {
+    // (The guarded code sits inside the `if`: esbuild drops a constant-false branch, not code after a throw.)
     secretsManager: () => {
-      secretsManager ??= tracer.captureAWSv3Client(overrides.secretsManager ?? new SecretsManagerClient({}));
-      return secretsManager;
+      if (typeof QTV_BUNDLE_SECRETS_MANAGER === 'undefined' || QTV_BUNDLE_SECRETS_MANAGER) {
+        secretsManager ??= traced(overrides.secretsManager ?? new SecretsManagerClient({}));
+        return secretsManager;
+      }
+      throw missingFromBundle('the Secrets Manager client');
     },
     // The SDK's own retries are off (maxAttempts 1) so that our jittered retry inside
     // signing.retry.budgetMs is the only retry layer.
     kms: () => {
-      kms ??= tracer.captureAWSv3Client(overrides.kms ?? new KMSClient({ maxAttempts: 1 }));
-      return kms;
+      if (typeof QTV_BUNDLE_KMS === 'undefined' || QTV_BUNDLE_KMS) {
+        kms ??= traced(overrides.kms ?? new KMSClient({ maxAttempts: 1 }));
+        return kms;
+      }
+      throw missingFromBundle('the KMS client');
     },
   };
+}
+
+/** A Secrets Manager store; in a bundle without Secrets Manager the branch (and the client) is gone. */
+function secretsManagerStore(clients: AwsClients): SecretStore {
+  if (typeof QTV_BUNDLE_SECRETS_MANAGER === 'undefined' || QTV_BUNDLE_SECRETS_MANAGER)
+    return new SecretsManagerStore(clients.secretsManager());
+  throw missingFromBundle('the Secrets Manager client');
+}
+
+/** The KMS signer source; in a bundle without KMS the branch (and the KMS client) is gone. */
+function kmsSigners(client: () => KMSClient, options: Parameters<typeof kmsSignerSource>[1]): SignerSource {
+  if (typeof QTV_BUNDLE_KMS === 'undefined' || QTV_BUNDLE_KMS) return kmsSignerSource(client(), options);
+  throw missingFromBundle('the KMS signer');
 }
 
 function defaultSigners(config: Config, clock: Clock, logger: Logger, clients: AwsClients): SignerSource {
@@ -173,7 +199,7 @@ function defaultSigners(config: Config, clock: Clock, logger: Logger, clients: A
   switch (signing.backend) {
     case 'secrets-manager':
       return secretSignerSource({
-        store: new SecretsManagerStore(clients.secretsManager()),
+        store: secretsManagerStore(clients),
         secretId: signing.secretId,
         ttlMs: signing.cacheTtlSeconds * 1000,
         clock,
@@ -196,7 +222,7 @@ function defaultSigners(config: Config, clock: Clock, logger: Logger, clients: A
       });
     }
     case 'kms':
-      return kmsSignerSource(clients.kms(), {
+      return kmsSigners(clients.kms, {
         keyId: signing.keyId,
         algorithm: 'RS256',
         purpose: 'qlik-jwt',
@@ -218,7 +244,7 @@ function defaultPendingSigners(
   const signing = config.signing;
   if (signing.backend !== 'secrets-manager') return undefined;
   const cache = new CachedSecret<ActiveSigningKey | undefined>({
-    store: new OptionalStageStore(new SecretsManagerStore(clients.secretsManager())),
+    store: new OptionalStageStore(secretsManagerStore(clients)),
     secretId: signing.secretId,
     versionStage: 'AWSPENDING',
     ttlMs: signing.cacheTtlSeconds * 1000,
@@ -245,23 +271,30 @@ function defaultPublicMaterial(
 ): PublicMaterialSource | undefined {
   const signing = config.signing;
   if (signing.backend === 'file' || signing.publicSecretId === undefined) return undefined;
-  const stored = secretPublicMaterialSource({
-    store: new SecretsManagerStore(clients.secretsManager()),
-    secretId: signing.publicSecretId,
-    ttlMs: (signing.backend === 'secrets-manager' ? signing.cacheTtlSeconds : 300) * 1000,
-    clock,
-    logger,
-  });
-  if (signing.backend === 'secrets-manager') return stored;
-  return kmsPublicMaterialSource(
-    clients.kms(),
-    {
-      keyId: signing.keyId,
-      retry: signing.retry,
-      ...(config.qlik.keyId !== undefined ? { kid: config.qlik.keyId } : {}),
-    },
-    stored,
-  );
+  // Only `GET /qlik/idp-config` reads public material; other bundles leave this out (runtime/bundle-flags.ts).
+  // (The guarded code sits inside the `if`: esbuild drops a constant-false branch, not code after a return.)
+  if (typeof QTV_BUNDLE_PUBLIC_MATERIAL === 'undefined' || QTV_BUNDLE_PUBLIC_MATERIAL) {
+    const stored = secretPublicMaterialSource({
+      store: secretsManagerStore(clients),
+      secretId: signing.publicSecretId,
+      ttlMs: (signing.backend === 'secrets-manager' ? signing.cacheTtlSeconds : 300) * 1000,
+      clock,
+      logger,
+    });
+    if (signing.backend === 'secrets-manager') return stored;
+    if (typeof QTV_BUNDLE_KMS === 'undefined' || QTV_BUNDLE_KMS)
+      return kmsPublicMaterialSource(
+        clients.kms(),
+        {
+          keyId: signing.keyId,
+          retry: signing.retry,
+          ...(config.qlik.keyId !== undefined ? { kid: config.qlik.keyId } : {}),
+        },
+        stored,
+      );
+    throw missingFromBundle('the KMS client');
+  }
+  return undefined;
 }
 
 /** The client-assertion signer: an override, or a KMS key (`oauth.clientAssertion.backend: kms`). */
@@ -276,7 +309,7 @@ function clientAssertionSigner(
   const assertion = config.oauth?.clientAssertion;
   if (config.oauth?.clientAuth !== 'private-key-jwt' || assertion?.backend !== 'kms') return {};
   // The KMS key signs client assertions: no client secret exists anywhere (qlik-auth.md, private-key JWT).
-  const source = kmsSignerSource(clients.kms(), {
+  const source = kmsSigners(clients.kms, {
     keyId: assertion.keyId,
     algorithm: assertion.alg,
     purpose: 'client-assertion',
@@ -292,7 +325,6 @@ function createTenancy(
   config: Config,
   clock: Clock,
   logger: Logger,
-  tracer: Tracer,
   overrides: RuntimeOverrides,
   clients: AwsClients,
   sharedSigners: SignerSource,
@@ -321,12 +353,14 @@ function createTenancy(
     kms: () => clients.kms(),
     sharedSigners,
     ...(overrides.tenancy?.store !== undefined ? { store: overrides.tenancy.store } : {}),
+    // Without an injected client the tenancy runtime makes its own (not traced: this module imports the
+    // DynamoDB client as a type only, so bundles without multi-tenancy do not carry it through here).
     ...(fileRegistry
       ? {}
-      : {
-          dynamoDb:
-            overrides.tenancy?.dynamoDb ?? overrides.dynamodb ?? tracer.captureAWSv3Client(new DynamoDBClient({})),
-        }),
+      : (() => {
+          const dynamoDb = overrides.tenancy?.dynamoDb ?? overrides.dynamodb;
+          return dynamoDb === undefined ? {} : { dynamoDb };
+        })()),
   });
 }
 
@@ -334,20 +368,19 @@ function createTenancy(
 export function createRuntime(config: Config, overrides: RuntimeOverrides = {}): Runtime {
   const clock = overrides.clock ?? systemClock;
   const logger = overrides.logger ?? new Logger({ serviceName: SERVICE_NAME });
-  const tracer = new Tracer({ serviceName: SERVICE_NAME });
+  const tracer = tracing === undefined ? undefined : new tracing.Tracer({ serviceName: SERVICE_NAME });
   const clients = awsClients(overrides, tracer);
   const signers = overrides.signers ?? defaultSigners(config, clock, logger, clients);
+  // A route bundled without the OAuth wiring never serves OAuth, whatever the configuration holds.
   const oauth =
-    config.oauth === undefined
+    config.oauth === undefined || !(typeof QTV_BUNDLE_OAUTH === 'undefined' || QTV_BUNDLE_OAUTH)
       ? undefined
       : createOAuthRuntime(config, {
           clock,
           logger,
           secretStore:
             overrides.oauthSecretStore ??
-            (config.oauth.secretStore === 'file'
-              ? new FileSecretStore()
-              : new SecretsManagerStore(clients.secretsManager())),
+            (config.oauth.secretStore === 'file' ? new FileSecretStore() : secretsManagerStore(clients)),
           ...(overrides.fetch !== undefined ? { fetch: overrides.fetch } : {}),
           ...(overrides.dynamodb !== undefined ? { dynamodb: overrides.dynamodb } : {}),
           ...clientAssertionSigner(config, clock, logger, overrides, clients),
@@ -359,9 +392,7 @@ export function createRuntime(config: Config, overrides: RuntimeOverrides = {}):
       : (overrides.pendingSigners ??
         (overrides.signers === undefined ? defaultPendingSigners(config, clock, logger, clients) : undefined));
   const tenancy =
-    config.tenancy === undefined
-      ? undefined
-      : createTenancy(config, clock, logger, tracer, overrides, clients, signers);
+    config.tenancy === undefined ? undefined : createTenancy(config, clock, logger, overrides, clients, signers);
   const publicMaterial = defaultPublicMaterial(config, clock, logger, clients);
   return {
     config,
@@ -395,7 +426,9 @@ export function observe<TEvent = APIGatewayProxyEventV2, TResult = APIGatewayPro
 }): MiddlewareObj<TEvent, TResult>[] {
   // Responses are not attached to traces: they hold tokens.
   return [
-    ...(runtime.tracer ? [captureLambdaHandler(runtime.tracer, { captureResponse: false })] : []),
+    ...(tracing !== undefined && runtime.tracer !== undefined
+      ? [tracing.captureLambdaHandler(runtime.tracer, { captureResponse: false })]
+      : []),
     injectLambdaContext(runtime.logger, { resetKeys: true }),
   ] as unknown as MiddlewareObj<TEvent, TResult>[];
 }

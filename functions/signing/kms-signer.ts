@@ -338,13 +338,18 @@ export async function loadKmsSigningKey(
   return {
     ...signer,
     publicKey: info.publicKey,
-    // Loaded lazily: certificate code (x509, tsyringe) stays off the token path's cold start.
-    createCertificate: async (certOptions) =>
-      (await import('./certificates.js')).createCertificateWithSigner({
-        publicKey: info.publicKey,
-        signer,
-        ...certOptions,
-      }),
+    // Loaded lazily, and only in bundles that make certificates (runtime/bundle-flags.ts): certificate
+    // code (x509, its ASN.1 stack, tsyringe) stays out of the token routes entirely.
+    ...(typeof QTV_BUNDLE_CERTIFICATES === 'undefined' || QTV_BUNDLE_CERTIFICATES
+      ? {
+          createCertificate: async (certOptions?: { commonName?: string; validityDays?: number }) =>
+            (await import('./certificates.js')).createCertificateWithSigner({
+              publicKey: info.publicKey,
+              signer,
+              ...certOptions,
+            }),
+        }
+      : {}),
   };
 }
 

@@ -2,8 +2,7 @@
  * Turns a stored key (PEM, or JSON with a PEM field) into a ready signing key, validating that
  * Qlik can use it. Runs when a secret's version changes, never per request.
  */
-import { createPrivateKey, createPublicKey, type KeyObject, X509Certificate } from 'node:crypto';
-import { calculateJwkThumbprint, type JWK } from 'jose';
+import { createHash, createPrivateKey, createPublicKey, type KeyObject, X509Certificate } from 'node:crypto';
 import { SigningKeyInvalidError } from '../errors.js';
 import { type ActiveSigningKey, createKeyObjectSigner } from './signer.js';
 
@@ -63,9 +62,21 @@ export function assertQlikCompatible(key: KeyObject): void {
   }
 }
 
-/** RFC 7638 thumbprint of a public key: a stable, content-derived key ID. */
+/**
+ * RFC 7638 SHA-256 thumbprint of an RSA or EC public key: a stable, content-derived key ID. Computed
+ * here rather than with jose so the token functions' bundles need no jose (issue #15); §3.2: the
+ * required members only, in lexicographic order, no whitespace, hashed as UTF-8.
+ */
 export async function keyThumbprint(publicKey: KeyObject): Promise<string> {
-  return calculateJwkThumbprint(publicKey.export({ format: 'jwk' }) as JWK, 'sha256');
+  const jwk = publicKey.export({ format: 'jwk' });
+  const members =
+    jwk.kty === 'RSA'
+      ? { e: jwk.e, kty: jwk.kty, n: jwk.n }
+      : jwk.kty === 'EC'
+        ? { crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y }
+        : undefined;
+  if (members === undefined) throw new TypeError(`no RFC 7638 thumbprint for a ${String(jwk.kty)} key`);
+  return createHash('sha256').update(JSON.stringify(members)).digest('base64url');
 }
 
 function readSecretFields(secret: string, jsonField: string): KeySecretFields {
@@ -109,9 +120,14 @@ export async function signingKeyFromSecret(secret: string, options: ParseKeyOpti
   return {
     ...createKeyObjectSigner(privateKey, kid, 'RS256'),
     publicKey,
-    // Loaded lazily: certificate code (x509, tsyringe) stays off the token path's cold start.
-    createCertificate: async (certOptions) =>
-      (await import('./certificates.js')).createSelfSignedCertificate({ privateKey, ...certOptions }),
+    // Loaded lazily, and only in bundles that make certificates (runtime/bundle-flags.ts): certificate
+    // code (x509, its ASN.1 stack, tsyringe) stays out of the token routes entirely.
+    ...(typeof QTV_BUNDLE_CERTIFICATES === 'undefined' || QTV_BUNDLE_CERTIFICATES
+      ? {
+          createCertificate: async (certOptions?: { commonName?: string; validityDays?: number }) =>
+            (await import('./certificates.js')).createSelfSignedCertificate({ privateKey, ...certOptions }),
+        }
+      : {}),
     ...(fields.certificate !== undefined ? { certificatePem: fields.certificate } : {}),
     ...(fields.issuer !== undefined ? { issuer: fields.issuer } : {}),
   };

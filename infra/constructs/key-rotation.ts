@@ -12,6 +12,7 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { CfnRotationSchedule, type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { type ITopic, Topic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
+import { bundleDefines, rotationBundleFlags } from '../../functions/runtime/bundle-flags.js';
 import { CONFIG_ENV_VAR, type Config } from '../../functions/runtime/config.js';
 
 /** Props of {@link KeyRotation}. */
@@ -125,14 +126,17 @@ export class KeyRotation extends Construct {
       },
       role: this.role,
       logGroup,
-      // Each step's Secrets Manager, SNS and Qlik calls in X-Ray (Powertools tracer in index.ts).
-      tracing: Tracing.ACTIVE,
+      // Each step's Secrets Manager, SNS and Qlik calls in X-Ray (Powertools tracer in index.ts), unless
+      // deployment.tracing is off (then no tracer code is bundled either).
+      tracing: config.deployment.tracing ? Tracing.ACTIVE : Tracing.DISABLED,
       bundling: {
         format: OutputFormat.ESM,
         target: 'node24',
         sourceMap: true,
         // tsyringe (used by @peculiar/x509) calls require(); give the ESM bundle one.
         banner: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+        // Only what rotation runs goes into the bundle (functions/runtime/bundle-flags.ts).
+        define: bundleDefines(rotationBundleFlags(config)),
       },
     });
 

@@ -8,6 +8,7 @@ import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { type BundleFlags, bundleDefines } from '../../functions/runtime/bundle-flags.js';
 import { CONFIG_ENV_VAR } from '../../functions/runtime/config.js';
 
 /** The repository root: route entries and the lock file are relative to it. */
@@ -50,7 +51,23 @@ export interface TokenFunctionProps {
    * @default - the entry path
    */
   readonly description?: string;
+  /**
+   * What the bundle carries (esbuild `define`s; see functions/runtime/bundle-flags.ts, usually
+   * `bundleFlagsFor(route, config)`). `QTV_BUNDLE_TRACING` also sets X-Ray active tracing on or off.
+   * @default - everything: both signing backends, certificates, the OAuth wiring and tracing
+   */
+  readonly bundleFlags?: BundleFlags;
 }
+
+/** Every flag on: a bundle that can serve any configuration (what a function gets without flags). */
+const ALL_FLAGS: BundleFlags = {
+  QTV_BUNDLE_SECRETS_MANAGER: true,
+  QTV_BUNDLE_KMS: true,
+  QTV_BUNDLE_CERTIFICATES: true,
+  QTV_BUNDLE_OAUTH: true,
+  QTV_BUNDLE_TRACING: true,
+  QTV_BUNDLE_PUBLIC_MATERIAL: true,
+};
 
 /**
  * A Node.js 24 arm64 function: minified ESM with source maps, its own log group with retention, its own
@@ -75,6 +92,8 @@ export class TokenFunction extends Construct {
 
   constructor(scope: Construct, id: string, props: TokenFunctionProps) {
     super(scope, id);
+    const flags = props.bundleFlags ?? ALL_FLAGS;
+    const tracing = flags.QTV_BUNDLE_TRACING;
     this.logGroup = new LogGroup(this, 'Logs', { retention: props.logRetention });
     // An own role instead of AWSLambdaBasicExecutionRole: logging rights on this function's group only.
     this.role = new Role(this, 'Role', {
@@ -103,7 +122,7 @@ export class TokenFunction extends Construct {
       description: props.description ?? props.entry,
       role: this.role,
       logGroup: this.logGroup,
-      tracing: Tracing.ACTIVE,
+      tracing: tracing ? Tracing.ACTIVE : Tracing.DISABLED,
       environment: {
         [CONFIG_ENV_VAR]: props.configJson,
         // Read by Node itself, not by our code: stack traces point at the TypeScript sources.
@@ -122,12 +141,15 @@ export class TokenFunction extends Construct {
           "import { createRequire as __qtvCreateRequire } from 'node:module'; const require = __qtvCreateRequire(import.meta.url);",
         // Bundle everything (the runtime's SDK version is not pinned; ours is).
         externalModules: [],
+        // Branches this route and configuration never take are dropped with what they import.
+        define: bundleDefines(flags),
         forceDockerBundling: false,
       },
     });
     // Tracing.ACTIVE adds xray:PutTraceSegments and xray:PutTelemetryRecords on "*": X-Ray defines no
     // resource types for them, so no narrower resource exists.
     // https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsx-ray.html
+    if (!tracing) return;
     Validations.of(this.role).acknowledge({
       id: 'AwsSolutions::AwsSolutions-IAM5[Resource::*]',
       reason:

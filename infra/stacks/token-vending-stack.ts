@@ -8,6 +8,7 @@ import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { type RouteDefinition, type RouteResource, routesFor } from '../../functions/routes.js';
+import { bundleFlagsFor } from '../../functions/runtime/bundle-flags.js';
 import type { Config } from '../../functions/runtime/config.js';
 import { KeyRotation } from '../constructs/key-rotation.js';
 import { Monitoring } from '../constructs/monitoring.js';
@@ -140,6 +141,8 @@ export class TokenVendingStack extends Stack {
           ? { reservedConcurrentExecutions: deployment.lambda.reservedConcurrency }
           : {}),
         description: `${route.method} ${route.path}`,
+        // Only what this route runs under this configuration goes into its bundle.
+        bundleFlags: bundleFlagsFor(route, config),
       });
       // Grants follow the route's declared needs (functions/routes.ts `uses`), nothing more.
       for (const resource of route.uses ?? []) {

@@ -1,59 +1,77 @@
 /**
  * Cold start of each Lambda function: bundle size, and wall time from spawning a fresh `node` process
- * to the function's first response, next to `node -e ''` on the same machine in the same run.
+ * to the function's first response, next to `node -e ''` and two minimal Lambdas the bench builds
+ * itself (scripts/bench/anchors/: node:crypto alone; a Secrets Manager client at init), in the same
+ * rounds.
  *
  * Bundles are built the way the TokenFunction construct (infra/constructs/token-function.ts) asks
  * NodejsFunction to: ESM, minified, platform node, target node24, main fields module/main, the
- * createRequire banner, an external source map without sources, and nothing external (the AWS SDK is
- * bundled: the runtime's own SDK version is not pinned). A second build with `@aws-sdk/*` external
- * shows what the SDK adds. Each bundle is loaded from a temporary folder with no node_modules, so a
- * successful run also proves the bundle is self-contained.
+ * createRequire banner, an external source map without sources, nothing external (the AWS SDK is
+ * bundled: the runtime's own SDK version is not pinned), and the `define`s synth gives each function
+ * for the bench configuration (functions/runtime/bundle-flags.ts). Each bundle is loaded from a
+ * temporary folder with no node_modules, so a successful run also proves the bundle is self-contained.
  *
- * The harness sets QTV_CONFIG to a file-backend configuration with a freshly generated key (no AWS
- * needed), NODE_OPTIONS=--enable-source-maps as the construct does, imports the bundle and invokes
- * its handler once with a sample API Gateway event. Measured on Node on this machine, not on Lambda:
- * Lambda adds its own runtime start, and its CPU share depends on the memory size.
+ * The configuration is a deployment's: the signing key in Secrets Manager (a moto server this bench
+ * starts; every first request really fetches it), the OAuth proxy with impersonation against the tenant
+ * emulator (so `qlik-access-token` answers 200), tracing on and, in a second set of rows, off.
+ * NODE_OPTIONS=--enable-source-maps for every process, as the construct sets it. Measured on Node on this
+ * machine, not on Lambda: Lambda adds its own runtime start, and its CPU share depends on the memory size.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { build } from 'esbuild';
-import { routes } from '../../functions/routes.js';
+import { routes, routesFor } from '../../functions/routes.js';
+import {
+  type BundleFlags,
+  bundleDefines,
+  bundleFlagsFor,
+  rotationBundleFlags,
+} from '../../functions/runtime/bundle-flags.js';
+import { parseConfig } from '../../functions/runtime/config.js';
 import { createSelfSignedCertificate } from '../../functions/signing/certificates.js';
-import { median } from './stats.js';
+import { startMotoServer } from '../../test/support/moto-server.js';
+import { startTenantEmulator, type TenantEmulator } from '../../test/support/tenant-emulator/index.js';
+import { median, pairedRatio, percentile } from './stats.js';
 
-/** One row per Lambda entry. */
+/** One row per measured function (ours, and the two anchors the bench builds itself). */
 export interface ColdStartRow {
   readonly function: string;
+  /** `ours` or `anchor` (a minimal Lambda built by the bench, scripts/bench/anchors/). */
+  readonly kind: 'ours' | 'anchor';
+  /** The esbuild defines it was bundled with (synth's choice for the bench configuration). */
+  readonly flags: string;
   /** Minified ESM bundle, SDK included (as deployed). */
   readonly bundleKiB: number;
   /** Its source map (deployed beside it; read at load because of --enable-source-maps). */
   readonly sourceMapKiB: number;
-  /** The same bundle with `@aws-sdk/*` left external, for comparison. */
-  readonly bundleKiBSdkExternal: number;
-  /** Bytes of the bundle from zod, of which from zod's locale files, from the AWS SDK (@aws-sdk, @smithy), and from our own code. */
+  /** Bytes of the bundle from zod, from the AWS SDK (@aws-sdk, @smithy), and from our own code. */
   readonly zodKiB: number;
-  readonly zodLocalesKiB: number;
   readonly awsSdkKiB: number;
   readonly oursKiB: number;
   /** `first response` for API routes; `import only` for other entries (no invocation). */
   readonly measured: 'first response' | 'import only';
-  /** Status of the first response (a sanity check that the handler really ran); 0 when not invoked. */
+  /** Status of the first response in every run (a check that the handler really ran); 0 when not invoked. */
   readonly firstStatus: number;
   /** Median wall time from spawn to exit after the first response, N fresh processes. */
   readonly coldStartMedianMs: number;
-  /** The same without NODE_OPTIONS=--enable-source-maps (what the source map costs at load). */
-  readonly coldStartNoSourceMapsMedianMs: number;
-  /** Median of `node -e ''` measured in the same run. */
+  /** Median of `node -e ''` measured in the same rounds. */
   readonly nodeBaselineMedianMs: number;
-  /** coldStartMedianMs - nodeBaselineMedianMs: what our code costs. */
-  readonly oursMedianMs: number;
+  /** coldStartMedianMs - nodeBaselineMedianMs: what the function's code costs. */
+  readonly overNodeMs: number;
+  /** Median over rounds of this function's time ÷ the minimal node:crypto Lambda's in the same round. */
+  readonly ratioToMinimalCrypto: number;
+  /** Median over rounds of this function's time ÷ the minimal Secrets Manager Lambda's in the same round. */
+  readonly ratioToMinimalSecretsManager: number;
+  /** 25th–75th percentile of those per-round ratios to the minimal Secrets Manager Lambda. */
+  readonly ratioToMinimalSecretsManagerIqr: string;
   /** Inside the process: median time to import the bundle (module evaluation, config, runtime). */
   readonly importMedianMs: number;
-  /** Inside the process: median time of the first invocation (key load, first signature). */
+  /** Inside the process: median time of the first invocation (key fetch and parse, first signature). */
   readonly firstInvokeMedianMs: number;
   readonly runs: number;
 }
@@ -97,21 +115,34 @@ export interface Breakdown {
   readonly zodLocales: number;
   readonly awsSdk: number;
   readonly ours: number;
+  /** Output bytes by npm package name (`@scope/name` or `name`). */
+  readonly packages: Readonly<Record<string, number>>;
+  /** Output bytes by our own source file. */
+  readonly sources: Readonly<Record<string, number>>;
+  /** Size of the written bundle. */
+  readonly bytes: number;
 }
 
 /**
  * Bundles one Lambda entry with the options the TokenFunction construct gives esbuild, writes it to
  * `outfile`, and returns its bytes by origin.
  */
-export async function bundleLambda(entry: string, outfile: string, sdkExternal: boolean): Promise<Breakdown> {
+export async function bundleLambda(
+  entry: string,
+  outfile: string,
+  sdkExternal: boolean,
+  define: Record<string, string> = {},
+  options: { minify?: boolean } = {},
+): Promise<Breakdown> {
   const result = await build({
+    define,
     entryPoints: [entry],
     outfile,
     bundle: true,
     format: 'esm',
     platform: 'node',
     target: 'node24',
-    minify: true,
+    minify: options.minify ?? true,
     sourcemap: 'external',
     sourcesContent: false,
     mainFields: ['module', 'main'],
@@ -121,20 +152,30 @@ export async function bundleLambda(entry: string, outfile: string, sdkExternal: 
     metafile: true,
   });
   const totals = { zod: 0, zodLocales: 0, awsSdk: 0, ours: 0 };
+  const packages: Record<string, number> = {};
+  const sources: Record<string, number> = {};
   for (const output of Object.values(result.metafile.outputs))
     for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) {
+      const name = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(input)?.[1];
+      if (name !== undefined) packages[name] = (packages[name] ?? 0) + bytesInOutput;
       if (input.includes('node_modules/zod/')) {
         totals.zod += bytesInOutput;
         if (input.includes('/locales/')) totals.zodLocales += bytesInOutput;
       } else if (/node_modules\/@(aws-sdk|smithy)\//.test(input)) totals.awsSdk += bytesInOutput;
-      else if (!input.includes('node_modules/')) totals.ours += bytesInOutput;
+      else if (!input.includes('node_modules/')) {
+        totals.ours += bytesInOutput;
+        sources[input] = bytesInOutput;
+      }
     }
-  return totals;
+  return { ...totals, packages, sources, bytes: statSync(outfile).size };
 }
 
 /** A sample API Gateway event for an HTTP route's entry; null for entries that are not HTTP routes. */
-function sampleEvent(name: string): unknown {
-  const route = routes.find((r) => r.entry === `functions/${name}/index.ts`);
+function sampleEvent(entry: string): unknown {
+  // The anchors answer the same event as POST /qlik/jwt.
+  const route = entry.startsWith('scripts/bench/anchors/')
+    ? routes.find((r) => r.id === 'QlikJwt')
+    : routes.find((r) => r.entry === entry);
   // Not an API route (e.g. the Secrets Manager rotation function): its cold start is measured to the
   // end of the import only, since a first invocation would need that service's event and AWS.
   if (route === undefined) return null;
@@ -164,7 +205,8 @@ function sampleEvent(name: string): unknown {
               jwt: {
                 claims: {
                   iss: 'https://idp.example',
-                  sub: 'cold-user',
+                  // The tenant emulator knows this subject (impersonation looks the user up).
+                  sub: BENCH_USER.subject,
                   name: 'Cold Start',
                   email: 'cold@example.com',
                   email_verified: 'true',
@@ -181,89 +223,247 @@ function sampleEvent(name: string): unknown {
   };
 }
 
-function timeSpawn(args: readonly string[], env: NodeJS.ProcessEnv): { ms: number; stdout: string } {
-  const start = process.hrtime.bigint();
-  const child = spawnSync(process.execPath, args, { env, encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
-  const ms = Number(process.hrtime.bigint() - start) / 1e6;
-  if (child.status !== 0) throw new Error(`cold-start child exited ${child.status}: ${child.stderr.slice(0, 500)}`);
-  return { ms, stdout: child.stdout };
+function timeSpawn(args: readonly string[], env: NodeJS.ProcessEnv): Promise<{ ms: number; stdout: string }> {
+  // Asynchronous: the tenant emulator answering qlik-access-token runs in this process's event loop.
+  return new Promise((resolve, reject) => {
+    const start = process.hrtime.bigint();
+    const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr = (stderr + chunk.toString()).slice(-2000);
+    });
+    child.once('error', reject);
+    child.once('close', (code) => {
+      const ms = Number(process.hrtime.bigint() - start) / 1e6;
+      if (code !== 0) reject(new Error(`cold-start child exited ${code}: ${stderr.slice(0, 800)}`));
+      else resolve({ ms, stdout });
+    });
+  });
+}
+
+/** One kind of fresh process the bench times. */
+interface ColdCase {
+  readonly name: string;
+  readonly kind: 'ours' | 'anchor' | 'baseline';
+  readonly args: readonly string[];
+  readonly env: NodeJS.ProcessEnv;
+  readonly outfile?: string;
+  readonly parts?: Breakdown;
+  readonly flags?: string;
+  readonly invoked?: boolean;
+}
+
+const BENCH_USER = { subject: 'cold-user', name: 'Cold Start', email: 'cold@example.com', groups: ['Sales'] };
+
+/**
+ * The configuration the bench deploys, as synth would see it: the signing key in Secrets Manager (moto),
+ * the OAuth proxy with impersonation against the tenant emulator, so every API function answers 200.
+ */
+function benchConfig(secretIds: Record<'signing' | 'web' | 'imp', string>, tenant: TenantEmulator, tracing: boolean) {
+  return parseConfig({
+    qlik: { tenantHost: tenant.tenantHost, issuer: 'https://qtv.example', keyId: 'cold' },
+    signing: { backend: 'secrets-manager', secretId: secretIds.signing },
+    oauth: {
+      tenantUrl: tenant.url,
+      clientId: 'cold-web',
+      clientSecretId: secretIds.web,
+      redirectUris: ['https://qtv.example/oauth/callback'],
+      mode: 'json',
+      impersonation: { enabled: true, clientId: 'cold-imp', clientSecretId: secretIds.imp },
+    },
+    deployment: { tracing },
+  });
 }
 
 /**
- * Bundles every Lambda entry and times `runs` fresh processes of each to the first response,
- * interleaved with `node -e ''` baselines so machine load touches both alike.
+ * Bundles every API function and the rotation function with the defines synth gives them for the bench
+ * configuration, plus two anchors (scripts/bench/anchors/), and times `runs` fresh processes of each to
+ * the first response, round by round (every case once per round, starting at a different case), next to
+ * `node -e ''`. Ratios are medians of per-round ratios, so a slow phase of the shared machine falls on
+ * both sides of each ratio.
  */
 export async function benchColdStart(options: { runs?: number } = {}): Promise<ColdStartRow[]> {
-  const runs = options.runs ?? 10;
+  // 20 rounds: on a shared machine 10 left per-round ratios spread over more than 2x (load average 15).
+  const runs = options.runs ?? 20;
   const dir = mkdtempSync(join(tmpdir(), 'qtv-cold-'));
+  const moto = await startMotoServer();
+  const tenant = await startTenantEmulator({
+    users: [BENCH_USER],
+    clients: [
+      { clientId: 'cold-web', secrets: ['cold-web-secret'], redirectUris: ['https://qtv.example/oauth/callback'] },
+      { clientId: 'cold-imp', secrets: ['cold-imp-secret'], impersonation: true },
+    ],
+  });
   try {
     const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const pem = privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
     const keyPath = join(dir, 'key.pem');
-    const certPath = join(dir, 'cert.pem');
-    writeFileSync(keyPath, privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
-    writeFileSync(certPath, await createSelfSignedCertificate({ privateKey, commonName: 'cold start' }));
+    writeFileSync(keyPath, pem, { mode: 0o600 });
+    const certificate = await createSelfSignedCertificate({ privateKey, commonName: 'cold start' });
+    const aws = {
+      AWS_ENDPOINT_URL: moto.endpoint,
+      AWS_REGION: 'eu-west-1',
+      AWS_ACCESS_KEY_ID: 'cold-start',
+      AWS_SECRET_ACCESS_KEY: 'cold-start',
+    };
+    const secrets = new SecretsManagerClient({
+      endpoint: moto.endpoint,
+      region: aws.AWS_REGION,
+      credentials: {
+        accessKeyId: aws.AWS_ACCESS_KEY_ID,
+        secretAccessKey: aws.AWS_SECRET_ACCESS_KEY,
+      },
+    });
+    const put = async (name: string, value: string) =>
+      (await secrets.send(new CreateSecretCommand({ Name: name, SecretString: value }))).ARN!;
+    const secretIds = {
+      // As `qtv secret put` stores it: the key with its kid and certificate.
+      signing: await put('cold/signing-key', JSON.stringify({ privateKey: pem, kid: 'cold', certificate })),
+      web: await put('cold/web-client', 'cold-web-secret'),
+      imp: await put('cold/imp-client', 'cold-imp-secret'),
+      anchor: await put('cold/anchor-key', pem),
+    };
     const harness = join(dir, 'harness.mjs');
     writeFileSync(harness, HARNESS);
     // Children get only what a Lambda would: no PATH (node is spawned by its absolute path), nothing inherited.
-    const env: NodeJS.ProcessEnv = {
-      NODE_OPTIONS: '--enable-source-maps',
-      QTV_CONFIG: JSON.stringify({
-        qlik: { issuer: 'https://qtv.example', keyId: 'cold' },
-        signing: { backend: 'file', privateKeyPath: keyPath, certificatePath: certPath },
-      }),
-    };
-    const baseline: number[] = [];
-    const rows: ColdStartRow[] = [];
-    for (const { name, entry } of lambdaEntries()) {
+    const baseEnv = { NODE_OPTIONS: '--enable-source-maps', ...aws };
+    const cases: ColdCase[] = [{ name: "node -e ''", kind: 'baseline', args: ['-e', ''], env: {} }];
+    const add = async (
+      name: string,
+      kind: 'ours' | 'anchor',
+      entry: string,
+      env: NodeJS.ProcessEnv,
+      flags?: BundleFlags,
+    ) => {
       const outfile = join(dir, name, 'index.mjs');
-      const parts = await bundleLambda(resolve(entry), outfile, false);
-      const external = join(dir, `${name}-sdk-external`, 'index.mjs');
-      await bundleLambda(resolve(entry), external, true);
-      const sample = sampleEvent(name);
-      const event = JSON.stringify(sample);
-      const wall: number[] = [];
-      const wallNoMaps: number[] = [];
-      const imports: number[] = [];
-      const invokes: number[] = [];
-      let status = 0;
-      // One unmeasured run warms the file cache for the bundle, as Lambda's would be after download.
-      timeSpawn([harness, pathToFileURL(outfile).href, event], env);
-      for (let i = 0; i < runs; i++) {
-        baseline.push(timeSpawn(['-e', ''], {}).ms);
-        const { ms, stdout } = timeSpawn([harness, pathToFileURL(outfile).href, event], env);
-        const line = stdout.split('\n').find((l) => l.startsWith(MARKER));
-        if (line === undefined) throw new Error(`cold-start harness printed no result for ${name}`);
-        const result = JSON.parse(line.slice(MARKER.length)) as { importMs: number; invokeMs: number; status: number };
-        wall.push(ms);
-        wallNoMaps.push(timeSpawn([harness, pathToFileURL(outfile).href, event], { ...env, NODE_OPTIONS: '' }).ms);
-        imports.push(result.importMs);
-        invokes.push(result.invokeMs);
-        status = result.status;
-      }
-      rows.push({
-        function: name,
-        bundleKiB: statSync(outfile).size / 1024,
-        sourceMapKiB: statSync(`${outfile}.map`).size / 1024,
-        bundleKiBSdkExternal: statSync(external).size / 1024,
-        zodKiB: parts.zod / 1024,
-        zodLocalesKiB: parts.zodLocales / 1024,
-        awsSdkKiB: parts.awsSdk / 1024,
-        oursKiB: parts.ours / 1024,
-        measured: sample === null ? 'import only' : 'first response',
-        firstStatus: status,
-        coldStartMedianMs: median(wall),
-        coldStartNoSourceMapsMedianMs: median(wallNoMaps),
-        nodeBaselineMedianMs: 0,
-        oursMedianMs: 0,
-        importMedianMs: median(imports),
-        firstInvokeMedianMs: median(invokes),
-        runs,
+      const parts = await bundleLambda(resolve(entry), outfile, false, flags ? bundleDefines(flags) : {});
+      const event = sampleEvent(entry);
+      cases.push({
+        name,
+        kind,
+        args: [harness, pathToFileURL(outfile).href, JSON.stringify(event)],
+        env,
+        outfile,
+        parts,
+        flags:
+          flags === undefined
+            ? ''
+            : Object.entries(flags)
+                .filter(([, on]) => on)
+                .map(([f]) => f.replace('QTV_BUNDLE_', '').toLowerCase())
+                .join(' '),
+        invoked: event !== null,
       });
+    };
+    await add('minimal node:crypto Lambda', 'anchor', 'scripts/bench/anchors/minimal-crypto-lambda.ts', {
+      ...baseEnv,
+      ANCHOR_KEY_PATH: keyPath,
+    });
+    await add('minimal Secrets Manager Lambda', 'anchor', 'scripts/bench/anchors/minimal-secrets-manager-lambda.ts', {
+      ...baseEnv,
+      ANCHOR_SECRET_ID: secretIds.anchor,
+    });
+    const configOnlyEnv = {
+      ...baseEnv,
+      QTV_CONFIG: JSON.stringify(benchConfig(secretIds, tenant, false), (key, value) =>
+        key === 'deployment' ? undefined : value,
+      ),
+    };
+    await add(
+      'configuration alone (zod, schemas, one parse)',
+      'anchor',
+      'scripts/bench/anchors/config-only.ts',
+      configOnlyEnv,
+    );
+    // Before per-route bundles every function carried everything: the same entry with every flag on.
+    {
+      const config = benchConfig(secretIds, tenant, true);
+      const { deployment: _deployment, ...runtimeConfig } = config;
+      const everything = Object.fromEntries(
+        Object.keys(bundleFlagsFor(routes[0]!, config)).map((flag) => [flag, true]),
+      ) as unknown as BundleFlags;
+      await add(
+        'qlik-jwt (everything bundled, as before)',
+        'ours',
+        'functions/qlik-jwt/index.ts',
+        { ...baseEnv, QTV_CONFIG: JSON.stringify(runtimeConfig) },
+        everything,
+      );
     }
-    // One baseline for all rows: every `node -e ''` of the run, interleaved with the functions' runs.
-    const base = median(baseline);
-    return rows.map((row) => ({ ...row, nodeBaselineMedianMs: base, oursMedianMs: row.coldStartMedianMs - base }));
+    for (const tracing of [true, false]) {
+      const config = benchConfig(secretIds, tenant, tracing);
+      const { deployment: _deployment, ...runtimeConfig } = config;
+      const env = { ...baseEnv, QTV_CONFIG: JSON.stringify(runtimeConfig) };
+      const suffix = tracing ? '' : ' (tracing off)';
+      for (const route of routesFor(config)) {
+        if (route.requires === 'oauth') continue; // OAuth redirect/cookie routes: not measured here
+        await add(`${route.entry.split('/')[1]}${suffix}`, 'ours', route.entry, env, bundleFlagsFor(route, config));
+      }
+      await add(
+        `rotate-signing-key${suffix}`,
+        'ours',
+        'functions/rotate-signing-key/index.ts',
+        env,
+        rotationBundleFlags(config),
+      );
+    }
+    // One unmeasured run of each warms the file cache for the bundle, as Lambda's would be after download.
+    for (const c of cases) await timeSpawn(c.args, c.env);
+    const wall = new Map<string, number[]>(cases.map((c) => [c.name, []]));
+    const inside = new Map<string, Array<{ importMs: number; invokeMs: number; status: number }>>(
+      cases.map((c) => [c.name, []]),
+    );
+    for (let round = 0; round < runs; round++) {
+      for (let k = 0; k < cases.length; k++) {
+        const c = cases[(round + k) % cases.length]!;
+        const { ms, stdout } = await timeSpawn(c.args, c.env);
+        wall.get(c.name)!.push(ms);
+        if (c.kind === 'baseline') continue;
+        const line = stdout.split('\n').find((l) => l.startsWith(MARKER));
+        if (line === undefined) throw new Error(`cold-start harness printed no result for ${c.name}`);
+        inside.get(c.name)!.push(JSON.parse(line.slice(MARKER.length)));
+      }
+    }
+    const base = wall.get("node -e ''")!;
+    const crypto = wall.get('minimal node:crypto Lambda')!;
+    const sm = wall.get('minimal Secrets Manager Lambda')!;
+    return cases
+      .filter((c) => c.kind !== 'baseline')
+      .map((c) => {
+        const times = wall.get(c.name)!;
+        const results = inside.get(c.name)!;
+        const statuses = [...new Set(results.map((r) => r.status))];
+        const toSm = times.map((t, i) => t / sm[i]!);
+        return {
+          function: c.name,
+          kind: c.kind as 'ours' | 'anchor',
+          flags: c.flags ?? '',
+          bundleKiB: statSync(c.outfile!).size / 1024,
+          sourceMapKiB: statSync(`${c.outfile!}.map`).size / 1024,
+          zodKiB: c.parts!.zod / 1024,
+          awsSdkKiB: c.parts!.awsSdk / 1024,
+          oursKiB: c.parts!.ours / 1024,
+          measured: c.invoked ? 'first response' : 'import only',
+          // Every run must have answered the same status; a mix shows as 0.
+          firstStatus: statuses.length === 1 ? statuses[0]! : 0,
+          coldStartMedianMs: median(times),
+          nodeBaselineMedianMs: median(base),
+          overNodeMs: median(times) - median(base),
+          ratioToMinimalCrypto: pairedRatio(times, crypto),
+          ratioToMinimalSecretsManager: median(toSm),
+          ratioToMinimalSecretsManagerIqr: `${percentile(toSm, 25).toFixed(2)}–${percentile(toSm, 75).toFixed(2)}`,
+          importMedianMs: median(results.map((r) => r.importMs)),
+          firstInvokeMedianMs: median(results.map((r) => r.invokeMs)),
+          runs,
+        };
+      });
   } finally {
+    await tenant.close();
+    await moto.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }

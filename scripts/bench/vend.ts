@@ -1,9 +1,11 @@
 /**
  * Cost of one Qlik token: our full vend path (identity mapping + claims + JWS + RSA signature over
  * a cached key object) against a bare `crypto.sign` of the same bytes with the same key, and against
- * the boilerplate style `jsonwebtoken.sign(payload, pemString, …)` that parses the PEM on every call.
+ * the boilerplate style `jsonwebtoken.sign(payload, pemString, …)` that parses the PEM on every call,
+ * and jose's `SignJWT` with the key imported per request or cached.
  */
 import { createPrivateKey, generateKeyPairSync, sign } from 'node:crypto';
+import { importPKCS8, SignJWT } from 'jose';
 import jsonwebtoken from 'jsonwebtoken';
 import { resolveIdentityMapping } from '../../functions/identity/mapping.js';
 import { vendQlikJwt } from '../../functions/qlik-jwt/core.js';
@@ -81,6 +83,19 @@ export async function benchVend(options: { sizes?: readonly number[]; rounds?: n
     // Parsed by the same function the secret cache uses, so the baseline signs with a key object
     // made exactly like ours (a freshly generated key object signs at a slightly different speed).
     const bareKey = parseRsaPrivateKey(pem);
+    // jose as its README shows it: a WebCrypto key from the PEM, then SignJWT. Per request (the key
+    // imported on every call, as a handler that reads the PEM per request would) and with the key cached.
+    const joseSign = (key: CryptoKey) =>
+      new SignJWT(boilerplatePayload)
+        .setProtectedHeader({ alg: 'RS256', kid: 'bench', typ: 'JWT' })
+        .setIssuer('https://qtv.example')
+        .setAudience('qlik.api/login/jwt-session')
+        .setIssuedAt()
+        .setNotBefore('1s')
+        .setExpirationTime('30s')
+        .setJti(crypto.randomUUID())
+        .sign(key);
+    const joseKey = await importPKCS8(pem, 'RS256');
     const rounds = options.rounds ?? (bits >= 4096 ? 200 : 2000);
     const samples = await measureInterleaved(
       [
@@ -101,6 +116,11 @@ export async function benchVend(options: { sizes?: readonly number[]; rounds?: n
               audience: 'qlik.api/login/jwt-session',
             }),
         },
+        {
+          name: 'jose per request (importPKCS8 + SignJWT)',
+          run: async () => joseSign(await importPKCS8(pem, 'RS256')),
+        },
+        { name: 'jose with a cached key (SignJWT)', run: () => joseSign(joseKey) },
       ],
       { rounds },
     );

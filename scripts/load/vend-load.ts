@@ -175,6 +175,10 @@ export async function runVendLoad(options: VendLoadOptions = {}): Promise<VendLo
 
     const collected: Array<{ status: number; body: string; user: number; cacheControl: unknown; atMs: number }> = [];
     let next = 0;
+    // First request built and last response received: autocannon's promise resolves on its next
+    // one-second tick (toolchain.md), so timing around it overstates the run.
+    let firstAt = 0n;
+    let lastAt = 0n;
     const fire = (amount: number, keep: boolean) =>
       autocannon({
         url: dev.url,
@@ -186,11 +190,13 @@ export async function runVendLoad(options: VendLoadOptions = {}): Promise<VendLo
             method: 'POST',
             path: '/qlik/jwt',
             setupRequest: (request, context) => {
+              if (firstAt === 0n) firstAt = process.hrtime.bigint();
               const user = next++ % userCount;
               context.user = user;
               return { ...request, headers: { ...request.headers, authorization: `Bearer ${callerTokens[user]}` } };
             },
             onResponse: (status, body, context, headers) => {
+              lastAt = process.hrtime.bigint();
               if (keep)
                 collected.push({
                   status,
@@ -215,9 +221,9 @@ export async function runVendLoad(options: VendLoadOptions = {}): Promise<VendLo
 
     const before = bareSignOpsPerSecond(privateKey, signingInput, signOps);
     next = 0;
-    const start = process.hrtime.bigint();
+    firstAt = 0n;
     const result = await fire(requests, true);
-    const wallSeconds = Number(process.hrtime.bigint() - start) / 1e9;
+    const wallSeconds = Number(lastAt - firstAt) / 1e9;
     const after = bareSignOpsPerSecond(privateKey, signingInput, signOps);
 
     // Every body is checked after the run, so checking costs the server nothing; time rules are

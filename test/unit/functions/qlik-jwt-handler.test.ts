@@ -98,6 +98,8 @@ describe('Handler: POST /qlik/jwt', () => {
 
   it('runs every invocation through the Powertools tracer middleware (X-Ray in Lambda)', async () => {
     const { invoke, runtime } = await setup();
+    // Outside a bundle every QTV_BUNDLE_* flag reads as on, so the tracer is there.
+    if (runtime.tracer === undefined) throw new Error('no tracer in the runtime');
     const asked = vi.spyOn(runtime.tracer, 'isTracingEnabled');
     await invoke(httpEvent({ claims: callerClaims }));
     expect(asked).toHaveBeenCalled();

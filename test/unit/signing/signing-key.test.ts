@@ -1,4 +1,5 @@
 import { createPublicKey, generateKeyPairSync, verify } from 'node:crypto';
+import { calculateJwkThumbprint, type JWK } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { SigningKeyInvalidError } from '../../../functions/errors.js';
 import { createSelfSignedCertificate } from '../../../functions/signing/certificates.js';
@@ -89,5 +90,21 @@ describe('Function: signingKeyFromSecret', () => {
     expect(verify('sha256', Buffer.from(`${h}.${p}`), createPublicKey(privateKey), Buffer.from(s!, 'base64url'))).toBe(
       true,
     );
+  });
+});
+
+describe('Function: keyThumbprint', () => {
+  it.each([
+    ['RSA 2048', () => generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey],
+    ['EC P-384', () => generateKeyPairSync('ec', { namedCurve: 'P-384' }).publicKey],
+  ])('gives the RFC 7638 SHA-256 thumbprint jose gives for a %s key', async (_name, make) => {
+    const publicKey = make();
+    const expected = await calculateJwkThumbprint(publicKey.export({ format: 'jwk' }) as JWK, 'sha256');
+    expect(await keyThumbprint(publicKey)).toBe(expected);
+  });
+
+  it('refuses a key type RFC 7638 defines no members for here', async () => {
+    const { publicKey } = generateKeyPairSync('ed25519');
+    await expect(keyThumbprint(publicKey)).rejects.toThrow(TypeError);
   });
 });

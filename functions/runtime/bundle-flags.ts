@@ -1,0 +1,103 @@
+/**
+ * What a Lambda bundle carries, decided at synth from the route and the configuration (issue #15).
+ *
+ * Each flag is an esbuild `define`: the CDK app (infra/constructs/token-function.ts) replaces the
+ * global `QTV_BUNDLE_*` identifiers with `true` or `false` when it bundles a function, and esbuild's
+ * minifier then deletes the branches the function can never take, together with the packages only
+ * those branches import (the KMS client under the Secrets Manager backend, @peculiar/x509 in the
+ * token routes, the X-Ray tracer when tracing is off, the OAuth wiring in routes that do not use it).
+ *
+ * Outside a bundle (dev server, CLI, tests under tsx/vitest) no identifier is defined and every flag
+ * reads as "on": everything is available, as before.
+ *
+ * Use a flag inline, in the file that holds the import it guards, as
+ * `typeof QTV_BUNDLE_KMS === 'undefined' || QTV_BUNDLE_KMS`: esbuild folds that expression only where
+ * the identifier itself appears; a constant exported from here would be folded too late for its
+ * import to be dropped (tried with esbuild 0.28: the guarded package stayed in the bundle).
+ */
+import type { RouteDefinition } from '../routes.js';
+import type { Config } from './config.js';
+
+declare global {
+  /** The bundle holds the Secrets Manager client (signing key secret, OAuth secrets). */
+  const QTV_BUNDLE_SECRETS_MANAGER: boolean | undefined;
+  /** The bundle holds the KMS client and the KMS signer (signing backend or client-assertion key). */
+  const QTV_BUNDLE_KMS: boolean | undefined;
+  /** The bundle can make X.509 certificates (@peculiar/x509): only `GET /qlik/idp-config` needs to. */
+  const QTV_BUNDLE_CERTIFICATES: boolean | undefined;
+  /** The bundle holds the OAuth proxy's wiring (Qlik OAuth client, sealer, impersonation cache). */
+  const QTV_BUNDLE_OAUTH: boolean | undefined;
+  /** The bundle holds the Powertools tracer (X-Ray subsegments for every AWS SDK call and invocation). */
+  const QTV_BUNDLE_TRACING: boolean | undefined;
+  /** The bundle reads the key's public material (`signing.publicSecretId`): only `GET /qlik/idp-config`. */
+  const QTV_BUNDLE_PUBLIC_MATERIAL: boolean | undefined;
+}
+
+/** The flags of one function, as esbuild's `define` wants them (identifier -> JSON text). */
+export interface BundleFlags {
+  readonly QTV_BUNDLE_SECRETS_MANAGER: boolean;
+  readonly QTV_BUNDLE_KMS: boolean;
+  readonly QTV_BUNDLE_CERTIFICATES: boolean;
+  readonly QTV_BUNDLE_OAUTH: boolean;
+  readonly QTV_BUNDLE_TRACING: boolean;
+  readonly QTV_BUNDLE_PUBLIC_MATERIAL: boolean;
+}
+
+/**
+ * What the function of `route` needs under `config`: a backend's client only when the route uses that
+ * resource and the configuration puts it there; certificates only where a certificate is made.
+ */
+export function bundleFlagsFor(
+  route: Pick<RouteDefinition, 'uses' | 'makesCertificates'>,
+  config: Pick<Config, 'signing' | 'oauth' | 'deployment'>,
+): BundleFlags {
+  const uses = new Set<string>(route.uses ?? []);
+  // The signing key itself, or only its public material (public-material secret, or KMS GetPublicKey).
+  const signing = uses.has('signing-key') || uses.has('signing-public');
+  // Public material kept apart from the key lives in a secret, whichever backend signs.
+  const publicMaterial = uses.has('signing-public') && config.signing.backend !== 'file';
+  const publicSecret =
+    publicMaterial && 'publicSecretId' in config.signing && config.signing.publicSecretId !== undefined;
+  const oauth = [...uses].some((use) => use.startsWith('oauth-')) && config.oauth !== undefined;
+  return {
+    QTV_BUNDLE_SECRETS_MANAGER:
+      (signing && config.signing.backend === 'secrets-manager') ||
+      publicSecret ||
+      (oauth && config.oauth?.secretStore === 'secrets-manager'),
+    QTV_BUNDLE_KMS:
+      (signing && config.signing.backend === 'kms') ||
+      // Every OAuth route builds the client-assertion signer with the OAuth wiring.
+      (oauth && config.oauth?.clientAssertion?.backend === 'kms'),
+    QTV_BUNDLE_CERTIFICATES: route.makesCertificates === true,
+    QTV_BUNDLE_OAUTH: oauth,
+    QTV_BUNDLE_TRACING: config.deployment.tracing,
+    QTV_BUNDLE_PUBLIC_MATERIAL: publicMaterial,
+  };
+}
+
+/** The rotation function's flags: it reads and writes the key secret and makes each new key's certificate. */
+export function rotationBundleFlags(config: Pick<Config, 'deployment'>): BundleFlags {
+  return {
+    QTV_BUNDLE_SECRETS_MANAGER: true,
+    QTV_BUNDLE_KMS: false,
+    QTV_BUNDLE_CERTIFICATES: true,
+    QTV_BUNDLE_OAUTH: false,
+    QTV_BUNDLE_TRACING: config.deployment.tracing,
+    QTV_BUNDLE_PUBLIC_MATERIAL: false,
+  };
+}
+
+/** The flags as esbuild `define` entries. */
+export function bundleDefines(flags: BundleFlags): Record<string, string> {
+  return Object.fromEntries(Object.entries(flags).map(([name, value]) => [name, JSON.stringify(value)]));
+}
+
+/**
+ * Thrown at cold start when the configuration asks for something the bundle was built without (someone
+ * edited QTV_CONFIG after deployment): redeploy, so synth builds the bundle for that configuration.
+ */
+export function missingFromBundle(what: string): TypeError {
+  return new TypeError(
+    `This function was bundled without ${what}, but its configuration needs it: deploy again (cdk deploy) so the bundle matches the configuration.`,
+  );
+}
