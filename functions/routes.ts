@@ -51,6 +51,11 @@ export interface RouteDefinition {
   readonly uses?: readonly RouteResource[];
   /** The function makes X.509 certificates (its bundle carries @peculiar/x509; see runtime/bundle-flags.ts). */
   readonly makesCertificates?: boolean;
+  /**
+   * In multi-tenant mode the function resolves the caller's tenant: it reads the tenant registry and the
+   * tenants' keys or OAuth secrets (granted by the TenantRegistry construct; bundled under QTV_BUNDLE_TENANCY).
+   */
+  readonly servesTenants?: boolean;
   /** Served only when the configuration enables this feature (see {@link routesFor}). */
   readonly requires?: RouteFeature;
   /** Loads the module exporting `createHandler(runtime)` (the dev server calls it; Lambdas use `entry`). */
@@ -99,6 +104,7 @@ export const routes: readonly RouteDefinition[] = [
     auth: 'caller',
     entry: 'functions/qlik-jwt/index.ts',
     uses: ['signing-key'],
+    servesTenants: true,
     load: () => import('./qlik-jwt/handler.js'),
   },
   {
@@ -121,6 +127,7 @@ export const routes: readonly RouteDefinition[] = [
     auth: 'caller',
     entry: 'functions/qlik-access-token/index.ts',
     uses: ['oauth-impersonation', 'oauth-admin'],
+    servesTenants: true,
     requires: 'impersonation',
     load: () => import('./qlik-access-token/handler.js'),
   },

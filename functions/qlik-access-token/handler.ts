@@ -8,6 +8,7 @@ import * as z from 'zod';
 import { NotConfiguredError } from '../errors.js';
 import { headerValue, json, parseJsonBody, problemJsonErrors, text, wantsText } from '../http/lambda-http.js';
 import { callerClaimsFrom } from '../identity/caller.js';
+import { missingFromBundle } from '../runtime/bundle-flags.js';
 import { observe, type Runtime } from '../runtime/wiring.js';
 import { recordIssuance, SINGLE_TENANT_ID } from '../tenancy/audit.js';
 import { resolveCallerTenant } from '../tenancy/resolve.js';
@@ -28,6 +29,10 @@ export function requestsNoCache(cacheControl: string | undefined): boolean {
 
 /** Builds the Lambda handler over a runtime. */
 export function createHandler(runtime: Runtime) {
+  // Built without multi-tenant mode (runtime/bundle-flags.ts) but configured with `tenancy` (QTV_CONFIG edited
+  // after deployment): refuse at cold start rather than serve every tenant's callers in single-tenant mode.
+  if (!(typeof QTV_BUNDLE_TENANCY === 'undefined' || QTV_BUNDLE_TENANCY) && runtime.config.tenancy !== undefined)
+    throw missingFromBundle('multi-tenant mode');
   const { logger } = runtime;
   const warn = (message: string) => logger.warn(message);
   return middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>()

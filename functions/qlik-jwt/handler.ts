@@ -7,32 +7,52 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import { json, parseJsonBody, problemJsonErrors } from '../http/lambda-http.js';
 import { callerClaimsFrom } from '../identity/caller.js';
 import type { QlikJwtPayload } from '../qlik/claims.js';
+import { missingFromBundle } from '../runtime/bundle-flags.js';
 import { observe, type Runtime } from '../runtime/wiring.js';
 import { recordIssuance, SINGLE_TENANT_ID } from '../tenancy/audit.js';
 import { tenantChoiceSchema, tenantRequestContext } from '../tenancy/runtime.js';
 import { vendQlikJwt, vendRequestSchema } from './core.js';
 
 /** Multi-tenant mode: the caller may also pick one of its tenants (`tenant`); nothing else is added. */
-const tenantVendRequestSchema = vendRequestSchema.extend({ tenant: tenantChoiceSchema.optional() });
+const tenantVendRequestSchema = /* @__PURE__ */ vendRequestSchema.extend({ tenant: tenantChoiceSchema.optional() });
+
+/** The request and what to sign it with: the caller's tenant's (multi-tenant mode) or the deployment's. */
+async function bind(event: APIGatewayProxyEventV2, runtime: Runtime) {
+  // Only bundles built for multi-tenant mode hold this branch (runtime/bundle-flags.ts, QTV_BUNDLE_TENANCY).
+  if (typeof QTV_BUNDLE_TENANCY === 'undefined' || QTV_BUNDLE_TENANCY) {
+    const tenancy = runtime.tenancy;
+    if (tenancy !== undefined) {
+      const { tenant: requested, ...request } = parseJsonBody(event, tenantVendRequestSchema);
+      const caller = callerClaimsFrom(event);
+      // The tenant comes from the verified claims only; query string and headers are never read for it.
+      return { request, caller, context: await tenantRequestContext(caller, requested, tenancy) };
+    }
+  }
+  // Single-tenant mode keeps its strict body: a `tenant` field there is an unknown field (400).
+  const request = parseJsonBody(event, vendRequestSchema);
+  const caller = callerClaimsFrom(event);
+  const context = {
+    tenant: undefined,
+    signers: runtime.signers,
+    identity: runtime.identity,
+    qlik: runtime.config.qlik,
+  };
+  return { request, caller, context };
+}
 
 /** Builds the Lambda handler over a runtime (the Lambda entry and the dev server both call this). */
 export function createHandler(runtime: Runtime) {
+  // Built without multi-tenant mode (runtime/bundle-flags.ts) but configured with `tenancy` (QTV_CONFIG edited
+  // after deployment): refuse at cold start rather than serve every tenant's callers in single-tenant mode.
+  if (!(typeof QTV_BUNDLE_TENANCY === 'undefined' || QTV_BUNDLE_TENANCY) && runtime.config.tenancy !== undefined)
+    throw missingFromBundle('multi-tenant mode');
   const { logger } = runtime;
   const warn = (message: string) => logger.warn(message);
   return middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>()
     .use(observe(runtime))
     .use(problemJsonErrors(logger))
     .handler(async (event) => {
-      const tenancy = runtime.tenancy;
-      // Single-tenant mode keeps its strict body: a `tenant` field there is an unknown field (400).
-      const { tenant: requested, ...request } = tenancy
-        ? parseJsonBody(event, tenantVendRequestSchema)
-        : { tenant: undefined, ...parseJsonBody(event, vendRequestSchema) };
-      const caller = callerClaimsFrom(event);
-      // The tenant comes from the verified claims only; query string and headers are never read for it.
-      const context = tenancy
-        ? await tenantRequestContext(caller, requested, tenancy)
-        : { tenant: undefined, signers: runtime.signers, identity: runtime.identity, qlik: runtime.config.qlik };
+      const { request, caller, context } = await bind(event, runtime);
       let issued: QlikJwtPayload | undefined;
       const result = await vendQlikJwt(caller, request, {
         signers: context.signers,

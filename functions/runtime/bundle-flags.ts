@@ -5,7 +5,8 @@
  * global `QTV_BUNDLE_*` identifiers with `true` or `false` when it bundles a function, and esbuild's
  * minifier then deletes the branches the function can never take, together with the packages only
  * those branches import (the KMS client under the Secrets Manager backend, @peculiar/x509 in the
- * token routes, the X-Ray tracer when tracing is off, the OAuth wiring in routes that do not use it).
+ * token routes, the X-Ray tracer when tracing is off, the OAuth wiring in routes that do not use it, the
+ * multi-tenant wiring and the DynamoDB client outside multi-tenant mode's token routes).
  *
  * Outside a bundle (dev server, CLI, tests under tsx/vitest) no identifier is defined and every flag
  * reads as "on": everything is available, as before.
@@ -31,6 +32,8 @@ declare global {
   const QTV_BUNDLE_TRACING: boolean | undefined;
   /** The bundle reads the key's public material (`signing.publicSecretId`): only `GET /qlik/idp-config`. */
   const QTV_BUNDLE_PUBLIC_MATERIAL: boolean | undefined;
+  /** The bundle holds multi-tenant mode's wiring (registry on DynamoDB, per-tenant signers and OAuth clients). */
+  const QTV_BUNDLE_TENANCY: boolean | undefined;
 }
 
 /** The flags of one function, as esbuild's `define` wants them (identifier -> JSON text). */
@@ -41,6 +44,7 @@ export interface BundleFlags {
   readonly QTV_BUNDLE_OAUTH: boolean;
   readonly QTV_BUNDLE_TRACING: boolean;
   readonly QTV_BUNDLE_PUBLIC_MATERIAL: boolean;
+  readonly QTV_BUNDLE_TENANCY: boolean;
 }
 
 /**
@@ -48,8 +52,8 @@ export interface BundleFlags {
  * resource and the configuration puts it there; certificates only where a certificate is made.
  */
 export function bundleFlagsFor(
-  route: Pick<RouteDefinition, 'uses' | 'makesCertificates'>,
-  config: Pick<Config, 'signing' | 'oauth' | 'deployment'>,
+  route: Pick<RouteDefinition, 'uses' | 'makesCertificates' | 'servesTenants'>,
+  config: Pick<Config, 'signing' | 'oauth' | 'deployment' | 'tenancy'>,
 ): BundleFlags {
   const uses = new Set<string>(route.uses ?? []);
   // The signing key itself, or only its public material (public-material secret, or KMS GetPublicKey).
@@ -59,19 +63,25 @@ export function bundleFlagsFor(
   const publicSecret =
     publicMaterial && 'publicSecretId' in config.signing && config.signing.publicSecretId !== undefined;
   const oauth = [...uses].some((use) => use.startsWith('oauth-')) && config.oauth !== undefined;
+  // Multi-tenant mode: the route resolves the caller's tenant (registry) and uses that tenant's key or clients.
+  // A tenant's key secret and OAuth secrets live in Secrets Manager; its own key may be a KMS key (signing only).
+  const tenancy = route.servesTenants === true && config.tenancy !== undefined;
   return {
     QTV_BUNDLE_SECRETS_MANAGER:
       (signing && config.signing.backend === 'secrets-manager') ||
       publicSecret ||
-      (oauth && config.oauth?.secretStore === 'secrets-manager'),
+      (oauth && config.oauth?.secretStore === 'secrets-manager') ||
+      tenancy,
     QTV_BUNDLE_KMS:
       (signing && config.signing.backend === 'kms') ||
       // Every OAuth route builds the client-assertion signer with the OAuth wiring.
-      (oauth && config.oauth?.clientAssertion?.backend === 'kms'),
+      (oauth && config.oauth?.clientAssertion?.backend === 'kms') ||
+      (tenancy && uses.has('signing-key')),
     QTV_BUNDLE_CERTIFICATES: route.makesCertificates === true,
     QTV_BUNDLE_OAUTH: oauth,
     QTV_BUNDLE_TRACING: config.deployment.tracing,
     QTV_BUNDLE_PUBLIC_MATERIAL: publicMaterial,
+    QTV_BUNDLE_TENANCY: tenancy,
   };
 }
 
@@ -84,6 +94,7 @@ export function rotationBundleFlags(config: Pick<Config, 'deployment'>): BundleF
     QTV_BUNDLE_OAUTH: false,
     QTV_BUNDLE_TRACING: config.deployment.tracing,
     QTV_BUNDLE_PUBLIC_MATERIAL: false,
+    QTV_BUNDLE_TENANCY: false,
   };
 }
 

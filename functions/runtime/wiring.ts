@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { Tracer } from '@aws-lambda-powertools/tracer';
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { MiddlewareObj } from '@middy/core';
@@ -24,6 +24,7 @@ import { CachedSecret, FileSecretStore, type SecretStore, SecretsManagerStore } 
 import { kmsSignerSource } from '../signing/kms-signer.js';
 import type { ActiveSigningKey, Signer, SignerSource } from '../signing/signer.js';
 import { signingKeyFromSecret } from '../signing/signing-key.js';
+import { TenantOAuthRuntimes } from '../tenancy/oauth.js';
 import { createTenancyRuntime, type TenancyRuntime } from '../tenancy/runtime.js';
 import { missingFromBundle } from './bundle-flags.js';
 import { type Clock, systemClock } from './clock.js';
@@ -103,7 +104,8 @@ export interface RuntimeOverrides {
   /** DynamoDB client for the OAuth refresh grace table and the tenant registry (tests point it at moto). */
   readonly dynamodb?: DynamoDBClient;
   /** Multi-tenant mode: the registry store, key secret store and DynamoDB client (tests: memory or moto). */
-  readonly tenancy?: Pick<Parameters<typeof createTenancyRuntime>[1], 'store' | 'dynamoDb'> & {
+  readonly tenancy?: Pick<Parameters<typeof createTenancyRuntime>[1], 'store'> & {
+    readonly dynamoDb?: DynamoDBClient;
     readonly secretStore?: SecretStore;
   };
 }
@@ -153,11 +155,14 @@ export function secretSignerSource(
 interface AwsClients {
   secretsManager(): SecretsManagerClient;
   kms(): KMSClient;
+  /** The tenant registry's client (multi-tenant mode only). */
+  tenantRegistryDynamoDb(): DynamoDBClient;
 }
 
 function awsClients(overrides: RuntimeOverrides, tracer: Tracer | undefined): AwsClients {
   let secretsManager: SecretsManagerClient | undefined;
   let kms: KMSClient | undefined;
+  let dynamoDb: DynamoDBClient | undefined;
   const traced = <T>(client: T): T => (tracer === undefined ? client : tracer.captureAWSv3Client(client));
   // Each client exists in the bundle only when synth said the function needs it (runtime/bundle-flags.ts).
   return {
@@ -177,6 +182,14 @@ function awsClients(overrides: RuntimeOverrides, tracer: Tracer | undefined): Aw
         return kms;
       }
       throw missingFromBundle('the KMS client');
+    },
+    // The SDK's default retries (3 attempts) stay on: a registry GetItem is idempotent and cheap.
+    tenantRegistryDynamoDb: () => {
+      if (typeof QTV_BUNDLE_TENANCY === 'undefined' || QTV_BUNDLE_TENANCY) {
+        dynamoDb ??= traced(overrides.tenancy?.dynamoDb ?? overrides.dynamodb ?? new DynamoDBClient({}));
+        return dynamoDb;
+      }
+      throw missingFromBundle('the DynamoDB client of the tenant registry');
     },
   };
 }
@@ -320,7 +333,11 @@ function clientAssertionSigner(
   return { clientAssertionSigner: () => source.current() };
 }
 
-/** Multi-tenant mode: the registry (DynamoDB, or the dev server's file) and per-tenant signers. */
+/**
+ * Multi-tenant mode: the registry (DynamoDB, or the dev server's file) and per-tenant signers. Only bundles of
+ * routes that serve tenants under a `tenancy` configuration hold this (runtime/bundle-flags.ts): elsewhere the
+ * branch, the tenancy modules and the DynamoDB client are gone.
+ */
 function createTenancy(
   config: Config,
   clock: Clock,
@@ -328,40 +345,46 @@ function createTenancy(
   overrides: RuntimeOverrides,
   clients: AwsClients,
   sharedSigners: SignerSource,
-): TenancyRuntime {
-  const tenancy = config.tenancy!;
-  const fileRegistry = tenancy.registry.backend === 'file';
-  const secretStore =
-    overrides.tenancy?.secretStore ??
-    // The dev server's file registry names key files; a deployment's registry names Secrets Manager secrets.
-    (fileRegistry ? new FileSecretStore() : new SecretsManagerStore(clients.secretsManager()));
-  return createTenancyRuntime(tenancy, {
-    clock,
-    logger,
-    // Tenants' OAuth client secrets live under their own prefix, in the same store as their keys.
-    oauth: {
-      base: config,
-      deps: {
-        clock,
-        logger,
-        secretStore: overrides.oauthSecretStore ?? secretStore,
-        ...(overrides.fetch !== undefined ? { fetch: overrides.fetch } : {}),
-        ...(overrides.dynamodb !== undefined ? { dynamodb: overrides.dynamodb } : {}),
-      },
-    },
-    secretStore: () => secretStore,
-    kms: () => clients.kms(),
-    sharedSigners,
-    ...(overrides.tenancy?.store !== undefined ? { store: overrides.tenancy.store } : {}),
-    // Without an injected client the tenancy runtime makes its own (not traced: this module imports the
-    // DynamoDB client as a type only, so bundles without multi-tenancy do not carry it through here).
-    ...(fileRegistry
-      ? {}
-      : (() => {
-          const dynamoDb = overrides.tenancy?.dynamoDb ?? overrides.dynamodb;
-          return dynamoDb === undefined ? {} : { dynamoDb };
-        })()),
-  });
+): TenancyRuntime | undefined {
+  const tenancy = config.tenancy;
+  if (tenancy === undefined) return undefined;
+  // (The guarded code sits inside the `if`: esbuild drops a constant-false branch, not code after a return.)
+  if (typeof QTV_BUNDLE_TENANCY === 'undefined' || QTV_BUNDLE_TENANCY) {
+    const fileRegistry = tenancy.registry.backend === 'file';
+    const secretStore =
+      overrides.tenancy?.secretStore ??
+      // The dev server's file registry names key files; a deployment's registry names Secrets Manager secrets.
+      (fileRegistry ? new FileSecretStore() : secretsManagerStore(clients));
+    return createTenancyRuntime(tenancy, {
+      clock,
+      logger,
+      // Tenants' OAuth client secrets live under their own prefix, in the same store as their keys. Only the
+      // OAuth routes' bundles (`POST /qlik/access-token`) hold the OAuth wiring; `POST /qlik/jwt` never uses it.
+      ...(typeof QTV_BUNDLE_OAUTH === 'undefined' || QTV_BUNDLE_OAUTH
+        ? {
+            oauth: new TenantOAuthRuntimes(
+              config,
+              {
+                clock,
+                logger,
+                secretStore: overrides.oauthSecretStore ?? secretStore,
+                ...(overrides.fetch !== undefined ? { fetch: overrides.fetch } : {}),
+                ...(overrides.dynamodb !== undefined ? { dynamodb: overrides.dynamodb } : {}),
+              },
+              tenancy.registry.maxCachedTenants,
+            ),
+          }
+        : {}),
+      secretStore: () => secretStore,
+      kms: () => clients.kms(),
+      sharedSigners,
+      ...(overrides.tenancy?.store !== undefined ? { store: overrides.tenancy.store } : {}),
+      // The container's one (traced) DynamoDB client, made on first use.
+      dynamoDb: () => clients.tenantRegistryDynamoDb(),
+    });
+  }
+  // A route bundled without multi-tenant mode never serves tenants (it is not one of `servesTenants`).
+  return undefined;
 }
 
 /** Creates the runtime for `config`. Call once per container. */
@@ -391,8 +414,7 @@ export function createRuntime(config: Config, overrides: RuntimeOverrides = {}):
       ? undefined
       : (overrides.pendingSigners ??
         (overrides.signers === undefined ? defaultPendingSigners(config, clock, logger, clients) : undefined));
-  const tenancy =
-    config.tenancy === undefined ? undefined : createTenancy(config, clock, logger, overrides, clients, signers);
+  const tenancy = createTenancy(config, clock, logger, overrides, clients, signers);
   const publicMaterial = defaultPublicMaterial(config, clock, logger, clients);
   return {
     config,

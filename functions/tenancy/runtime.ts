@@ -4,16 +4,15 @@
  * verified caller (plus its optional body choice) into the tenant, signer, mapping and Qlik policy to use.
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { KMSClient } from '@aws-sdk/client-kms';
 import * as z from 'zod';
 import type { CallerClaims, ResolvedIdentityMapping } from '../identity/mapping.js';
 import type { Clock } from '../runtime/clock.js';
 import type { Config, TenancyConfig } from '../runtime/config.js';
-import type { OAuthRuntimeDeps } from '../runtime/oauth-wiring.js';
 import type { SecretStore } from '../secrets/secret-source.js';
 import type { SignerSource } from '../signing/signer.js';
-import { TenantOAuthRuntimes } from './oauth.js';
+import type { TenantOAuthRuntimes } from './oauth.js';
 import { TenantRegistry } from './registry.js';
 import { resolveCallerTenant } from './resolve.js';
 import { TenantSigners } from './signers.js';
@@ -46,21 +45,29 @@ export interface TenancyRuntimeDeps {
   readonly sharedSigners?: SignerSource;
   /** A store instead of the one `tenancy.registry` names (tests). */
   readonly store?: TenantStore;
-  /** DynamoDB client for the registry (tests point it at moto). */
-  readonly dynamoDb?: DynamoDBClient;
-  /** The deployment's configuration and the OAuth wiring's ports, for the tenants' OAuth runtimes. */
-  readonly oauth?: { readonly base: Config; readonly deps: OAuthRuntimeDeps };
+  /**
+   * DynamoDB client for a `dynamodb` registry (the container's wiring hands in its own; tests point one at
+   * moto). This module makes no client itself, so a bundle without multi-tenant mode never carries one.
+   */
+  readonly dynamoDb?: DynamoDBClient | (() => DynamoDBClient);
+  /**
+   * The tenants' OAuth runtimes (functions/tenancy/oauth.ts), built by the container's wiring only in bundles
+   * that hold the OAuth wiring: this module does not import it, so `POST /qlik/jwt` does not carry it.
+   */
+  readonly oauth?: TenantOAuthRuntimes;
+}
+
+function registryStore(registry: TenancyConfig['registry'], dynamoDb: TenancyRuntimeDeps['dynamoDb']): TenantStore {
+  if (registry.backend === 'file') return new FileTenantStore(registry.path);
+  if (dynamoDb === undefined)
+    throw new TypeError('tenancy.registry.backend "dynamodb" needs a DynamoDB client (createRuntime passes one)');
+  return new DynamoDbTenantStore(typeof dynamoDb === 'function' ? dynamoDb() : dynamoDb, registry.tableName);
 }
 
 /** Builds the registry and signers for `config.tenancy`. Call once per container. */
 export function createTenancyRuntime(tenancy: TenancyConfig, deps: TenancyRuntimeDeps): TenancyRuntime {
   const registryConfig = tenancy.registry;
-  const store =
-    deps.store ??
-    (registryConfig.backend === 'dynamodb'
-      ? // The SDK's default retries (3 attempts) stay on: a GetItem is idempotent and cheap.
-        new DynamoDbTenantStore(deps.dynamoDb ?? new DynamoDBClient({}), registryConfig.tableName)
-      : new FileTenantStore(registryConfig.path));
+  const store = deps.store ?? registryStore(registryConfig, deps.dynamoDb);
   const registry = new TenantRegistry({ store, tenancy, clock: deps.clock, logger: deps.logger });
   const signers = new TenantSigners({
     tenancy,
@@ -70,10 +77,7 @@ export function createTenancyRuntime(tenancy: TenancyConfig, deps: TenancyRuntim
     kms: deps.kms,
     ...(deps.sharedSigners !== undefined ? { sharedSigners: deps.sharedSigners } : {}),
   });
-  const oauth =
-    deps.oauth === undefined
-      ? undefined
-      : new TenantOAuthRuntimes(deps.oauth.base, deps.oauth.deps, tenancy.registry.maxCachedTenants);
+  const oauth = deps.oauth;
   return { tenancy, registry, signers, ...(oauth !== undefined ? { oauth } : {}) };
 }
 

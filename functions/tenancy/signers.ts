@@ -9,6 +9,7 @@
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { KMSClient } from '@aws-sdk/client-kms';
+import { missingFromBundle } from '../runtime/bundle-flags.js';
 import type { Clock } from '../runtime/clock.js';
 import type { TenancyConfig } from '../runtime/config.js';
 import { secretSignerSource } from '../runtime/wiring.js';
@@ -103,15 +104,19 @@ export class TenantSigners {
           ...(fallbackKid !== undefined ? { fallbackKid } : {}),
         });
       case 'kms':
-        return kmsSignerSource(this.options.kms(), {
-          keyId: signing.keyId,
-          algorithm: 'RS256',
-          purpose: 'qlik-jwt',
-          ...(fallbackKid !== undefined ? { kid: fallbackKid } : {}),
-          retry: signing.retry,
-          clock,
-          logger,
-        });
+        // Only a signing route's bundle holds the KMS signer (runtime/bundle-flags.ts); the guarded code sits
+        // inside the `if` so that esbuild drops it (and the KMS client) elsewhere.
+        if (typeof QTV_BUNDLE_KMS === 'undefined' || QTV_BUNDLE_KMS)
+          return kmsSignerSource(this.options.kms(), {
+            keyId: signing.keyId,
+            algorithm: 'RS256',
+            purpose: 'qlik-jwt',
+            ...(fallbackKid !== undefined ? { kid: fallbackKid } : {}),
+            retry: signing.retry,
+            clock,
+            logger,
+          });
+        throw missingFromBundle('the KMS signer');
       case 'shared': {
         const shared = this.options.sharedSigners;
         if (shared === undefined)

@@ -54,7 +54,7 @@ export interface TokenFunctionProps {
   /**
    * What the bundle carries (esbuild `define`s; see functions/runtime/bundle-flags.ts, usually
    * `bundleFlagsFor(route, config)`). `QTV_BUNDLE_TRACING` also sets X-Ray active tracing on or off.
-   * @default - everything: both signing backends, certificates, the OAuth wiring and tracing
+   * @default - everything: both signing backends, certificates, the OAuth wiring, multi-tenant mode and tracing
    */
   readonly bundleFlags?: BundleFlags;
 }
@@ -67,6 +67,7 @@ const ALL_FLAGS: BundleFlags = {
   QTV_BUNDLE_OAUTH: true,
   QTV_BUNDLE_TRACING: true,
   QTV_BUNDLE_PUBLIC_MATERIAL: true,
+  QTV_BUNDLE_TENANCY: true,
 };
 
 /**

@@ -18,9 +18,6 @@ import { TenantRegistry } from '../constructs/tenant-registry.js';
 import { TokenApi } from '../constructs/token-api.js';
 import { TokenFunction } from '../constructs/token-function.js';
 
-/** Routes that resolve a caller's tenant in multi-tenant mode (they read the registry and the tenants' keys). */
-const TENANT_ROUTE_IDS: ReadonlySet<string> = new Set(['QlikJwt', 'QlikAccessToken']);
-
 /** Lambda environment variables are capped at 4 KB in total; keep room for ARNs resolved at deploy time. */
 const MAX_CONFIG_ENV_BYTES = 3_500;
 
@@ -150,7 +147,8 @@ export class TokenVendingStack extends Stack {
         else if (resource === 'signing-public') this.signingKey.bindPublic(fn.function);
         else grantOAuth(resource, fn.function);
       }
-      if (this.tenantRegistry !== undefined && TENANT_ROUTE_IDS.has(route.id))
+      // Routes that resolve a caller's tenant (functions/routes.ts `servesTenants`) read the registry and tenant keys.
+      if (this.tenantRegistry !== undefined && route.servesTenants === true)
         this.tenantRegistry.grantTokenRead(fn.function);
       this.api.addFunctionRoute(route, fn.function);
       functions[route.id] = fn;

@@ -7,7 +7,8 @@
  * written and once with `deployment.tracing: false`, and must hold no package its route and
  * configuration never run (issue #15): no certificate code outside `GET /qlik/idp-config` and the
  * rotation function, the KMS client only with a KMS key, the Secrets Manager client only with a
- * secret, the X-Ray tracer only with tracing on, the OAuth wiring only in OAuth routes.
+ * secret, the X-Ray tracer only with tracing on, the OAuth wiring only in OAuth routes, the multi-tenant
+ * wiring (and its DynamoDB client) only in the token routes of a `tenancy` configuration.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
@@ -29,7 +30,15 @@ const outDir = mkdtempSync(join(tmpdir(), 'qtv-bundle-'));
 afterAll(() => rmSync(outDir, { recursive: true, force: true }));
 
 /** Packages (and our own files) that only a flag may bring into a bundle. */
-const GUARDED: Record<keyof BundleFlags, { packages: readonly string[]; sources?: readonly string[] }> = {
+const GUARDED: Record<
+  keyof BundleFlags,
+  {
+    packages: readonly string[];
+    sources?: readonly string[];
+    /** Another flag whose own code also brings these packages (they are checked only when both are off). */
+    alsoWith?: keyof BundleFlags;
+  }
+> = {
   QTV_BUNDLE_CERTIFICATES: {
     packages: ['@peculiar/x509', '@peculiar/asn1-schema', 'asn1js', 'tsyringe', 'reflect-metadata'],
     sources: ['functions/signing/certificates.ts'],
@@ -42,6 +51,17 @@ const GUARDED: Record<keyof BundleFlags, { packages: readonly string[]; sources?
     packages: [],
     sources: ['functions/qlik/oauth-client.ts', 'functions/runtime/oauth-wiring.ts', 'functions/http/sealing.ts'],
   },
+  QTV_BUNDLE_TENANCY: {
+    // The OAuth wiring's refresh grace store (cookie mode) is on DynamoDB too.
+    packages: ['@aws-sdk/client-dynamodb'],
+    alsoWith: 'QTV_BUNDLE_OAUTH',
+    sources: [
+      'functions/tenancy/store.ts',
+      'functions/tenancy/registry.ts',
+      'functions/tenancy/signers.ts',
+      'functions/tenancy/oauth.ts',
+    ],
+  },
 };
 
 /** The package or file of a guarded group that proves the flag's code is in (checked when the flag is on). */
@@ -52,6 +72,8 @@ const WITNESS: Record<keyof BundleFlags, (b: Breakdown) => boolean> = {
   QTV_BUNDLE_TRACING: (b) => 'aws-xray-sdk-core' in b.packages,
   QTV_BUNDLE_OAUTH: (b) => (b.sources['functions/runtime/oauth-wiring.ts'] ?? 0) > 256,
   QTV_BUNDLE_PUBLIC_MATERIAL: (b) => (b.sources['functions/idp-config/public-material-source.ts'] ?? 0) > 0,
+  QTV_BUNDLE_TENANCY: (b) =>
+    '@aws-sdk/client-dynamodb' in b.packages && (b.sources['functions/tenancy/store.ts'] ?? 0) > 256,
 };
 
 interface Case {
@@ -118,6 +140,7 @@ describe('Bundles: every function of every configuration in config/', () => {
     expect(labels.some((l) => l.startsWith('KeyRotation'))).toBe(true);
     expect(labels.some((l) => l.startsWith('QlikAccessToken'))).toBe(true);
     expect(labels.some((l) => l.includes('kms'))).toBe(true);
+    expect(labels.some((l) => l.startsWith('QlikJwt') && l.includes('tenancy'))).toBe(true);
   });
 
   it.each([...cases.values()].map((c) => [c.label, c.seenIn.join('; '), c] as const))(
@@ -133,10 +156,11 @@ describe('Bundles: every function of every configuration in config/', () => {
           expect(WITNESS[flag](bundle), `${flag} is on, so its code is expected in the bundle`).toBe(true);
           continue;
         }
-        expect(
-          present.filter((name) => guarded.packages.includes(name)),
-          `${flag} is off: no such package`,
-        ).toEqual([]);
+        if (guarded.alsoWith === undefined || !c.flags[guarded.alsoWith])
+          expect(
+            present.filter((name) => guarded.packages.includes(name)),
+            `${flag} is off: no such package`,
+          ).toEqual([]);
         expect(
           Object.entries(bundle.sources)
             // A few bytes may stay: top-level constants esbuild cannot prove unused (e.g. `Buffer.from(...)`).
@@ -167,6 +191,27 @@ describe('Bundles: every function of every configuration in config/', () => {
     });
     expect(child.status).not.toBe(0);
     expect(child.stderr).toContain('This function was bundled without the KMS');
+    expect(child.stderr).toContain('deploy again');
+  });
+
+  it('a POST /qlik/jwt bundle built without multi-tenant mode refuses a tenancy configuration at cold start', async () => {
+    // Built for single-tenant example.json, then given the multi-tenant example (someone edited QTV_CONFIG):
+    // serving it would sign every tenant's tokens with the shared key under the deployment's issuer.
+    const [, config] = configs.find(([name]) => name === 'example.json')!;
+    const [, multiTenant] = configs.find(([name]) => name === 'example-multi-tenant.json')!;
+    const route = routesFor(config).find((r) => r.id === 'QlikJwt')!;
+    const flags = bundleFlagsFor(route, config);
+    expect(flags.QTV_BUNDLE_TENANCY).toBe(false);
+    const out = join(outDir, 'tenancy-mismatch', 'index.mjs');
+    await bundleLambda(route.entry, out, false, bundleDefines(flags));
+    const { deployment: _deployment, ...runtimeConfig } = multiTenant;
+    const child = spawnSync(process.execPath, ['-e', `await import(${JSON.stringify(pathToFileURL(out).href)})`], {
+      env: { QTV_CONFIG: JSON.stringify(runtimeConfig), AWS_REGION: 'eu-west-1' },
+      encoding: 'utf8',
+      input: '',
+    });
+    expect(child.status).not.toBe(0);
+    expect(child.stderr).toContain('This function was bundled without multi-tenant mode');
     expect(child.stderr).toContain('deploy again');
   });
 

@@ -23,12 +23,17 @@ function grantsOf(template: Template, routeId: string): string[] {
   for (const statement of statements) {
     const actions = ([] as string[]).concat(statement.Action as string | string[]);
     if (actions.some((a) => a.startsWith('logs:') || a.startsWith('xray:'))) continue;
-    const resource = JSON.stringify(statement.Resource);
-    const secret = resource.match(/secret:([^"*?]+)-(?:\?{6}|[A-Za-z0-9]{6})"/);
-    const logical = resource.match(/"([A-Za-z]+?)[0-9A-F]{8}"/);
-    const label = secret ? `secret:${secret[1]}` : logical ? logical[1] : resource;
-    const condition = statement.Condition === undefined ? '' : ' (conditional)';
-    for (const action of actions) out.push(`${action} ${label}${condition}`);
+    // @aws-cdk/aws-iam:minimizePolicies (cdk.json) merges statements with the same actions into one statement
+    // listing several resources: each resource is a grant of its own.
+    const resources = Array.isArray(statement.Resource) ? statement.Resource : [statement.Resource];
+    for (const one of resources) {
+      const resource = JSON.stringify(one);
+      const secret = resource.match(/secret:([^"*?]+)-(?:\?{6}|[A-Za-z0-9]{6})"/);
+      const logical = resource.match(/"([A-Za-z]+?)[0-9A-F]{8}"/);
+      const label = secret ? `secret:${secret[1]}` : logical ? logical[1] : resource;
+      const condition = statement.Condition === undefined ? '' : ' (conditional)';
+      for (const action of actions) out.push(`${action} ${label}${condition}`);
+    }
   }
   return out.sort();
 }
