@@ -127,6 +127,9 @@ export class KeyRotation extends Construct {
         sourceMap: true,
         // tsyringe (used by @peculiar/x509) calls require(); give the ESM bundle one.
         banner: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+        // Bundle everything, the AWS SDK included, as TokenFunction does: NodejsFunction otherwise leaves @aws-sdk/*
+        // to the runtime's copy, whose version we do not pin (the deploy rehearsal found this function importing it).
+        externalModules: [],
       },
     });
 
