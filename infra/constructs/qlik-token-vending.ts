@@ -1,0 +1,307 @@
+/**
+ * QlikTokenVending: the whole token vending service as one construct for your own CDK app. Its props are the
+ * configuration file's schema (functions/runtime/config.ts), validated when the construct is created with every
+ * problem listed at once; its public attributes let you add a custom domain, a WAF, alarms or outputs.
+ */
+import { Duration, Stack } from 'aws-cdk-lib';
+import type { HttpApi } from 'aws-cdk-lib/aws-apigatewayv2';
+import { type IGrantable, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { Key } from 'aws-cdk-lib/aws-kms';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import type { ITopic } from 'aws-cdk-lib/aws-sns';
+import { Construct } from 'constructs';
+import { ConfigError } from '../../functions/errors.js';
+import { type RouteDefinition, routesFor } from '../../functions/routes.js';
+import { type Config, type ConfigInput, parseConfig } from '../../functions/runtime/config.js';
+import { KeyRotation } from './key-rotation.js';
+import { Monitoring } from './monitoring.js';
+import { SigningKey } from './signing-key.js';
+import { TokenApi } from './token-api.js';
+import { TokenFunction } from './token-function.js';
+
+/** Lambda environment variables are capped at 4 KB in total; keep room for ARNs resolved at deploy time. */
+const MAX_CONFIG_ENV_BYTES = 3_500;
+
+/**
+ * Properties of {@link QlikTokenVending}: the same settings as a configuration file (config/example*.json, docs/config.md),
+ * typed by the one configuration schema. Defaults are the schema's.
+ */
+export interface QlikTokenVendingProps {
+  /**
+   * The Qlik side: `issuer` and `keyId` as configured on the tenant's JWT identity provider, `tenantHost`
+   * (needed by OAuth and rotation), and the token lifetime policy.
+   */
+  readonly qlik: ConfigInput['qlik'];
+  /**
+   * How the caller's verified claims become the Qlik identity (`sub`, `name`, `email`, `groups`): a provider
+   * preset (cognito, entra-id, okta, auth0, keycloak, onelogin, generic) and overrides.
+   * @default - the `generic` preset
+   */
+  readonly identity?: ConfigInput['identity'];
+  /**
+   * Where the signing key lives: `secrets-manager` (a secret name is created holding a placeholder, an ARN is
+   * imported) or `kms` (an `alias/...` is created as an RSA SIGN_VERIFY key, an ARN is imported).
+   */
+  readonly signing: ConfigInput['signing'];
+  /**
+   * The identity provider whose tokens callers present (issuer and audience for API Gateway's JWT authorizer).
+   * @default - a Cognito user pool created by the construct
+   */
+  readonly callerIdp?: ConfigInput['callerIdp'];
+  /**
+   * Browser origins allowed to call the API (CORS).
+   * @default - none
+   */
+  readonly cors?: ConfigInput['cors'];
+  /**
+   * API Gateway throttling (steady requests per second and burst).
+   * @default - 50 per second, burst 100
+   */
+  readonly throttling?: ConfigInput['throttling'];
+  /**
+   * Scheduled rotation of a Secrets Manager signing key, with the Qlik IdP switch (docs/rotation.md).
+   * @default - off
+   */
+  readonly rotation?: ConfigInput['rotation'];
+  /**
+   * The OAuth proxy in front of Qlik's /oauth/* (login, callback, code exchange, refresh, revoke) and, with
+   * `impersonation.enabled`, `POST /qlik/access-token` (docs/oauth.md).
+   * @default - no OAuth routes
+   */
+  readonly oauth?: ConfigInput['oauth'];
+  /**
+   * Synth-time settings: Lambda memory, timeout and concurrency, log retention, KMS key spec, secret encryption,
+   * custom domain and alarm thresholds.
+   * @default - 512 MB, 10 s, 30 days of logs, RSA_2048, AWS-managed secret encryption, no custom domain
+   */
+  readonly deployment?: ConfigInput['deployment'];
+}
+
+/** Construction options that are not configuration (tests). */
+export interface QlikTokenVendingOptions {
+  /**
+   * The routes to serve.
+   * @default the routes of functions/routes.ts that the configuration enables (OAuth routes need `oauth`)
+   */
+  readonly routes?: readonly RouteDefinition[];
+}
+
+/** What a configuration asks of a deployment that the schema alone cannot check. */
+function deploymentProblems(config: Config): string[] {
+  const problems: string[] = [];
+  if (config.signing.backend === 'file')
+    problems.push(
+      'signing.backend "file" works only with the local dev server; to deploy, use "secrets-manager" (secretId) or "kms" (keyId)',
+    );
+  if (
+    config.signing.backend === 'kms' &&
+    !config.signing.keyId.startsWith('arn:') &&
+    !config.signing.keyId.startsWith('alias/')
+  )
+    problems.push(
+      `signing.keyId: a KMS key the stack creates needs an alias such as "alias/qlik-token-vending", got "${config.signing.keyId}"; to use an existing key, give its ARN`,
+    );
+  if (config.deployment.secretKmsKeyArn !== undefined && config.signing.backend !== 'secrets-manager')
+    problems.push('deployment.secretKmsKeyArn applies only to signing.backend "secrets-manager"; remove it');
+  const assertion = config.oauth?.clientAssertion;
+  if (assertion?.backend === 'kms' && !assertion.keyId.startsWith('arn:aws'))
+    problems.push(
+      'oauth.clientAssertion.keyId: give the KMS key ARN in a deployed configuration, so the functions can be granted kms:Sign on exactly that key',
+    );
+  return problems;
+}
+
+/**
+ * The Qlik token vending service: signing key, HTTP API with a JWT authorizer, one Lambda function per route
+ * (POST /qlik/jwt, GET /qlik/idp-config, the OAuth proxy routes when `oauth` is set), key rotation when
+ * `rotation.enabled`, and monitoring (alarms on an encrypted SNS topic, a dashboard).
+ *
+ * @example
+ * import { App, Stack } from 'aws-cdk-lib';
+ * import { QlikTokenVending } from 'qlik-token-vending';
+ *
+ * const app = new App();
+ * const stack = new Stack(app, 'Analytics');
+ * const vending = new QlikTokenVending(stack, 'QlikTokens', {
+ *   qlik: { tenantHost: 'example.eu.qlikcloud.com', issuer: 'https://tokens.example.com', keyId: 'qtv-1' },
+ *   identity: { preset: 'okta' },
+ *   signing: { backend: 'secrets-manager', secretId: 'analytics/qlik-signing-key' },
+ *   callerIdp: { issuer: 'https://example.okta.com/oauth2/default', audience: ['api://analytics'] },
+ *   cors: { allowedOrigins: ['https://app.example.com'] },
+ * });
+ * // vending.httpApi, vending.functions, vending.signingKey, vending.alarmTopic are yours to extend.
+ */
+export class QlikTokenVending extends Construct {
+  /** The validated configuration, defaults applied. */
+  public readonly config: Config;
+  /** The HTTP API (API Gateway v2): add a domain, a WAF in front of CloudFront, routes of your own. */
+  public readonly httpApi: HttpApi;
+  /** The API construct: stage, authorizer, access logs, the optional Cognito pool and domain, `url`. */
+  public readonly api: TokenApi;
+  /** The URL of the API (the custom domain when one is set). */
+  public readonly url: string;
+  /** The Lambda function of each route, by route ID (`QlikJwt`, `IdpConfig`, `OAuthLogin`, ...). */
+  public readonly functions: Readonly<Record<string, IFunction>>;
+  /** The route functions with their roles and log groups, by route ID. */
+  public readonly tokenFunctions: Readonly<Record<string, TokenFunction>>;
+  /** The signing key: `secret` (Secrets Manager) or `key` (KMS), and `bind()` to grant another function. */
+  public readonly signingKey: SigningKey;
+  /** The SNS topic every alarm notifies (KMS-encrypted): subscribe your pager. */
+  public readonly alarmTopic: ITopic;
+  /** Alarms, topic and dashboard. */
+  public readonly monitoring: Monitoring;
+  /** The signing key rotation (function and schedule), when `rotation.enabled`. */
+  public readonly keyRotation: KeyRotation | undefined;
+  /**
+   * The configuration every function reads from `QTV_CONFIG`: the validated config without `deployment`,
+   * the key reference replaced by the key's ARN. Functions you add with {@link TokenFunction} take it too.
+   */
+  public readonly functionConfigJson: string;
+
+  /**
+   * @throws ConfigError listing every problem of `props` at once (the same messages as for a configuration file).
+   */
+  constructor(scope: Construct, id: string, props: QlikTokenVendingProps, options: QlikTokenVendingOptions = {}) {
+    super(scope, id);
+    const config = parseConfig(props, `QlikTokenVending ${this.node.path}`);
+    const problems = deploymentProblems(config);
+    if (problems.length > 0) throw new ConfigError(problems, `QlikTokenVending ${this.node.path}`);
+    this.config = config;
+    const deployment = config.deployment;
+    const signing = config.signing as Exclude<Config['signing'], { backend: 'file' }>;
+    const retention = deployment.logRetentionDays as RetentionDays;
+
+    this.signingKey = new SigningKey(this, 'SigningKey', {
+      backend: signing.backend,
+      keyReference: signing.backend === 'kms' ? signing.keyId : signing.secretId,
+      kmsKeySpec: deployment.kmsKeySpec,
+      customerManagedEncryption: deployment.secretEncryption === 'customer-managed',
+      ...(deployment.secretKmsKeyArn !== undefined ? { importedSecretKmsKeyArn: deployment.secretKmsKeyArn } : {}),
+      rotated: config.rotation.enabled,
+    });
+
+    this.api = new TokenApi(this, 'Api', {
+      ...(config.callerIdp !== undefined ? { callerIdp: config.callerIdp } : {}),
+      allowedOrigins: config.cors.allowedOrigins,
+      rateLimit: config.throttling.rateLimit,
+      burstLimit: config.throttling.burstLimit,
+      accessLogRetention: retention,
+      ...(deployment.customDomain !== undefined ? { customDomain: deployment.customDomain } : {}),
+    });
+    this.httpApi = this.api.httpApi;
+    this.url = this.api.url;
+
+    this.functionConfigJson = this.buildFunctionConfigJson(config, this.signingKey.arn);
+    const tokenFunctions: Record<string, TokenFunction> = {};
+    const grantOAuthClient = oauthClientGrants(this, config);
+    for (const route of options.routes ?? routesFor(config)) {
+      const fn = new TokenFunction(this, route.id, {
+        entry: route.entry,
+        configJson: this.functionConfigJson,
+        logRetention: retention,
+        memorySize: deployment.lambda.memoryMb,
+        timeout: Duration.seconds(deployment.lambda.timeoutSeconds),
+        ...(deployment.lambda.reservedConcurrency !== undefined
+          ? { reservedConcurrentExecutions: deployment.lambda.reservedConcurrency }
+          : {}),
+        description: `${route.method} ${route.path}`,
+      });
+      // Grants follow the route's declared needs (functions/routes.ts `uses`), nothing more.
+      for (const resource of route.uses ?? []) {
+        if (resource === 'signing-key') this.signingKey.bind(fn.function);
+        if (resource === 'oauth-client') grantOAuthClient(fn.function);
+      }
+      this.api.addFunctionRoute(route, fn.function);
+      tokenFunctions[route.id] = fn;
+    }
+    this.tokenFunctions = tokenFunctions;
+    this.functions = Object.fromEntries(Object.entries(tokenFunctions).map(([routeId, fn]) => [routeId, fn.function]));
+
+    // Rotation of the key secret (docs/rotation.md). The config schema already refuses rotation.enabled with
+    // any backend but secrets-manager, so a secret exists here whenever rotation is on.
+    this.keyRotation =
+      config.rotation.enabled && this.signingKey.secret !== undefined
+        ? new KeyRotation(this, 'KeyRotation', {
+            secret: this.signingKey.secret,
+            config,
+            configJson: this.functionConfigJson,
+            logRetention: retention,
+          })
+        : undefined;
+
+    this.monitoring = new Monitoring(this, 'Monitoring', {
+      stage: this.api.stage,
+      functions: Object.entries(tokenFunctions).map(([routeId, fn]) => ({
+        id: routeId,
+        function: fn.function,
+        logGroup: fn.logGroup,
+      })),
+      fiveXxRatePercent: deployment.alarms.fiveXxRatePercent,
+      p99LatencyMs: deployment.alarms.p99LatencyMs,
+      ...(this.keyRotation !== undefined
+        ? { rotation: { function: this.keyRotation.function, logGroup: this.keyRotation.logGroup } }
+        : {}),
+      ...(deployment.alarms.email !== undefined ? { alarmEmail: deployment.alarms.email } : {}),
+    });
+    this.alarmTopic = this.monitoring.topic;
+  }
+
+  /** The configuration a function reads from QTV_CONFIG: the validated config, the key reference resolved. */
+  private buildFunctionConfigJson(config: Config, reference: string): string {
+    // deployment settings are synth-time only; the loader fills their defaults in the Lambda.
+    const { deployment: _deployment, ...runtimeConfig } = config;
+    const signing =
+      config.signing.backend === 'kms'
+        ? { ...config.signing, keyId: reference }
+        : { ...config.signing, secretId: reference };
+    const value = { ...runtimeConfig, signing };
+    // Estimate the resolved size with a long ARN in place of the token.
+    const estimate = JSON.stringify({ ...value, signing: { ...signing, secretId: 'x'.repeat(120), keyId: '' } });
+    if (Buffer.byteLength(estimate) > MAX_CONFIG_ENV_BYTES) {
+      throw new ConfigError(
+        [
+          `the configuration is about ${Buffer.byteLength(estimate)} bytes as JSON, and Lambda allows 4 KB of environment variables in total; shorten identity.groups.map or identity.overrides (at most ${MAX_CONFIG_ENV_BYTES} bytes)`,
+        ],
+        `QlikTokenVending ${this.node.path}`,
+      );
+    }
+    return Stack.of(this).toJsonString(value);
+  }
+}
+
+/**
+ * Read access to the OAuth proxy's secrets (client, sealing, impersonation and admin client secrets,
+ * a PEM assertion key) and Sign/GetPublicKey on a KMS client-assertion key, for the routes that use them.
+ * Secret IDs may be names or ARNs; a KMS assertion key is a key ARN (checked by deploymentProblems).
+ */
+function oauthClientGrants(scope: Construct, config: Config): (grantee: IGrantable) => void {
+  const oauth = config.oauth;
+  if (oauth === undefined) return () => {};
+  const ids = [
+    oauth.clientSecretId,
+    oauth.sealingSecretId,
+    oauth.impersonation.clientSecretId,
+    oauth.impersonation.adminClientSecretId,
+    oauth.clientAssertion?.backend === 'secrets-manager' ? oauth.clientAssertion.secretId : undefined,
+  ].filter((id): id is string => id !== undefined);
+  const secrets: ISecret[] = [...new Set(ids)].map((id, index) => {
+    const constructId = `OAuthSecret${index}`;
+    if (!id.startsWith('arn:')) return Secret.fromSecretNameV2(scope, constructId, id);
+    // A complete ARN ends in "-" and 6 random characters; anything else is a partial ARN.
+    return /-[A-Za-z0-9]{6}$/.test(id)
+      ? Secret.fromSecretCompleteArn(scope, constructId, id)
+      : Secret.fromSecretPartialArn(scope, constructId, id);
+  });
+  const assertion = oauth.clientAssertion;
+  const kmsKeyArn =
+    assertion?.backend === 'kms' ? Key.fromKeyArn(scope, 'OAuthAssertionKey', assertion.keyId).keyArn : undefined;
+  return (grantee) => {
+    for (const secret of secrets) secret.grantRead(grantee);
+    if (kmsKeyArn !== undefined)
+      grantee.grantPrincipal.addToPrincipalPolicy(
+        new PolicyStatement({ actions: ['kms:Sign', 'kms:GetPublicKey'], resources: [kmsKeyArn] }),
+      );
+  };
+}
