@@ -79,6 +79,18 @@ export interface QlikTokenVendingProps {
   readonly deployment?: ConfigInput['deployment'];
 }
 
+/**
+ * Compile-time guard: the props name every top-level section of the configuration schema and nothing else, so a
+ * section added to the schema cannot be forgotten here (tsc fails on this line).
+ */
+const propsMatchSchema: [
+  Exclude<keyof ConfigInput, keyof QlikTokenVendingProps>,
+  Exclude<keyof QlikTokenVendingProps, keyof ConfigInput>,
+] extends [never, never]
+  ? true
+  : never = true;
+void propsMatchSchema;
+
 /** Construction options that are not configuration (tests). */
 export interface QlikTokenVendingOptions {
   /**
