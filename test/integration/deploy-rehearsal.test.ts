@@ -82,6 +82,19 @@ async function vendAndVerify(r: Rehearsal, claims: Record<string, string>, expec
   expect(payload).toMatchObject({ iss: ISSUER, sub: expectedSub });
 }
 
+/** Powertools log lines at ERROR level, per function (a happy path logs none). */
+function errorLogs(r: Rehearsal): Record<string, string[]> {
+  const found: Record<string, string[]> = {};
+  for (const [description, fn] of r.functions) {
+    const lines = fn
+      .output()
+      .split('\n')
+      .filter((line) => line.includes('"level":"ERROR"'));
+    if (lines.length > 0) found[description] = lines;
+  }
+  return found;
+}
+
 /** Starts a rehearsal and stops it after the describe block. */
 function rehearsal(make: () => Promise<RehearsalOptions>) {
   const holder: { r?: Rehearsal } = {};
@@ -106,6 +119,7 @@ describe('Deploy rehearsal: config/example.json (secrets-manager, customer-manag
   it('every function answers its happy path with its own role under IAM enforcement', async () => {
     await vendAndVerify(r(), oktaClaims, oktaClaims.sub);
     expect(r().unexercised()).toEqual([]);
+    expect(errorLogs(r())).toEqual({});
   });
 });
 
@@ -136,6 +150,7 @@ describe('Deploy rehearsal: a needed action removed from a role', () => {
     expect(vend.statusCode).toBeGreaterThanOrEqual(500);
     expect(body(vend).code).toMatch(/^SIGNING_KEY_/);
     expect(idp.statusCode).toBe(200);
+    expect(Object.keys(errorLogs(r()))).toEqual(['POST /qlik/jwt']);
   });
 });
 
@@ -150,6 +165,7 @@ describe('Deploy rehearsal: config/example-kms.json (KMS key created with an ali
       '5f0e-object-id',
     );
     expect(r().unexercised()).toEqual([]);
+    expect(errorLogs(r())).toEqual({});
   });
 });
 
@@ -275,6 +291,7 @@ describe('Deploy rehearsal: config/example-oauth.json (OAuth proxy, impersonatio
     expect(await usersMe(String(body(impersonated).accessToken))).toMatchObject({ subject: oktaClaims.sub });
 
     expect(r().unexercised()).toEqual([]);
+    expect(errorLogs(r())).toEqual({});
   });
 });
 
@@ -355,5 +372,6 @@ describe('Deploy rehearsal: config/example-rotation.json (register mode against 
     // The new key's IdP was registered at the tenant through the admin client, beside the initial one.
     expect(tenant.identityProviders.list().map((idp) => idp.options.staticKeys[0]?.kid)).toContain(current.kid);
     expect(r().unexercised()).toEqual([]);
+    expect(errorLogs(r())).toEqual({});
   });
 });
