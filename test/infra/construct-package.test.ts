@@ -44,9 +44,10 @@ function consumerEnv(): NodeJS.ProcessEnv {
 
 beforeAll(() => {
   // Pack: prepack runs `npm run build` (build:construct and every other build:* script).
-  const packed = run('npm', ['pack', '--json', '--pack-destination', work], PROJECT_ROOT);
-  const [info] = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as [{ filename: string }];
-  tarball = join(work, info.filename);
+  run('npm', ['pack', '--pack-destination', work], PROJECT_ROOT);
+  const packed = readdirSync(work).filter((f) => f.endsWith('.tgz'));
+  expect(packed).toHaveLength(1);
+  tarball = join(work, packed[0]!);
   // Install as a consumer would, outside the repository, from npm's cache.
   mkdirSync(consumer);
   writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
