@@ -16,6 +16,7 @@ import type { Sealer } from '../http/sealing.js';
 import type { QlikOAuthClient, TokenSet } from '../qlik/oauth-client.js';
 import type { Clock } from '../runtime/clock.js';
 import type { OAuthConfig } from '../runtime/config.js';
+import { graceKey, type RefreshGrace } from './refresh-grace.js';
 
 /** The login state could not be verified (missing, expired, tampered, other browser) (400). */
 export class OAuthStateError extends OAuthProtocolError {
@@ -45,6 +46,10 @@ export interface OAuthCoreDeps {
   readonly client: QlikOAuthClient;
   readonly sealer: Sealer;
   readonly clock: Clock;
+  /** Cookie mode: parallel refreshes of one session share one upstream refresh (./refresh-grace.ts). */
+  readonly grace?: RefreshGrace;
+  /** Where store faults are reported (never a token). */
+  readonly logger?: { warn(message: string, extra: Record<string, unknown>): void };
 }
 
 /** Tokens as the proxy answers them (JSON mode); `refreshToken` never appears in cookie mode. */
@@ -321,15 +326,135 @@ export async function refreshTokens(
   if (input.refresh_token !== undefined)
     throw new InvalidRequestError('In cookie mode the refresh token stays in the session cookie; send no body.');
   const session = openSession(sessionCookieValue, deps);
-  if (session.r === undefined) throw new OAuthSessionMissingError('The session holds no refresh token; sign in again.');
+  const refreshToken = session.r;
+  if (refreshToken === undefined)
+    throw new OAuthSessionMissingError('The session holds no refresh token; sign in again.');
+  const tokens = await sharedRefresh(refreshToken, deps);
+  return { body: tokenResponse(tokens, deps.clock.nowMs(), false), cookies: [sessionCookie(tokens, session, deps)] };
+}
+
+/** One upstream refresh; Qlik's refusal of the refresh token (a dead grant) becomes a dead session. */
+async function refreshOnce(refreshToken: string, deps: OAuthCoreDeps): Promise<TokenSet> {
   try {
-    const tokens = await deps.client.refresh(session.r);
-    return { body: tokenResponse(tokens, deps.clock.nowMs(), false), cookies: [sessionCookie(tokens, session, deps)] };
+    return await deps.client.refresh(refreshToken);
   } catch (error) {
     if (error instanceof OAuthProtocolError && error.oauthError === 'invalid_grant')
       throw new OAuthSessionExpiredError();
     throw error;
   }
+}
+
+/** The tokens a claimed refresh shares with the requests that wait for it (sealed in the store). */
+const sealedGraceSchema = z.strictObject({
+  a: z.string(),
+  t: z.string(),
+  e: z.number(),
+  r: z.string().optional(),
+  s: z.string().optional(),
+});
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Refreshes through the grace window (./refresh-grace.ts): the request that claims the refresh token calls
+ * Qlik and shares the result; the others wait for it and answer with the same tokens, so a refresh token
+ * reaches Qlik once however many requests carry it. A store fault falls back to a direct refresh: no worse
+ * than having no store, and the user is not locked out by the store.
+ */
+async function sharedRefresh(refreshToken: string, deps: OAuthCoreDeps): Promise<TokenSet> {
+  const grace = deps.grace;
+  if (grace === undefined) return refreshOnce(refreshToken, deps);
+  const { store, settings } = grace;
+  const key = graceKey(refreshToken);
+  const windowMs = settings.windowSeconds * 1000;
+  // Waiting is measured in real elapsed time (a test's fixed clock must not make it endless).
+  const waitUntil = performance.now() + settings.waitMs;
+  for (;;) {
+    const nowMs = deps.clock.nowMs();
+    let claimed: boolean;
+    try {
+      claimed = await store.claim(key, nowMs, nowMs + settings.leaseMs, nowMs + Math.max(settings.leaseMs, windowMs));
+    } catch (error) {
+      deps.logger?.warn('refresh grace store unavailable; refreshing without it', {
+        store: store.description,
+        errorName: (error as Error).name,
+      });
+      return refreshOnce(refreshToken, deps);
+    }
+    if (claimed) return claimedRefresh(refreshToken, key, deps, grace);
+    const record = await store.read(key, deps.clock.nowMs());
+    if (record?.state === 'done') {
+      const opened = sealedGraceSchema.safeParse(deps.sealer.open('oauth-refresh-grace', record.sealed));
+      if (opened.success) {
+        // A logout since (revokeTokens marks the refresh token it revoked as dead): never hand out its tokens.
+        if (opened.data.r !== undefined && opened.data.r !== refreshToken) {
+          const successor = await store.read(graceKey(opened.data.r), deps.clock.nowMs());
+          if (successor?.state === 'dead') throw new OAuthSessionExpiredError();
+        }
+        return {
+          accessToken: opened.data.a,
+          tokenType: opened.data.t,
+          expiresAtMs: opened.data.e,
+          ...(opened.data.r !== undefined ? { refreshToken: opened.data.r } : {}),
+          ...(opened.data.s !== undefined ? { scope: opened.data.s } : {}),
+        };
+      }
+    }
+    if (record?.state === 'dead') throw new OAuthSessionExpiredError();
+    if (performance.now() >= waitUntil)
+      throw new TokenVendingError(
+        'UPSTREAM_TIMEOUT',
+        504,
+        'Another refresh of this session is still running at Qlik; retry in a moment.',
+        { retryAfterSeconds: 1 },
+      );
+    // Pending (another request is at Qlik), or released after an upstream fault: look again shortly.
+    await sleep(settings.pollMs ?? 50);
+  }
+}
+
+/** The request that won the claim: refresh at Qlik, then share the outcome for the grace window. */
+async function claimedRefresh(
+  refreshToken: string,
+  key: string,
+  deps: OAuthCoreDeps,
+  grace: RefreshGrace,
+): Promise<TokenSet> {
+  const { store, settings } = grace;
+  let tokens: TokenSet;
+  try {
+    tokens = await refreshOnce(refreshToken, deps);
+  } catch (error) {
+    // A dead grant stays dead for everyone; an upstream fault frees the claim so a retry can try again.
+    const settle =
+      error instanceof OAuthSessionExpiredError
+        ? store.settle(key, { state: 'dead' }, deps.clock.nowMs() + settings.windowSeconds * 1000)
+        : store.release(key);
+    await settle.catch((storeError: unknown) =>
+      deps.logger?.warn('refresh grace store could not record a failed refresh', {
+        store: store.description,
+        errorName: (storeError as Error).name,
+      }),
+    );
+    throw error;
+  }
+  const sealed = deps.sealer.seal('oauth-refresh-grace', {
+    a: tokens.accessToken,
+    t: tokens.tokenType,
+    e: tokens.expiresAtMs,
+    ...(tokens.refreshToken !== undefined ? { r: tokens.refreshToken } : {}),
+    ...(tokens.scope !== undefined ? { s: tokens.scope } : {}),
+  });
+  try {
+    await store.settle(key, { state: 'done', sealed }, deps.clock.nowMs() + settings.windowSeconds * 1000);
+  } catch (error) {
+    // This request still gets its tokens; waiters take over after the lease (and may meet reuse detection).
+    deps.logger?.warn('refresh grace store could not share a refresh', {
+      store: store.description,
+      errorName: (error as Error).name,
+    });
+  }
+  return tokens;
 }
 
 /** Cookie mode: Qlik refused the session's refresh token (expired or revoked) (401; the cookie is cleared). */
@@ -372,5 +497,23 @@ export async function revokeTokens(
   }
   if (session.r !== undefined) await deps.client.revoke(session.r, 'refresh_token');
   await deps.client.revoke(session.a, 'access_token');
+  if (session.r !== undefined) await markLoggedOut(session.r, deps);
   return { body: undefined, cookies: [clear] };
+}
+
+/**
+ * Records a revoked refresh token as dead in the grace store, for the grace window: an older cookie whose
+ * refresh was shared within the window would otherwise still be answered with the (now revoked) tokens, and a
+ * parallel refresh of this cookie gets 401 at once. A store fault does not fail the logout.
+ */
+async function markLoggedOut(refreshToken: string, deps: OAuthCoreDeps): Promise<void> {
+  const grace = deps.grace;
+  if (grace === undefined) return;
+  const expiresAtMs = deps.clock.nowMs() + Math.max(grace.settings.windowSeconds * 1000, grace.settings.leaseMs);
+  await grace.store.settle(graceKey(refreshToken), { state: 'dead' }, expiresAtMs).catch((error: unknown) =>
+    deps.logger?.warn('refresh grace store could not record a logout', {
+      store: grace.store.description,
+      errorName: (error as Error).name,
+    }),
+  );
 }

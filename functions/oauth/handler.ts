@@ -38,6 +38,8 @@ async function coreDeps(runtime: Runtime): Promise<OAuthCoreDeps> {
     client: oauth.client,
     sealer: await oauth.sealer(),
     clock: runtime.clock,
+    grace: oauth.grace,
+    logger: runtime.logger,
   };
 }
 

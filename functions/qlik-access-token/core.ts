@@ -8,15 +8,24 @@
  * requests for one user share one upstream call. The cache key is the subject alone, so one user's
  * token can never be served to another.
  *
- * Qlik refuses to impersonate a user that does not exist. With `provisionUsers`, a refused grant
- * (`invalid_grant`) makes the proxy look the user up with its admin client and create it, then try once
- * more; looking up first on every request would cost an admin call per token.
+ * Qlik refuses to impersonate a user that does not exist ("Users must exist in the tenant prior to
+ * requesting an impersonation token", https://qlik.dev/changelog/84-oauth-m2m-impersonation), but does not
+ * document the error it answers with (qlik-auth.md, "Documented vs. guessed"). So the decision never reads
+ * the error's shape: when the grant fails with any 4xx that is not an explicit client-authentication refusal,
+ * and an admin client is configured, the proxy looks the user up with Qlik's documented users filter
+ * (`subject eq "…"`, https://qlik.dev/apis/rest/users). Missing: created (with `provisionUsers`) and the grant
+ * tried once more, or refused as not mappable. Present: the original error stands. Looking up first on every
+ * request would cost an admin call per token.
+ *
+ * `Cache-Control: no-cache` on the request (what the frontend snippet sends when `getAccessToken` is called
+ * again while its last token should still be alive: qlik-embed and @qlik/api do that after a 401) skips the
+ * cache and replaces its entry, so a revoked token is never served on that retry.
  */
 
 import { IdentityNotMappableError, OAuthProtocolError } from '../errors.js';
 import { type CallerClaims, mapCallerIdentity, type ResolvedIdentityMapping } from '../identity/mapping.js';
 import type { QlikIdentity } from '../qlik/claims.js';
-import type { UpstreamLogger } from '../qlik/oauth-client.js';
+import { isExplicitClientRefusal, type UpstreamLogger } from '../qlik/oauth-client.js';
 import type { Clock } from '../runtime/clock.js';
 import type { CachedAccessToken, OAuthRuntime } from '../runtime/oauth-wiring.js';
 
@@ -49,32 +58,57 @@ async function adminToken(deps: AccessTokenDeps): Promise<string> {
   return tokens.accessToken;
 }
 
-/** Creates the Qlik user for `identity` unless it exists (Qlik's reference backend does the same). */
-async function provisionUser(identity: QlikIdentity, deps: AccessTokenDeps): Promise<void> {
-  const admin = deps.oauth.adminClient!;
-  const token = await adminToken(deps);
-  const existing = await admin.findUserBySubject(token, identity.sub);
-  if (existing !== undefined) return;
-  const outcome = await admin.createUser(token, { subject: identity.sub, name: identity.name, email: identity.email });
-  deps.logger.info('qlik user provisioned', { outcome });
+/**
+ * True when a refused impersonation may mean "no such user": any 4xx from Qlik, unless the body said RFC 6749
+ * `invalid_client` outright. Qlik's documented 401 covers bad client credentials and an invalid login alike.
+ */
+function mayBeUnknownUser(error: unknown): error is OAuthProtocolError {
+  if (!(error instanceof OAuthProtocolError) || isExplicitClientRefusal(error)) return false;
+  const status = error.upstreamStatus;
+  return status !== undefined && status >= 400 && status < 500;
 }
 
+const NOT_MAPPABLE =
+  'Qlik has no user with your mapped subject, so it cannot be impersonated; an administrator must create the user (or enable oauth.impersonation.provisionUsers).';
+
 async function impersonate(identity: QlikIdentity, deps: AccessTokenDeps): Promise<CachedAccessToken> {
-  const { impersonationClient: client, config } = deps.oauth;
+  const { impersonationClient: client, adminClient, config } = deps.oauth;
   const scope = config.impersonation.scope;
+  const once = async () => {
+    const tokens = await client.impersonate(identity.sub, scope);
+    return { accessToken: tokens.accessToken, expiresAtMs: tokens.expiresAtMs };
+  };
   try {
-    const tokens = await client.impersonate(identity.sub, scope);
-    return { accessToken: tokens.accessToken, expiresAtMs: tokens.expiresAtMs };
+    return await once();
   } catch (error) {
-    if (!(error instanceof OAuthProtocolError) || error.oauthError !== 'invalid_grant') throw error;
-    if (!config.impersonation.provisionUsers)
-      throw new IdentityNotMappableError(
-        'Qlik has no user with your mapped subject, so it cannot be impersonated; an administrator must create the user (or enable oauth.impersonation.provisionUsers).',
-      );
-    await provisionUser(identity, deps);
-    const tokens = await client.impersonate(identity.sub, scope);
-    return { accessToken: tokens.accessToken, expiresAtMs: tokens.expiresAtMs };
+    if (!mayBeUnknownUser(error)) throw error;
+    if (adminClient === undefined) {
+      // No way to look the user up: only an RFC `invalid_grant` (a non-Qlik server) names the user.
+      if (error.oauthError === 'invalid_grant') throw new IdentityNotMappableError(NOT_MAPPABLE);
+      throw error;
+    }
+    const token = await adminToken(deps);
+    const existing = await adminClient.findUserBySubject(token, identity.sub);
+    // The user exists: the refusal was about something else (client, scope, a disabled user); keep it.
+    if (existing !== undefined) throw error;
+    if (!config.impersonation.provisionUsers) throw new IdentityNotMappableError(NOT_MAPPABLE);
+    const outcome = await adminClient.createUser(token, {
+      subject: identity.sub,
+      name: identity.name,
+      email: identity.email,
+    });
+    deps.logger.info('qlik user provisioned', { outcome, refusedWith: error.upstreamStatus });
+    return once();
   }
+}
+
+/** Options of one {@link vendAccessToken} call. */
+export interface VendOptions {
+  /**
+   * The caller sent `Cache-Control: no-cache`: never answer from the cache, and replace its entry. Such a call
+   * does not join a request already in flight either (that one may have started before the caller saw a 401).
+   */
+  readonly noCache?: boolean;
 }
 
 /**
@@ -82,17 +116,24 @@ async function impersonate(identity: QlikIdentity, deps: AccessTokenDeps): Promi
  * `renewBeforeExpirySeconds` left.
  * @throws IdentityNotMappableError, OAuthProtocolError, Upstream*Error
  */
-export async function vendAccessToken(caller: CallerClaims, deps: AccessTokenDeps): Promise<AccessTokenResult> {
+export async function vendAccessToken(
+  caller: CallerClaims,
+  deps: AccessTokenDeps,
+  options: VendOptions = {},
+): Promise<AccessTokenResult> {
   const identity = mapCallerIdentity(caller, deps.identity, deps.warn);
   const { oauth, clock } = deps;
   const marginMs = oauth.config.impersonation.renewBeforeExpirySeconds * 1000;
   const key = identity.sub;
-  let token = oauth.accessTokens.get(key);
+  let token = options.noCache ? undefined : oauth.accessTokens.get(key);
   if (token === undefined || clock.nowMs() >= token.expiresAtMs - marginMs) {
-    let pending = oauth.inFlight.get(key);
+    let pending = options.noCache ? undefined : oauth.inFlight.get(key);
     if (pending === undefined) {
-      pending = impersonate(identity, deps).finally(() => oauth.inFlight.delete(key));
-      oauth.inFlight.set(key, pending);
+      const started: Promise<CachedAccessToken> = impersonate(identity, deps).finally(() => {
+        if (oauth.inFlight.get(key) === started) oauth.inFlight.delete(key);
+      });
+      pending = started;
+      oauth.inFlight.set(key, started);
     }
     token = await pending;
     // A token that would already be due for renewal is served once but not cached.

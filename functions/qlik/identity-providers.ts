@@ -10,7 +10,17 @@ import { QlikOAuthClient, type UpstreamLogger, upstreamErrorSummary } from './oa
 /** Identity providers this service manages are recognised by this description prefix. */
 export const MANAGED_IDP_DESCRIPTION_PREFIX = 'qlik-token-vending key ';
 
-/** The Qlik REST API body for a JWT IdP (qlik-auth.md): certificate on one line, no stray breaks. */
+/**
+ * A PEM on one line: the BEGIN line, the base64 body and the END line joined with single spaces. Qlik's
+ * automation example "identity-provider-create" says the pem "must be on a single line"; the console asks
+ * for it "with no stray line breaks". PEM parsers (RFC 7468 §2) accept whitespace between the parts.
+ */
+export function pemOnOneLine(pem: string): string {
+  // Every run of whitespace (line breaks included) becomes one space; the labels keep their inner spaces.
+  return pem.trim().split(/\s+/).join(' ');
+}
+
+/** The Qlik REST API body for a JWT IdP (qlik-auth.md): the PEM on one line ({@link pemOnOneLine}). */
 export function identityProviderRequestBody(idp: {
   kid: string;
   issuer: string;
@@ -30,7 +40,7 @@ export function identityProviderRequestBody(idp: {
     options: {
       jwtLoginEnabled: true,
       issuer: idp.issuer,
-      staticKeys: [{ kid: idp.kid, pem: idp.certificate.trim() }],
+      staticKeys: [{ kid: idp.kid, pem: pemOnOneLine(idp.certificate) }],
     },
   };
 }

@@ -11,8 +11,16 @@
  * - A client may hold up to 5 secrets at once (rotation); on `invalid_client` the next one is tried. Client
  *   authentication happens before the grant is processed (RFC 6749 §3.2.1, §5.2), so trying the next
  *   secret never consumes an authorization code twice.
- * - Responses: `access_token` (opaque: never parsed), `token_type`, `expires_at` (ISO) and/or `expires_in`,
- *   `scope`, `refresh_token`. Errors: RFC 6749 §5.2 `{error}` or Qlik's `{"errors":[{code,title,detail,status}]}`.
+ * - Responses: `access_token` (opaque: never parsed), `token_type`, `expires_at` (ISO; `expires_in` is not
+ *   documented by Qlik, read only as a fallback), `scope`, `refresh_token`.
+ * - Errors (https://qlik.dev/apis/rest/oauth, "Documented vs. guessed" in qlik-auth.md): Qlik documents only
+ *   `{"errors":[{code,title,detail,status}]}` with its own codes, and only the status carries meaning:
+ *   401 = invalid login, a code or refresh token used, deleted or expired, or bad client credentials;
+ *   403 = user disabled or token limit reached. No decision here depends on an RFC 6749 `error` member: when
+ *   one is present (another authorization server, or a future Qlik) it is honoured, never required. A 401 to
+ *   a grant that consumes a one-time value (code, refresh token) is read as a dead grant (`invalid_grant`),
+ *   because bad client credentials were already ruled out by trying every configured credential; a 401 to
+ *   any other grant is read as refused client credentials.
  *
  * Upstream handling: every call has a timeout (AbortSignal.timeout). Only safe calls are retried:
  * a network error or 5xx on a request that consumes nothing (client_credentials, impersonation, revoke,
@@ -194,17 +202,36 @@ const DESCRIPTION_OF: Record<string, string> = {
   temporarily_unavailable: 'Qlik is temporarily unavailable.',
 };
 
-/** Reads the OAuth error code from an RFC 6749 body or Qlik's `errors[]` body. */
-export function oauthErrorCode(status: number, body: unknown): string {
+/** The RFC 6749 `error` member of a body, when one is there and known (Qlik documents none). */
+function explicitOAuthError(body: unknown): string | undefined {
   const record = typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
   const direct = typeof record.error === 'string' ? record.error.toLowerCase() : undefined;
-  if (direct !== undefined && OAUTH_ERROR_CODES.has(direct)) return direct;
-  const first = Array.isArray(record.errors) ? (record.errors[0] as Record<string, unknown> | undefined) : undefined;
-  const nested = typeof first?.code === 'string' ? first.code.toLowerCase() : undefined;
-  if (nested !== undefined && OAUTH_ERROR_CODES.has(nested)) return nested;
-  if (status === 401) return 'invalid_client';
+  return direct !== undefined && OAUTH_ERROR_CODES.has(direct) ? direct : undefined;
+}
+
+/**
+ * Reads the OAuth error code of an error response. Qlik's documented shape carries no RFC code, so the
+ * status decides (see the top of this file); an RFC 6749 `error` member wins when present.
+ * @param consuming true for a grant that uses up a code or refresh token: its 401 means a dead grant.
+ */
+export function oauthErrorCode(status: number, body: unknown, consuming = false): string {
+  const direct = explicitOAuthError(body);
+  if (direct !== undefined) return direct;
+  if (status === 401) return consuming ? 'invalid_grant' : 'invalid_client';
   if (status === 403) return 'access_denied';
   return 'invalid_request';
+}
+
+/** Errors whose body said RFC 6749 `invalid_client` in so many words (client authentication, not the user). */
+const explicitClientRefusals = new WeakSet<OAuthProtocolError>();
+
+/**
+ * True only when the authorization server said, in an RFC 6749 `error` member, that client authentication
+ * failed. Qlik's documented shape cannot say so (its 401 covers bad credentials and an invalid login alike),
+ * so callers that must tell "client" from "user" (JIT provisioning) treat every other 4xx as possibly the user.
+ */
+export function isExplicitClientRefusal(error: unknown): boolean {
+  return error instanceof OAuthProtocolError && explicitClientRefusals.has(error);
 }
 
 /**
@@ -230,15 +257,17 @@ export function upstreamErrorSummary(body: unknown): string {
  * The typed error for an OAuth error response: the code passes on to callers; Qlik's status and
  * error summary stay on the error for operator tools; the upstream body never goes anywhere.
  */
-export function oauthErrorFrom(status: number, body: unknown): OAuthProtocolError {
-  const code = oauthErrorCode(status, body);
+export function oauthErrorFrom(status: number, body: unknown, consuming = false): OAuthProtocolError {
+  const code = oauthErrorCode(status, body, consuming);
   const ourStatus = STATUS_OF[code] ?? 400;
-  return new OAuthProtocolError(code, ourStatus, DESCRIPTION_OF[code] ?? 'Qlik refused the request.', {
+  const error = new OAuthProtocolError(code, ourStatus, DESCRIPTION_OF[code] ?? 'Qlik refused the request.', {
     ...(ourStatus >= 500 ? { code: 'UPSTREAM_ERROR' as const } : {}),
     ...(code === 'temporarily_unavailable' ? { retryAfterSeconds: 5 } : {}),
     upstreamStatus: status,
     upstreamSummary: upstreamErrorSummary(body),
   });
+  if (explicitOAuthError(body) === 'invalid_client') explicitClientRefusals.add(error);
+  return error;
 }
 
 /** Connection errors that prove the request never left this machine (safe to retry even when consuming). */
@@ -407,7 +436,17 @@ export class QlikOAuthClient {
       body: grant,
       consuming,
     });
-    if (response.status !== 200) throw oauthErrorFrom(response.status, response.body);
+    if (response.status !== 200) {
+      const error = oauthErrorFrom(response.status, response.body, consuming);
+      if (consuming && response.status === 401 && error.oauthError === 'invalid_grant')
+        // Every configured credential got the same 401: read as a dead code/refresh token (Qlik's 401 covers
+        // both). If every login or refresh fails this way, the client credentials are the likelier cause.
+        this.options.logger.warn('qlik answered 401 to a consuming grant; treated as a dead grant', {
+          operation,
+          upstream: error.upstreamSummary,
+        });
+      throw error;
+    }
     const tokens = TokenBodyShape.parse(response.body, this.options.clock.nowMs());
     if (tokens === undefined) throw new UpstreamError('Qlik answered the token request without an access token.');
     return tokens;
@@ -419,13 +458,16 @@ export class QlikOAuthClient {
     let last: UpstreamResponse | undefined;
     for (const [index, candidate] of candidates.entries()) {
       last = await this.send({ ...request, body: { ...request.body, ...candidate } });
+      // Qlik's 401 does not say whether the client or the grant was refused: try the next credential on any
+      // 401 that does not name another cause. Client authentication precedes the grant (RFC 6749 §3.2.1), so a
+      // refused credential never consumed a code or refresh token.
       const refusedClient = last.status === 401 && oauthErrorCode(last.status, last.body) === 'invalid_client';
       if (!refusedClient) {
         if (last.status < 400) this.options.authenticator.accepted?.(candidate);
         return last;
       }
       if (index < candidates.length - 1)
-        this.options.logger.warn('qlik refused a client credential; trying the next one', {
+        this.options.logger.warn('qlik answered 401 to a client credential; trying the next one', {
           operation: request.operation,
           candidate: index + 1,
           of: candidates.length,

@@ -342,6 +342,20 @@ export const oauthSchema = z.strictObject({
       renewBeforeExpirySeconds: 300,
       cacheMaxEntries: 1000,
     }),
+  /**
+   * Cookie mode: parallel refreshes of one session share one upstream refresh through a store shared by all
+   * containers (docs/oauth.md, "Parallel refreshes"). `tableName` is the DynamoDB table the stack creates;
+   * without it the store is in-process (the dev server; one container).
+   */
+  refreshGrace: z
+    .strictObject({
+      tableName: nonEmpty.optional(),
+      /** How long the result of a refresh is shared with requests that carry the old refresh token. */
+      windowSeconds: positiveInt.max(300).default(30),
+      /** How long a request waits for another request's refresh. */
+      waitMs: positiveInt.max(20_000).default(5000),
+    })
+    .default({ windowSeconds: 30, waitMs: 5000 }),
   /** Timeout of every call to Qlik, and how often a safe call is retried. */
   upstream: z
     .strictObject({

@@ -5,9 +5,11 @@
  * read on first use and cached (CachedSecret: TTL, stale-on-error, one fetch in flight).
  */
 import { createPublicKey } from 'node:crypto';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ConfigError, TokenVendingError } from '../errors.js';
 import { describeErrorForLog } from '../http/lambda-http.js';
 import { deriveSealingKeys, Sealer } from '../http/sealing.js';
+import { DynamoDbGraceStore, MemoryGraceStore, type RefreshGrace } from '../oauth/refresh-grace.js';
 import {
   assertionAuthenticator,
   type ClientAuthenticator,
@@ -100,6 +102,8 @@ export interface OAuthRuntime {
   readonly inFlight: Map<string, Promise<CachedAccessToken>>;
   /** The admin token, reused until shortly before it expires. */
   adminToken: TokenSet | undefined;
+  /** Cookie mode's refresh grace window (shared DynamoDB table, or in-process). */
+  readonly grace: RefreshGrace;
 }
 
 /** Ports the OAuth runtime needs or a test/dev server supplies. */
@@ -111,6 +115,8 @@ export interface OAuthRuntimeDeps {
   readonly secretStore: SecretStore;
   /** Signs client assertions (the KMS adapter plugs in here); built from `oauth.clientAssertion` otherwise. */
   readonly clientAssertionSigner?: () => Promise<Signer>;
+  /** DynamoDB client for the refresh grace table (tests point it at moto). @default a client from the environment */
+  readonly dynamodb?: DynamoDBClient;
 }
 
 function cachedSecret<T>(
@@ -260,6 +266,16 @@ export function createOAuthRuntime(config: Config, deps: OAuthRuntimeDeps): OAut
     });
   }
 
+  // The longest one refresh can take: every attempt's timeout, the retry pauses, and a margin.
+  const leaseMs = oauth.upstream.timeoutMs * (oauth.upstream.retries + 1) + 1000 * (oauth.upstream.retries + 1);
+  const grace: RefreshGrace = {
+    store:
+      oauth.refreshGrace.tableName !== undefined
+        ? new DynamoDbGraceStore(deps.dynamodb ?? new DynamoDBClient({}), oauth.refreshGrace.tableName)
+        : new MemoryGraceStore(),
+    settings: { windowSeconds: oauth.refreshGrace.windowSeconds, waitMs: oauth.refreshGrace.waitMs, leaseMs },
+  };
+
   return {
     config: oauth,
     tenantUrl,
@@ -270,5 +286,6 @@ export function createOAuthRuntime(config: Config, deps: OAuthRuntimeDeps): OAut
     accessTokens: new LruCache(imp.cacheMaxEntries),
     inFlight: new Map(),
     adminToken: undefined,
+    grace,
   };
 }

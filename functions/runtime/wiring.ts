@@ -8,6 +8,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { MiddlewareObj } from '@middy/core';
@@ -85,6 +86,8 @@ export interface RuntimeOverrides {
   readonly clientAssertionSigner?: () => Promise<Signer>;
   /** KMS client for the `kms` signing backend (tests point it at moto or a fault proxy). */
   readonly kms?: KMSClient;
+  /** DynamoDB client for the OAuth refresh grace table (tests point it at moto). */
+  readonly dynamodb?: DynamoDBClient;
 }
 
 /** Options of a signer source over a key secret. */
@@ -261,6 +264,7 @@ export function createRuntime(config: Config, overrides: RuntimeOverrides = {}):
               ? new FileSecretStore()
               : new SecretsManagerStore(clients.secretsManager())),
           ...(overrides.fetch !== undefined ? { fetch: overrides.fetch } : {}),
+          ...(overrides.dynamodb !== undefined ? { dynamodb: overrides.dynamodb } : {}),
           ...clientAssertionSigner(config, clock, logger, overrides, clients),
         });
   // A test that injects its own signers gets no pending source unless it injects one too (null: none).

@@ -11,6 +11,7 @@ import { type RouteDefinition, routesFor } from '../../functions/routes.js';
 import type { Config } from '../../functions/runtime/config.js';
 import { KeyRotation } from '../constructs/key-rotation.js';
 import { Monitoring } from '../constructs/monitoring.js';
+import { RefreshGraceTable } from '../constructs/refresh-grace-table.js';
 import { SigningKey } from '../constructs/signing-key.js';
 import { TokenApi } from '../constructs/token-api.js';
 import { TokenFunction } from '../constructs/token-function.js';
@@ -47,6 +48,8 @@ export class TokenVendingStack extends Stack {
   public readonly monitoring: Monitoring;
   /** The signing key rotation (function and schedule), when `rotation.enabled`. */
   public readonly keyRotation: KeyRotation | undefined;
+  /** The OAuth proxy's refresh grace table, when the proxy runs in cookie mode. */
+  public readonly refreshGrace: RefreshGraceTable | undefined;
   /**
    * The configuration every function reads from `QTV_CONFIG`: the validated config without `deployment`,
    * the key reference replaced by the key's ARN. Constructs that add functions pass it to {@link TokenFunction}.
@@ -86,7 +89,19 @@ export class TokenVendingStack extends Stack {
       ...(deployment.customDomain !== undefined ? { customDomain: deployment.customDomain } : {}),
     });
 
-    this.functionConfigJson = this.buildFunctionConfigJson(config, this.signingKey.arn);
+    // Cookie mode: parallel refreshes across containers share one upstream refresh (docs/oauth.md).
+    this.refreshGrace = config.oauth?.mode === 'cookie' ? new RefreshGraceTable(this, 'RefreshGrace') : undefined;
+    const functionConfig =
+      this.refreshGrace !== undefined && config.oauth !== undefined
+        ? {
+            ...config,
+            oauth: {
+              ...config.oauth,
+              refreshGrace: { ...config.oauth.refreshGrace, tableName: this.refreshGrace.table.tableName },
+            },
+          }
+        : config;
+    this.functionConfigJson = this.buildFunctionConfigJson(functionConfig, this.signingKey.arn);
     const functions: Record<string, TokenFunction> = {};
     const grantOAuthClient = oauthClientGrants(this, config);
     for (const route of props.routes ?? routesFor(config)) {
@@ -110,6 +125,10 @@ export class TokenVendingStack extends Stack {
       functions[route.id] = fn;
     }
     this.functions = functions;
+    // Only the refresh function (claim, read, release) and the revoke function (mark a logout) touch the table.
+    const { OAuthRefresh: refresh, OAuthRevoke: revoke } = functions;
+    if (this.refreshGrace !== undefined && refresh !== undefined) this.refreshGrace.grantRefresh(refresh.function);
+    if (this.refreshGrace !== undefined && revoke !== undefined) this.refreshGrace.grantLogout(revoke.function);
 
     // Rotation of the key secret (docs/rotation.md). The config schema already refuses rotation.enabled with
     // any backend but secrets-manager, so a secret exists here whenever rotation is on.

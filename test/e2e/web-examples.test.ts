@@ -159,7 +159,8 @@ describe('Example page: JWT session (examples/web/index.html)', () => {
     // Assess: the page stops at the session step and says why, with Qlik's status.
     const steps = await stepsOf(page);
     expect(steps.slice(0, 2)).toEqual(['OK sign in: caller token for dave', expect.stringMatching(/^OK get Qlik JWT/)]);
-    expect(steps[2]).toMatch(/^FAILED Qlik session: 403/);
+    // Qlik documents 401 as /login/jwt-session's failure status (https://qlik.dev/apis/rest/login/).
+    expect(steps[2]).toMatch(/^FAILED Qlik session: 401/);
     expect(tenant.users.bySubject('dave')).toBeUndefined();
   });
 });

@@ -11,6 +11,7 @@ import { motoEnv, motoKms } from '../support/aws.js';
 import { runQtv, tempDir } from '../support/cli.js';
 import { verifyWithJsonwebtoken } from '../support/keys.js';
 import { createKmsKey, kmsPublicKey } from '../support/kms.js';
+import { publicKeyFromPem } from '../support/tenant-emulator/identity-providers.js';
 
 const ISSUER = 'https://qtv.example.com/kms-test';
 let env: Record<string, string>;
@@ -87,7 +88,10 @@ describe.concurrent('Command: qtv keys cert / token --kms', () => {
     expect(body.options.issuer).toBe(ISSUER);
     expect(body.options.staticKeys[0]?.kid).toBe(JSON.parse(facts.stdout).kid);
     const { key } = await kmsPublicKey(motoKms(), rsaKeyId);
-    expect(new X509Certificate(body.options.staticKeys[0]?.pem ?? '').publicKey.equals(key)).toBe(true);
+    // Qlik's automation example: "pem must be on a single line"; re-wrapped here to parse it.
+    const pem = body.options.staticKeys[0]?.pem ?? '';
+    expect(pem).not.toMatch(/[\r\n]/);
+    expect(publicKeyFromPem(pem).equals(key)).toBe(true);
   });
 
   it.each([

@@ -88,6 +88,10 @@ describe('Function: tenant emulator /login/jwt-session', () => {
     const cookies = response.headers.getSetCookie();
     expect(cookies.find((c) => c.startsWith(`${SESSION_COOKIE}=`))).toMatch(/HttpOnly/);
     expect(cookies.some((c) => c.startsWith(`${CSRF_COOKIE}=`))).toBe(true);
+    // Qlik sets a signature cookie beside each: eas.sid.sig and _csrfToken.sig.
+    expect(cookies.map((c) => c.split('=')[0]).sort()).toEqual(
+      [SESSION_COOKIE, `${SESSION_COOKIE}.sig`, CSRF_COOKIE, `${CSRF_COOKIE}.sig`].sort(),
+    );
     expect(response.headers.get('access-control-allow-origin')).toBe(APP_ORIGIN);
     expect(response.headers.get('access-control-allow-credentials')).toBe('true');
     expect(tenant.users.bySubject('user-42')).toMatchObject({
@@ -109,6 +113,19 @@ describe('Function: tenant emulator /login/jwt-session', () => {
     expect(csrf.status).toBe(204);
     expect(csrf.headers.get(CSRF_HEADER)).toBe(jar.get(tenant.url, CSRF_COOKIE));
     expect(csrf.headers.get('access-control-expose-headers')).toContain(CSRF_HEADER);
+  });
+
+  it('ignores a session cookie whose .sig cookie is missing or does not match', async () => {
+    const jar = new CookieJar();
+    expect((await jwtSession(await qlikJwt(), jar)).status).toBe(200);
+    const sid = jar.get(tenant.url, SESSION_COOKIE)!;
+    const me = (cookie: string) => fetch(`${tenant.url}/api/v1/users/me`, { headers: { cookie } });
+    expect(
+      (await me(`${SESSION_COOKIE}=${sid}; ${SESSION_COOKIE}.sig=${jar.get(tenant.url, `${SESSION_COOKIE}.sig`)}`))
+        .status,
+    ).toBe(200);
+    expect((await me(`${SESSION_COOKIE}=${sid}`)).status).toBe(401);
+    expect((await me(`${SESSION_COOKIE}=${sid}; ${SESSION_COOKIE}.sig=forged`)).status).toBe(401);
   });
 
   it('refuses the CSRF token without a session, and without the web integration ID', async () => {
@@ -134,34 +151,34 @@ describe('Function: tenant emulator /login/jwt-session', () => {
   it.each([
     ['an unknown web integration ID', { 'qlik-web-integration-id': 'nope' }],
     ['an origin the web integration does not allow', { origin: 'http://127.0.0.1:6666' }],
-  ])('refuses %s with 403', async (_name, headers) => {
+  ])('refuses %s with 401, the only failure status Qlik documents for /login/jwt-session', async (_name, headers) => {
     const response = await jwtSession(await qlikJwt(), new CookieJar(), headers);
-    expect(response.status).toBe(403);
-    expect(await response.json()).toMatchObject({ errors: [{ status: '403' }] });
+    expect(response.status).toBe(401);
+    expect(await response.json()).toMatchObject({ errors: [{ status: '401' }] });
   });
 
   const other = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
   const past = () => nowSeconds() - 7200;
   const rejections: [string, () => Promise<string>, number, string][] = [
-    ['missing nbf', () => qlikJwt({}, ['nbf']), 400, 'JWT_LOGIN_VALIDATIONS Missing required claim: nbf'],
-    ['missing jti', () => qlikJwt({}, ['jti']), 400, 'JWT_LOGIN_VALIDATIONS Missing required claim: jti'],
+    ['missing nbf', () => qlikJwt({}, ['nbf']), 401, 'JWT_LOGIN_VALIDATIONS Missing required claim: nbf'],
+    ['missing jti', () => qlikJwt({}, ['jti']), 401, 'JWT_LOGIN_VALIDATIONS Missing required claim: jti'],
     [
       'exp - nbf over 3600 s',
       () => qlikJwt({ nbf: nowSeconds() - 10, exp: nowSeconds() + 3591 }),
-      400,
+      401,
       'JWT_LOGIN_VALIDATIONS Invalid claim: exp - nbf is at most 3600 s (found 3601 s)',
     ],
-    ['a wrong aud', () => qlikJwt({ aud: 'qlik.api' }), 400, 'JWT_LOGIN_VALIDATIONS Invalid claim: aud is'],
+    ['a wrong aud', () => qlikJwt({ aud: 'qlik.api' }), 401, 'JWT_LOGIN_VALIDATIONS Invalid claim: aud is'],
     [
       'a wrong iss',
       () => qlikJwt({ iss: 'https://evil.example' }),
-      400,
+      401,
       'JWT_LOGIN_VALIDATIONS Invalid claim: iss matches',
     ],
     [
       'email_verified as the string "true"',
       () => qlikJwt({ email_verified: 'true' }),
-      400,
+      401,
       'JWT_LOGIN_VALIDATIONS Invalid claim: email_verified is the boolean true',
     ],
     [

@@ -47,6 +47,15 @@ async function token(body: Record<string, unknown>, as: 'form' | 'json' = 'form'
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
 
+/** Qlik's documented error body: `errors[]` with the status as a string, and no RFC 6749 `error` member. */
+function expectQlikError(body: Record<string, unknown>, status: number) {
+  expect(body).toMatchObject({ errors: [{ status: String(status) }] });
+  const first = (body.errors as Record<string, unknown>[])[0]!;
+  expect(Object.keys(first).sort()).toEqual(['code', 'detail', 'status', 'title']);
+  expect(body).not.toHaveProperty('error');
+  expect(body).not.toHaveProperty('error_description');
+}
+
 async function usersMe(accessToken: string) {
   const response = await fetch(`${tenant.url}/api/v1/users/me`, {
     headers: { authorization: `Bearer ${accessToken}` },
@@ -83,7 +92,9 @@ describe('Function: tenant emulator OAuth (authorization code + PKCE)', () => {
 
     // Assess
     expect(result.status).toBe(200);
-    expect(result.body).toMatchObject({ token_type: 'Bearer', expires_in: 21_600 });
+    expect(result.body).toMatchObject({ token_type: 'Bearer' });
+    // Qlik documents expires_at; expires_in is not part of its /oauth/token answer.
+    expect(result.body).not.toHaveProperty('expires_in');
     // oidc-provider drops offline_access without prompt=consent (OIDC Core §11); the refresh token comes anyway.
     expect(String(result.body.scope).split(' ')).toContain('user_default');
     expect(typeof result.body.refresh_token).toBe('string');
@@ -107,33 +118,34 @@ describe('Function: tenant emulator OAuth (authorization code + PKCE)', () => {
     expect(typeof result.body.access_token).toBe('string');
   });
 
-  it('refuses a replayed authorization code', async () => {
+  it('refuses a replayed authorization code with 401 in Qlik’s error shape only', async () => {
     const { code, pkce } = await signInForCode();
     expect((await token(codeGrant(code, pkce.verifier))).status).toBe(200);
     const replay = await token(codeGrant(code, pkce.verifier));
-    expect(replay.status).toBe(400);
-    expect(replay.body).toMatchObject({ error: 'invalid_grant', errors: [{ code: 'invalid_grant', status: '400' }] });
+    expect(replay.status).toBe(401);
+    expectQlikError(replay.body, 401);
   });
 
   it('refuses a code redeemed with another redirect URI', async () => {
     const { code, pkce } = await signInForCode();
     const result = await token(codeGrant(code, pkce.verifier, { redirect_uri: 'http://127.0.0.1:9/other' }));
-    expect(result.status).toBe(400);
-    expect(result.body.error).toBe('invalid_grant');
+    expect(result.status).toBe(401);
+    expectQlikError(result.body, 401);
   });
 
   it('refuses an authorization request whose redirect URI is not registered, without redirecting', async () => {
     const response = await fetch(authorizeUrl({ redirect_uri: 'http://evil.example/cb' }), { redirect: 'manual' });
     expect(response.status).toBe(400);
     expect(response.headers.get('location')).toBeNull();
-    expect(await response.json()).toMatchObject({ error: 'invalid_redirect_uri' });
+    // Qlik: 400 "Invalid client_id or redirect_uri" with errors[] (https://qlik.dev/apis/rest/oauth).
+    expectQlikError((await response.json()) as Record<string, unknown>, 400);
   });
 
   it('refuses a code_verifier that does not match the challenge', async () => {
     const { code } = await signInForCode();
     const result = await token(codeGrant(code, pkcePair().verifier));
-    expect(result.status).toBe(400);
-    expect(result.body.error).toBe('invalid_grant');
+    expect(result.status).toBe(401);
+    expectQlikError(result.body, 401);
   });
 
   it.each([
@@ -145,6 +157,8 @@ describe('Function: tenant emulator OAuth (authorization code + PKCE)', () => {
     const response = await fetch(url, { redirect: 'manual' });
     const location = new URL(String(response.headers.get('location')));
     expect(location.searchParams.get('error')).toBe('invalid_request');
+    // Qlik adds its internal error code to an error redirect (https://qlik.dev/apis/rest/oauth).
+    expect(location.searchParams.get('error_code')).toBeTruthy();
   });
 
   it.each([
@@ -155,7 +169,7 @@ describe('Function: tenant emulator OAuth (authorization code + PKCE)', () => {
     const { code } = await signInForCode(pkce);
     const result = await token(codeGrant(code, pkce.verifier));
     expect(result.status).toBe(400);
-    expect(result.body.error).toBe('invalid_request');
+    expectQlikError(result.body, 400);
   });
 
   it('refreshes tokens, and the new access token works on users/me', async () => {
@@ -203,10 +217,8 @@ describe('Function: tenant emulator OAuth (authorization code + PKCE)', () => {
       const { code: code2, pkce: pkce2 } = await signInForCode();
       const bad = await token(codeGrant(code2, pkce2.verifier, { client_secret: 'wrong' }));
       expect(bad.status).toBe(401);
-      expect(bad.body).toMatchObject({
-        error: 'invalid_client',
-        errors: [{ code: 'invalid_client', title: 'Unauthorized', status: '401' }],
-      });
+      expect(bad.body).toMatchObject({ errors: [{ title: 'Unauthorized', status: '401' }] });
+      expectQlikError(bad.body, 401);
       expect(JSON.stringify(bad.body)).not.toContain('wrong');
     } finally {
       web.secrets.pop();
@@ -296,7 +308,7 @@ describe('Function: tenant emulator OAuth (private_key_jwt client authentication
   ])('refuses a client assertion with %s', async (_name, options) => {
     const result = await token(withAssertion(await assertion(options as Parameters<typeof assertion>[0])));
     expect(result.status).toBe(401);
-    expect(result.body).toMatchObject({ error: 'invalid_client', errors: [{ status: '401' }] });
+    expectQlikError(result.body, 401);
   });
 });
 
@@ -335,10 +347,25 @@ describe('Function: tenant emulator OAuth (impersonation)', () => {
     expect((await usersMe(String(result.body.access_token))).body.id).toBe(bob.id);
   });
 
-  it('refuses an unknown user', async () => {
-    const result = await impersonate('subject', 'nobody');
-    expect(result.status).toBe(400);
-    expect(result.body).toMatchObject({ error: 'invalid_grant', errors: [{ code: 'invalid_grant', status: '400' }] });
+  it.each([400, 401, 403, 404] as const)(
+    'refuses an unknown user with the switched status %i (Qlik does not document it), in Qlik’s shape',
+    async (status) => {
+      tenant.setOAuthBehaviour({ impersonationUnknownUserStatus: status });
+      try {
+        const result = await impersonate('subject', 'nobody');
+        expect(result.status).toBe(status);
+        expectQlikError(result.body, status);
+      } finally {
+        tenant.setOAuthBehaviour({ impersonationUnknownUserStatus: 401 });
+      }
+    },
+  );
+
+  it('refuses a disabled user with 403, as Qlik documents', async () => {
+    tenant.addUser({ subject: 'carol', status: 'disabled' });
+    const result = await impersonate('subject', 'carol');
+    expect(result.status).toBe(403);
+    expectQlikError(result.body, 403);
   });
 
   it('refuses the grant to a client without impersonation', async () => {
@@ -353,7 +380,7 @@ describe('Function: tenant emulator OAuth (impersonation)', () => {
       'json',
     );
     expect(result.status).toBe(400);
-    expect(result.body).toMatchObject({ error: 'unauthorized_client', errors: [{ code: 'unauthorized_client' }] });
+    expectQlikError(result.body, 400);
   });
 });
 
@@ -389,5 +416,88 @@ describe('Function: tenant emulator fault injection', () => {
     await hanging.close();
     // Without close() dropping the connection this would wait 60 s and time the test out.
     expect(await pending).toBe('connection closed');
+  });
+});
+
+describe('Function: tenant emulator OAuth discovery', () => {
+  it('serves RFC 8414 metadata at /.well-known/oauth-authorization-server, Qlik’s documented discovery path', async () => {
+    const response = await fetch(`${tenant.url}/.well-known/oauth-authorization-server`);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({
+      issuer: tenant.url,
+      authorization_endpoint: `${tenant.url}/oauth/authorize`,
+      token_endpoint: `${tenant.url}/oauth/token`,
+      revocation_endpoint: `${tenant.url}/oauth/revoke`,
+      code_challenge_methods_supported: ['S256'],
+    });
+  });
+});
+
+describe('Function: tenant emulator OAuth (switchable guesses: revoke and refresh-token reuse)', () => {
+  async function freshTokens() {
+    const { code, pkce } = await signInForCode();
+    const result = await token(codeGrant(code, pkce.verifier));
+    return { access: String(result.body.access_token), refresh: String(result.body.refresh_token) };
+  }
+  const refresh = (refreshToken: string) =>
+    token({ grant_type: 'refresh_token', client_id: web.clientId, client_secret: SECRET, refresh_token: refreshToken });
+  const revoke = (body: Record<string, string>) =>
+    fetch(`${tenant.url}/oauth/revoke`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(body).toString(),
+    });
+
+  it('refuses an unauthenticated revoke with 401 when client authentication is required', async () => {
+    const { access } = await freshTokens();
+    const response = await revoke({ token: access, token_type_hint: 'access_token' });
+    expect(response.status).toBe(401);
+    expect((await usersMe(access)).status).toBe(200);
+  });
+
+  it('revokes without client authentication when switched to optional', async () => {
+    tenant.setOAuthBehaviour({ revokeClientAuthentication: 'optional' });
+    try {
+      const { access } = await freshTokens();
+      const response = await revoke({ token: access, token_type_hint: 'access_token' });
+      expect(response.status).toBe(200);
+      expect((await usersMe(access)).status).toBe(401);
+    } finally {
+      tenant.setOAuthBehaviour({ revokeClientAuthentication: 'required' });
+    }
+  });
+
+  it('revoke-grant: a reused refresh token is refused and the tokens issued from it die too', async () => {
+    const first = await freshTokens();
+    const rotated = await refresh(first.refresh);
+    expect(rotated.status).toBe(200);
+    const reuse = await refresh(first.refresh);
+    expect(reuse.status).toBe(401);
+    expectQlikError(reuse.body, 401);
+    expect((await refresh(String(rotated.body.refresh_token))).status).toBe(401);
+  });
+
+  it('reject: a reused refresh token is refused, the rotated one keeps working', async () => {
+    tenant.setOAuthBehaviour({ refreshTokenReuse: 'reject' });
+    try {
+      const first = await freshTokens();
+      const rotated = await refresh(first.refresh);
+      expect((await refresh(first.refresh)).status).toBe(401);
+      expect((await refresh(String(rotated.body.refresh_token))).status).toBe(200);
+    } finally {
+      tenant.setOAuthBehaviour({ refreshTokenReuse: 'revoke-grant' });
+    }
+  });
+
+  it('no-rotation: the same refresh token works again', async () => {
+    tenant.setOAuthBehaviour({ refreshTokenReuse: 'no-rotation' });
+    try {
+      const first = await freshTokens();
+      const once = await refresh(first.refresh);
+      expect(once.status).toBe(200);
+      expect((await refresh(first.refresh)).status).toBe(200);
+    } finally {
+      tenant.setOAuthBehaviour({ refreshTokenReuse: 'revoke-grant' });
+    }
   });
 });

@@ -140,8 +140,10 @@ export class IdentityProviderRegistry {
   }
 }
 
-// Fields PATCH may change. Key and issuer are refused (qlik-auth.md: "PATCH cannot change key or issuer").
-const PATCHABLE = new Set(['/active', '/description', '/clockToleranceSec', '/options/jwtLoginEnabled']);
+// Fields PATCH may change: https://qlik.dev/apis/rest/identity-providers documents `op: replace` on
+// `/description` only (qlik-auth.md, "Documented vs. guessed"); key and issuer are refused with a message of
+// their own ("PATCH cannot change key or issuer"), every other path as unsupported.
+const PATCHABLE = new Set(['/description']);
 const IMMUTABLE = new Set(['/options/issuer', '/options/staticKeys', '/protocol', '/provider', '/id', '/tenantIds']);
 
 /** Normalises a PATCH body (JSON Patch array, as Qlik's APIs use, or a merge object) to JSON Patch ops. */
@@ -161,10 +163,7 @@ function patchOperations(body: unknown): { op: string; path: string; value: unkn
 }
 
 const PATCH_VALUE_OK: Record<string, (value: unknown) => boolean> = {
-  '/active': (v) => typeof v === 'boolean',
   '/description': (v) => typeof v === 'string',
-  '/clockToleranceSec': (v) => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 3600,
-  '/options/jwtLoginEnabled': (v) => typeof v === 'boolean',
 };
 
 const PATH = /^\/api\/v1\/identity-providers(?:\/([^/]+))?$/;
@@ -196,6 +195,11 @@ export async function identityProviderRoutes(
       }
       const { options, ...rest } = parsed.data;
       const key = options.staticKeys[0]!;
+      // Qlik's automation example "identity-provider-create": the pem must be on a single line.
+      if (/[\r\n]/.test(key.pem)) {
+        bad('options.staticKeys.0.pem: the pem must be on a single line.');
+        return true;
+      }
       try {
         const idp = registry.add({
           issuer: options.issuer,
@@ -245,12 +249,7 @@ export async function identityProviderRoutes(
         return true;
       }
     }
-    for (const op of ops) {
-      if (op.path === '/active') idp.active = op.value as boolean;
-      else if (op.path === '/description') idp.description = op.value as string;
-      else if (op.path === '/clockToleranceSec') idp.clockToleranceSec = op.value as number;
-      else if (op.path === '/options/jwtLoginEnabled') idp.options.jwtLoginEnabled = op.value as boolean;
-    }
+    for (const op of ops) if (op.path === '/description') idp.description = op.value as string;
     idp.lastUpdated = now().toISOString();
     sendJson(response, 200, idp);
     return true;

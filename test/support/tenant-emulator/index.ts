@@ -31,15 +31,28 @@ import {
   WEB_INTEGRATION_HEADER,
   type WebIntegration,
 } from './jwt-login.js';
-import { createOAuthServer, type EmulatedClient, makeClient, type OAuthClientSeed } from './oauth.js';
+import {
+  createOAuthServer,
+  DEFAULT_OAUTH_BEHAVIOUR,
+  type EmulatedClient,
+  type EmulatorOAuthBehaviour,
+  makeClient,
+  type OAuthClientSeed,
+} from './oauth.js';
 import { type EmulatedUser, type Principal, UserDirectory, type UserSeed, userRoutes } from './users.js';
 
 export type { QlikErrorBody } from './http.js';
 export type { JwtIdentityProvider, JwtIdpSeed } from './identity-providers.js';
 export type { EmulatedSession, RateLimit, WebIntegration } from './jwt-login.js';
-export { CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, WEB_INTEGRATION_HEADER } from './jwt-login.js';
-export type { EmulatedClient, OAuthClientSeed } from './oauth.js';
-export { CLIENT_ASSERTION_ALGORITHMS, IMPERSONATION_GRANT, oauthErrorBody, USER_SCOPE } from './oauth.js';
+export { CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, SIGNATURE_SUFFIX, WEB_INTEGRATION_HEADER } from './jwt-login.js';
+export type { EmulatedClient, EmulatorOAuthBehaviour, OAuthClientSeed } from './oauth.js';
+export {
+  CLIENT_ASSERTION_ALGORITHMS,
+  DEFAULT_OAUTH_BEHAVIOUR,
+  IMPERSONATION_GRANT,
+  oauthErrorBody,
+  USER_SCOPE,
+} from './oauth.js';
 export type { EmulatedUser, Principal, UserSeed } from './users.js';
 export { ADMIN_SCOPE } from './users.js';
 
@@ -98,6 +111,8 @@ export interface TenantEmulatorOptions {
   readonly jwtSessionRateLimit?: RateLimit;
   /** Shifts the emulator's clock for JWT login checks (ms, may be negative). @default 0 */
   readonly clockOffsetMs?: number;
+  /** Answers Qlik does not document (see docs/tenant-emulator.md). @default DEFAULT_OAUTH_BEHAVIOUR */
+  readonly oauthBehaviour?: Partial<EmulatorOAuthBehaviour>;
 }
 
 /** A running tenant emulator. */
@@ -126,6 +141,10 @@ export interface TenantEmulator {
   /** Shifts the clock used by JWT login (not oidc-provider's, which reads the system clock). */
   setClockOffset(ms: number): void;
   setJwtSessionRateLimit(limit: RateLimit | undefined): void;
+  /** The current guessed OAuth behaviour (live: changes apply to the next request). */
+  readonly oauthBehaviour: Readonly<EmulatorOAuthBehaviour>;
+  /** Switches one or more guessed OAuth behaviours on the running emulator. */
+  setOAuthBehaviour(change: Partial<EmulatorOAuthBehaviour>): void;
   injectFault(fault: Fault): void;
   clearFaults(): void;
   clearRequests(): void;
@@ -258,7 +277,8 @@ export async function startTenantEmulator(options: TenantEmulatorOptions = {}): 
   const { port } = server.address() as AddressInfo;
   const tenantHost = `${host}:${port}`;
   const url = `http://${tenantHost}`;
-  oauth = await createOAuthServer(url, { users, tenantHost, clients, assertionJtis: new Set() });
+  const behaviour: EmulatorOAuthBehaviour = { ...DEFAULT_OAUTH_BEHAVIOUR, ...options.oauthBehaviour };
+  oauth = await createOAuthServer(url, { users, tenantHost, clients, assertionJtis: new Set(), behaviour });
 
   const emulator: TenantEmulator = {
     url,
@@ -295,6 +315,10 @@ export async function startTenantEmulator(options: TenantEmulatorOptions = {}): 
       login.rateLimit = limit;
       login.rateWindow.start = 0;
       login.rateWindow.count = 0;
+    },
+    oauthBehaviour: behaviour,
+    setOAuthBehaviour(change) {
+      Object.assign(behaviour, change);
     },
     injectFault: (fault) => faults.push(fault),
     clearFaults: () => {

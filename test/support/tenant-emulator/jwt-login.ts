@@ -6,10 +6,15 @@
  *   `Authorization: Bearer`, header `qlik-web-integration-id`, credentials included; then
  *   `GET /api/v1/csrf-token`; jti and nbf required since June 2022; exp - nbf ≤ 3600 s);
  * - https://qlik.dev/authenticate/jwt/create-signed-tokens-for-jwt-authorization/ (RS256, kid);
- * - https://qlik.dev/apis/rest/login/ (rejection shape `{"errors":[{title, detail, code, status}]}`,
- *   rate limit tier 100 requests/min).
+ * - https://qlik.dev/apis/rest/login/ (rejection shape `{"errors":[{title, detail, code, status}]}`; the
+ *   only failure status it documents for `/login/jwt-session` is 401, so every refusal here is a 401; on
+ *   success the cookies `eas.sid`, `eas.sid.sig`, `_csrfToken`, `_csrfToken.sig`; rate limit tier 100/min,
+ *   whose 429 answer is guessed).
+ *
+ * The `.sig` cookies are keygrip signatures (HMAC-SHA1 of `name=value`, base64url), what a koa app such as
+ * Qlik's edge-auth writes for signed cookies: a session cookie whose `.sig` is missing or wrong is ignored.
  */
-import { verify as cryptoVerify, randomBytes } from 'node:crypto';
+import { createHmac, verify as cryptoVerify, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { checkQlikToken, QLIK_JWT_ALGORITHM, qlikRejections } from '../../../functions/qlik/claims.js';
 import { bearerToken, requestCookies, sendJson, sendQlikError } from './http.js';
@@ -20,6 +25,27 @@ import type { EmulatedUser, UserDirectory } from './users.js';
 export const SESSION_COOKIE = 'eas.sid';
 /** The CSRF cookie Qlik Cloud sets beside the session. */
 export const CSRF_COOKIE = '_csrfToken';
+/** Suffix of the signature cookie Qlik sets beside each of its cookies. */
+export const SIGNATURE_SUFFIX = '.sig';
+/** Key of this emulator process's cookie signatures. */
+const COOKIE_KEY = randomBytes(32);
+
+/** The keygrip-style signature of one cookie (HMAC-SHA1 over `name=value`, base64url). */
+export function cookieSignature(name: string, value: string): string {
+  return createHmac('sha1', COOKIE_KEY).update(`${name}=${value}`).digest('base64url');
+}
+
+/** A signed cookie's value, only when its `.sig` cookie matches. */
+function signedCookie(request: IncomingMessage, name: string): string | undefined {
+  const cookies = requestCookies(request);
+  const value = cookies.get(name);
+  const signature = cookies.get(`${name}${SIGNATURE_SUFFIX}`);
+  if (value === undefined || signature === undefined) return undefined;
+  const expected = Buffer.from(cookieSignature(name, value));
+  const given = Buffer.from(signature);
+  return expected.length === given.length && timingSafeEqual(expected, given) ? value : undefined;
+}
+
 /** The response header carrying the CSRF token on `GET /api/v1/csrf-token`. */
 export const CSRF_HEADER = 'qlik-csrf-token';
 /** The request header naming the web integration. */
@@ -66,8 +92,11 @@ const INVALID = 'Invalid token request';
 /** Qlik's code for JWT login validation failures (qlik-auth.md example). */
 const TOKEN_CODE = 'INTERNAL-TOKEN-1';
 
-function reject(response: ServerResponse, status: number, detail: string) {
-  sendQlikError(response, status, TOKEN_CODE, INVALID, `JWT_LOGIN_VALIDATIONS ${detail}`);
+/** Qlik documents 401 as the failure status of `/login/jwt-session`; every refusal uses it. */
+const REFUSED = 401;
+
+function reject(response: ServerResponse, detail: string) {
+  sendQlikError(response, REFUSED, TOKEN_CODE, INVALID, `JWT_LOGIN_VALIDATIONS ${detail}`);
 }
 
 function decodeSegment(segment: string | undefined): Record<string, unknown> | undefined {
@@ -110,20 +139,22 @@ function checkWebIntegration(
   request: IncomingMessage,
   response: ServerResponse,
   webIntegrations: Map<string, WebIntegration>,
+  status: 401 | 403,
 ): WebIntegration | undefined {
+  const title = status === 401 ? 'Unauthorized' : 'Forbidden';
   const id = request.headers[WEB_INTEGRATION_HEADER];
   const integration = typeof id === 'string' ? webIntegrations.get(id) : undefined;
   if (!integration) {
-    sendQlikError(response, 403, 'LOGIN-WEB-INTEGRATION', 'Forbidden', `Missing or unknown ${WEB_INTEGRATION_HEADER}.`);
+    sendQlikError(response, status, 'LOGIN-WEB-INTEGRATION', title, `Missing or unknown ${WEB_INTEGRATION_HEADER}.`);
     return undefined;
   }
   const origin = request.headers.origin;
   if (origin !== undefined && !integration.validOrigins.includes(origin)) {
     sendQlikError(
       response,
-      403,
+      status,
       'LOGIN-WEB-INTEGRATION',
-      'Forbidden',
+      title,
       'The Origin is not allowed by this web integration.',
     );
     return undefined;
@@ -133,7 +164,7 @@ function checkWebIntegration(
 
 /** The user of a session cookie, if the cookie names a live session (and the web integration fits). */
 export function sessionUser(request: IncomingMessage, context: JwtLoginContext): EmulatedUser | undefined {
-  const sid = requestCookies(request).get(SESSION_COOKIE);
+  const sid = signedCookie(request, SESSION_COOKIE);
   const session = sid === undefined ? undefined : context.sessions.get(sid);
   if (!session) return undefined;
   // A browser call (Origin present) must come from an origin the session's web integration allows.
@@ -184,21 +215,21 @@ export async function jwtSession(request: IncomingMessage, response: ServerRespo
       return;
     }
   }
-  const integration = checkWebIntegration(request, response, context.webIntegrations);
+  const integration = checkWebIntegration(request, response, context.webIntegrations, REFUSED);
   if (!integration) return;
   const token = bearerToken(request);
-  if (token === undefined) return reject(response, 401, 'Missing bearer token');
+  if (token === undefined) return reject(response, 'Missing bearer token');
   const parts = token.split('.');
   const header = decodeSegment(parts[0]);
   const payload = decodeSegment(parts[1]);
-  if (parts.length !== 3 || !header || !payload) return reject(response, 400, 'Malformed JWT');
+  if (parts.length !== 3 || !header || !payload) return reject(response, 'Malformed JWT');
 
   // Algorithm first, before any key is touched: RS256 only, never HS* or none.
-  if (header.alg !== QLIK_JWT_ALGORITHM) return reject(response, 401, `Unsupported algorithm: ${String(header.alg)}`);
+  if (header.alg !== QLIK_JWT_ALGORITHM) return reject(response, `Unsupported algorithm: ${String(header.alg)}`);
   const kid = typeof header.kid === 'string' ? header.kid : undefined;
-  if (kid === undefined) return reject(response, 400, 'Missing required header: kid');
+  if (kid === undefined) return reject(response, 'Missing required header: kid');
   const candidates = context.idps.forKid(kid);
-  if (candidates.length === 0) return reject(response, 401, `No identity provider for kid ${kid}`);
+  if (candidates.length === 0) return reject(response, `No identity provider for kid ${kid}`);
   const signingInput = Buffer.from(`${parts[0]}.${parts[1]}`);
   const signature = Buffer.from(parts[2] ?? '', 'base64url');
   // Several IdPs may share a kid (unusual); the one whose issuer matches is preferred.
@@ -206,7 +237,7 @@ export async function jwtSession(request: IncomingMessage, response: ServerRespo
     (a, b) => Number(b.idp.options.issuer === payload.iss) - Number(a.idp.options.issuer === payload.iss),
   );
   const verified = ordered.find(({ key }) => cryptoVerify('sha256', signingInput, key, signature));
-  if (!verified) return reject(response, 401, 'Invalid signature');
+  if (!verified) return reject(response, 'Invalid signature');
   const { idp } = verified;
 
   // Every Qlik rule, from the shared module; clock tolerance is the IdP's clockToleranceSec.
@@ -223,19 +254,19 @@ export async function jwtSession(request: IncomingMessage, response: ServerRespo
     if (first.rule.startsWith('time.'))
       return reject(
         response,
-        401,
         `Token ${first.rule === 'time.not_expired' ? 'expired' : 'not yet valid'}: ${first.message}`,
       );
-    // Qlik: 400 "JWT_LOGIN_VALIDATIONS Missing required claim: nbf" (qlik-auth.md); other rules word it as checked.
+    // Qlik's message "JWT_LOGIN_VALIDATIONS Missing required claim: nbf" (qlik-auth.md); other rules word it as
+    // checked. The status is the documented 401 (an older example showed the same message with 400).
     const missing = missingClaim(first.rule, payload);
-    return reject(response, 400, missing ? `Missing required claim: ${missing}` : `Invalid claim: ${first.message}`);
+    return reject(response, missing ? `Missing required claim: ${missing}` : `Invalid claim: ${first.message}`);
   }
 
   // Replay: a jti is refused while its token could still be accepted.
   const jti = payload.jti as string;
   for (const [seen, exp] of context.seenJtis)
     if (exp * 1000 + idp.clockToleranceSec * 1000 < now) context.seenJtis.delete(seen);
-  if (context.seenJtis.has(jti)) return reject(response, 401, 'Token replayed: jti already used');
+  if (context.seenJtis.has(jti)) return reject(response, 'Token replayed: jti already used');
   context.seenJtis.set(jti, payload.exp as number);
 
   // First sight creates the user (subject = sub); later logins refresh name, email and groups.
@@ -266,7 +297,9 @@ export async function jwtSession(request: IncomingMessage, response: ServerRespo
       ...corsHeaders(request, context.webIntegrations),
       'set-cookie': [
         `${SESSION_COOKIE}=${session.id}; Path=/; HttpOnly; SameSite=Lax`,
+        `${SESSION_COOKIE}${SIGNATURE_SUFFIX}=${cookieSignature(SESSION_COOKIE, session.id)}; Path=/; HttpOnly; SameSite=Lax`,
         `${CSRF_COOKIE}=${session.csrfToken}; Path=/; SameSite=Lax`,
+        `${CSRF_COOKIE}${SIGNATURE_SUFFIX}=${cookieSignature(CSRF_COOKIE, session.csrfToken)}; Path=/; SameSite=Lax`,
       ],
     },
   );
@@ -274,9 +307,9 @@ export async function jwtSession(request: IncomingMessage, response: ServerRespo
 
 /** `GET /api/v1/csrf-token`: needs the session cookie and the web integration ID. */
 export function csrfToken(request: IncomingMessage, response: ServerResponse, context: JwtLoginContext) {
-  const integration = checkWebIntegration(request, response, context.webIntegrations);
+  const integration = checkWebIntegration(request, response, context.webIntegrations, 403);
   if (!integration) return;
-  const sid = requestCookies(request).get(SESSION_COOKIE);
+  const sid = signedCookie(request, SESSION_COOKIE);
   const session = sid === undefined ? undefined : context.sessions.get(sid);
   if (!session || session.webIntegrationId !== integration.id) {
     sendQlikError(response, 401, 'HTTP-401', 'Unauthorized', 'No session: sign in at /login/jwt-session first.');

@@ -10,8 +10,17 @@
  * - grants `authorization_code`, `refresh_token`, `client_credentials`, `urn:qlik:oauth:user-impersonation`
  *   (body `{grant_type, client_id, client_secret, scope: "user_default", user_lookup: {field, value}}`,
  *   field `subject` or `userId`; the user must already exist);
- * - response `access_token` (opaque), `token_type`, `expires_in`, `expires_at` (ISO), `scope`, `refresh_token`;
- * - errors 401/403 with `{"errors":[{code,title,detail,status}]}`.
+ * - response `access_token` (opaque), `token_type`, `expires_at` (ISO), `scope`, `refresh_token`: no `expires_in`,
+ *   which https://qlik.dev/apis/rest/oauth does not document for `/oauth/token`;
+ * - errors ONLY in Qlik's documented shape `{"errors":[{code,title,detail,status}]}` (no RFC 6749 `error`
+ *   member): 401 for an invalid login, a code or refresh token used/deleted/expired, or bad client credentials;
+ *   403 for a disabled user; 400 for a malformed request (documented for /oauth/authorize and /oauth/revoke;
+ *   guessed for /oauth/token). Qlik's own `code` values for these cases are not documented: the emulator's are
+ *   opaque (`OAUTH-<status>`), so nothing can key on them;
+ * - `GET /.well-known/oauth-authorization-server` (RFC 8414 metadata; https://qlik.dev/apis/rest/.well-known).
+ *
+ * Where Qlik is silent the behaviour is switchable ({@link EmulatorOAuthBehaviour}); docs/tenant-emulator.md
+ * lists each switch as "guessed".
  *
  * Client authentication is done HERE, not by oidc-provider: every client is registered in oidc-provider
  * with one internal secret, and this layer swaps a valid Qlik credential (any of the client's secrets,
@@ -72,8 +81,34 @@ export interface EmulatedClient {
   readonly internalSecret: string;
 }
 
+/**
+ * Answers Qlik does not document, switchable so the proxy can be tested against each (qlik-auth.md,
+ * "Documented vs. guessed").
+ */
+export interface EmulatorOAuthBehaviour {
+  /** HTTP status (Qlik's error shape) of the impersonation grant for a user that does not exist. @default 401 */
+  impersonationUnknownUserStatus: 400 | 401 | 403 | 404;
+  /** Whether `/oauth/revoke` needs client authentication. @default 'required' */
+  revokeClientAuthentication: 'required' | 'optional';
+  /**
+   * A refresh token presented again after it was used: `revoke-grant` refuses it and revokes every token of
+   * the grant (RFC 9700 §4.14.2 reuse detection, oidc-provider's default); `reject` refuses it and keeps the
+   * rest; `no-rotation` issues no new refresh token, so the same one stays valid. @default 'revoke-grant'
+   */
+  refreshTokenReuse: 'revoke-grant' | 'reject' | 'no-rotation';
+}
+
+/** The defaults of {@link EmulatorOAuthBehaviour}. */
+export const DEFAULT_OAUTH_BEHAVIOUR: Readonly<EmulatorOAuthBehaviour> = {
+  impersonationUnknownUserStatus: 401,
+  revokeClientAuthentication: 'required',
+  refreshTokenReuse: 'revoke-grant',
+};
+
 /** The emulator state the OAuth server reads: users, clients, the tenant host (client assertion audience). */
 export interface OAuthEmulatorHooks {
+  /** Read on every request, so tests can switch it on a running emulator. */
+  readonly behaviour: EmulatorOAuthBehaviour;
   readonly users: UserDirectory;
   readonly tenantHost: string;
   readonly clients: Map<string, EmulatedClient>;
@@ -222,23 +257,32 @@ export interface OAuthServer {
   >;
 }
 
-const OAUTH_TITLES: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden' };
+const OAUTH_TITLES: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+};
 
 /**
- * Error body for `/oauth/token` and `/oauth/revoke`: Qlik's `errors[]` (what Qlik sends; qlik-auth.md)
- * AND RFC 6749 §5.2's `error`/`error_description`, so a client written to either reads it. `code` is
- * the RFC error code: Qlik's own codes for these cases are not documented.
+ * The HTTP status Qlik documents for each failure (https://qlik.dev/apis/rest/oauth): 401 for bad client
+ * credentials and for a code/refresh token used, deleted or expired (oidc-provider's `invalid_grant`);
+ * 400 for the rest (a malformed request: documented for /oauth/authorize and /oauth/revoke, guessed here).
  */
-export function oauthErrorBody(status: number, error: string, description: string) {
-  return {
-    error,
-    error_description: description,
-    ...qlikError(status, error, OAUTH_TITLES[status] ?? 'Error', description),
-  };
+const STATUS_OF_RFC_ERROR: Record<string, number> = { invalid_client: 401, invalid_grant: 401 };
+
+/** Qlik's error body for an OAuth failure: `errors[]` only, with an opaque code (Qlik's own are undocumented). */
+export function oauthErrorBody(status: number, description: string) {
+  return qlikError(status, `OAUTH-${status}`, OAUTH_TITLES[status] ?? 'Error', description);
 }
 
-function sendOAuthError(response: ServerResponse, status: number, error: string, description: string) {
-  sendJson(response, status, oauthErrorBody(status, error, description));
+/** The status Qlik documents for an RFC 6749 error code raised by oidc-provider. */
+export function qlikStatusOf(rfcError: string): number {
+  return STATUS_OF_RFC_ERROR[rfcError] ?? 400;
+}
+
+function sendOAuthError(response: ServerResponse, status: number, description: string) {
+  sendJson(response, status, oauthErrorBody(status, description));
 }
 
 function safeEqual(a: string, b: string): boolean {
@@ -330,8 +374,9 @@ export async function createOAuthServer(issuer: string, hooks: OAuthEmulatorHook
   const tokenUrls = [`https://${hooks.tenantHost}/oauth/token`, `${issuer}/oauth/token`];
   const idTokenKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' });
 
+  const Adapter = adapterFactory(clients);
   const provider = new Provider(issuer, {
-    adapter: adapterFactory(clients) as never,
+    adapter: Adapter as never,
     cookies: { keys: [randomBytes(32).toString('base64url')] },
     jwks: { keys: [{ ...idTokenKey, kid: 'emulator-id-token', use: 'sig', alg: 'RS256' }] as never },
     findAccount: async (_ctx: unknown, id: string) => {
@@ -374,8 +419,8 @@ export async function createOAuthServer(issuer: string, hooks: OAuthEmulatorHook
     },
     // Qlik issues refresh tokens to confidential clients; every emulated client is confidential.
     issueRefreshToken: async (_ctx: unknown, client: OidcClient) => client.grantTypeAllowed('refresh_token'),
-    // Rotate refresh tokens on use (Qlik returns a new refresh_token from the refresh grant).
-    rotateRefreshToken: true,
+    // Rotation on use, unless the (guessed) behaviour says Qlik keeps the refresh token.
+    rotateRefreshToken: () => hooks.behaviour.refreshTokenReuse !== 'no-rotation',
     interactions: { url: async (_ctx: unknown, interaction: { uid: string }) => `/interaction/${interaction.uid}` },
     // Consent "trusted" skips the prompt: grant every requested scope the client may have.
     loadExistingGrant: async (ctx: KoaContextWithOIDC) => {
@@ -392,7 +437,7 @@ export async function createOAuthServer(issuer: string, hooks: OAuthEmulatorHook
     },
     renderError: async (ctx: KoaContextWithOIDC, out: Record<string, unknown>) => {
       ctx.type = 'json';
-      ctx.body = oauthErrorBody(ctx.status, String(out.error), String(out.error_description ?? ''));
+      ctx.body = oauthErrorBody(ctx.status, String(out.error_description ?? out.error ?? ''));
     },
   });
   provider.proxy = false;
@@ -413,30 +458,59 @@ export async function createOAuthServer(issuer: string, hooks: OAuthEmulatorHook
       if ((lookup.field !== 'subject' && lookup.field !== 'userId') || typeof lookup.value !== 'string')
         throw new errors.InvalidRequest('user_lookup.field must be "subject" or "userId", with a string value');
       const user = lookup.field === 'subject' ? users.bySubject(lookup.value) : users.byId(lookup.value);
-      if (user?.status !== 'active') throw new errors.InvalidGrant('user not found');
+      if (user === undefined) {
+        // Qlik does not document this answer: the status is switchable (hooks.behaviour), the shape is Qlik's.
+        const status = hooks.behaviour.impersonationUnknownUserStatus;
+        ctx.status = status;
+        ctx.body = oauthErrorBody(status, 'user not found');
+        return;
+      }
+      if (user.status !== 'active') {
+        // Qlik: 403 when the user is disabled.
+        ctx.status = 403;
+        ctx.body = oauthErrorBody(403, 'user is not active');
+        return;
+      }
       const grant = new provider.Grant({ clientId: client.clientId, accountId: user.id });
       grant.addOIDCScope(scope);
       const grantId = await grant.save();
       const token = new provider.AccessToken({ accountId: user.id, client, grantId, scope, gty: IMPERSONATION_GRANT });
       ctx.oidc.entity('AccessToken', token);
       const value = await token.save();
+      // expires_in is turned into Qlik's expires_at by the middleware below.
       ctx.body = { access_token: value, token_type: 'Bearer', expires_in: token.expiration, scope };
     },
     ['scope', 'user_lookup'],
   );
 
-  // Qlik's extras on success (`expires_at`) and Qlik's error shape on failure.
+  // Qlik's success body (`expires_at`, no `expires_in`) and Qlik's error shape and statuses on failure.
   provider.use(async (ctx, next) => {
     await next();
+    if (ctx.path === '/oauth/authorize') {
+      // Qlik: an error redirect follows RFC 6749 §4.1.2.1 "with an additional error_code parameter with the
+      // internal error code" (https://qlik.dev/apis/rest/oauth). The internal codes are not listed: opaque here.
+      const location = (ctx as unknown as { response: { get(name: string): string; set(n: string, v: string): void } })
+        .response;
+      const target = location.get('location');
+      if (target) {
+        // Relative locations (the interaction pages) carry no error.
+        const url = new URL(target, issuer);
+        if (url.searchParams.has('error') && !url.searchParams.has('error_code')) {
+          url.searchParams.set('error_code', 'OAUTH-AUTHORIZE');
+          location.set('location', url.href);
+        }
+      }
+      return;
+    }
     if (ctx.path !== '/oauth/token' && ctx.path !== '/oauth/revoke') return;
     const body = ctx.body as Record<string, unknown> | undefined;
     if (ctx.status >= 400 && body && typeof body.error === 'string') {
-      const description = String(body.error_description ?? '');
-      // RFC 6749 §5.2 names this case unauthorized_client; oidc-provider says invalid_request.
-      const error = /grant type is not allowed for this client/.test(description) ? 'unauthorized_client' : body.error;
-      ctx.body = oauthErrorBody(ctx.status, error, description);
+      const status = qlikStatusOf(body.error);
+      ctx.status = status;
+      ctx.body = oauthErrorBody(status, String(body.error_description ?? ''));
     } else if (ctx.status === 200 && body && typeof body.expires_in === 'number') {
-      ctx.body = { ...body, expires_at: new Date(Date.now() + body.expires_in * 1000).toISOString() };
+      const { expires_in: expiresIn, ...rest } = body;
+      ctx.body = { ...rest, expires_at: new Date(Date.now() + (expiresIn as number) * 1000).toISOString() };
     }
   });
 
@@ -490,24 +564,74 @@ export async function createOAuthServer(issuer: string, hooks: OAuthEmulatorHook
       );
       return true;
     } catch (error) {
-      sendOAuthError(response, 400, 'invalid_request', `interaction failed: ${(error as Error).message}`);
+      sendOAuthError(response, 400, `interaction failed: ${(error as Error).message}`);
       return true;
     }
   }
 
+  /** RFC 8414 metadata at Qlik's documented discovery path (https://qlik.dev/apis/rest/.well-known). */
+  function metadata() {
+    return {
+      issuer,
+      authorization_endpoint: `${issuer}/oauth/authorize`,
+      token_endpoint: `${issuer}/oauth/token`,
+      revocation_endpoint: `${issuer}/oauth/revoke`,
+      response_types_supported: ['code'],
+      grant_types_supported: ['authorization_code', 'refresh_token', 'client_credentials', IMPERSONATION_GRANT],
+      code_challenge_methods_supported: ['S256'],
+      token_endpoint_auth_methods_supported: ['client_secret_post', 'private_key_jwt'],
+      token_endpoint_auth_signing_alg_values_supported: [...CLIENT_ASSERTION_ALGORITHMS],
+      scopes_supported: [USER_SCOPE, 'offline_access'],
+    };
+  }
+
+  /** Revocation without client authentication (the "optional" guess): the token alone identifies itself. */
+  async function revokeUnauthenticated(params: Params, response: ServerResponse) {
+    const token = typeof params.token === 'string' ? params.token : undefined;
+    if (token === undefined) {
+      sendOAuthError(response, 400, 'token is required');
+      return;
+    }
+    const found = (await provider.AccessToken.find(token)) ?? (await provider.RefreshToken.find(token));
+    // RFC 7009 §2.1: revoking a refresh token may revoke the whole grant; revoking either here does.
+    if (typeof found?.grantId === 'string') await new Adapter('Grant').revokeByGrantId(found.grantId);
+    sendJson(response, 200, {});
+  }
+
   async function handle(request: IncomingMessage, response: ServerResponse, url: URL): Promise<boolean> {
+    if (url.pathname === '/.well-known/oauth-authorization-server' && request.method === 'GET') {
+      sendJson(response, 200, metadata());
+      return true;
+    }
     if (url.pathname.startsWith('/interaction/')) return interaction(request, response, url);
     if (!url.pathname.startsWith('/oauth/')) return false;
     if (request.method === 'POST' && (url.pathname === '/oauth/token' || url.pathname === '/oauth/revoke')) {
       const params = parseParams(request.headers['content-type'], await readBody(request));
       if (!params) {
-        sendOAuthError(response, 400, 'invalid_request', 'send application/x-www-form-urlencoded or application/json');
+        sendOAuthError(response, 400, 'send application/x-www-form-urlencoded or application/json');
+        return true;
+      }
+      const anonymous = params.client_id === undefined && params.client_assertion === undefined;
+      if (url.pathname === '/oauth/revoke' && anonymous && hooks.behaviour.revokeClientAuthentication === 'optional') {
+        await revokeUnauthenticated(params, response);
         return true;
       }
       const failure = await authenticateClient(params, hooks, tokenUrls);
       if (failure !== undefined) {
-        sendOAuthError(response, 401, 'invalid_client', failure);
+        sendOAuthError(response, 401, failure);
         return true;
+      }
+      if (
+        params.grant_type === 'refresh_token' &&
+        typeof params.refresh_token === 'string' &&
+        hooks.behaviour.refreshTokenReuse === 'reject'
+      ) {
+        // Refuse a used refresh token WITHOUT revoking its grant (oidc-provider alone would revoke it).
+        const used = await provider.RefreshToken.find(params.refresh_token);
+        if (used?.consumed) {
+          sendOAuthError(response, 401, 'refresh token already used');
+          return true;
+        }
       }
       // Hand oidc-provider a form body (it parses form only at these endpoints); objects such as
       // the impersonation grant's user_lookup travel as JSON strings.

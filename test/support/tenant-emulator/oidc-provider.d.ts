@@ -27,6 +27,7 @@ declare module 'oidc-provider' {
     readonly accountId?: string;
     readonly clientId?: string;
     readonly scope?: string;
+    readonly grantId?: string;
     readonly expiration: number;
     save(): Promise<string>;
   }
@@ -66,6 +67,7 @@ declare module 'oidc-provider' {
       find(value: string): Promise<OidcToken | undefined>;
     };
     readonly ClientCredentials: { find(value: string): Promise<OidcToken | undefined> };
+    readonly RefreshToken: { find(value: string): Promise<(OidcToken & { consumed?: unknown }) | undefined> };
     registerGrantType(name: string, handler: (ctx: KoaContextWithOIDC) => Promise<void>, params?: string[]): void;
     use(middleware: (ctx: KoaContextWithOIDC, next: () => Promise<void>) => Promise<void>): void;
     callback(): (request: IncomingMessage, response: ServerResponse) => Promise<void>;

@@ -2,8 +2,12 @@
  * The tenant's user directory and the user endpoints:
  * - `GET /api/v1/users/me` (bearer access token or session cookie) returns the signed-in user
  *   (qlik-auth.md: "GET /api/v1/users/me returns the user (id, tenantId, subject, name, email, roles, groups …)").
- * - `GET /api/v1/users?filter=subject eq "…"` and `POST /api/v1/users` (admin scope), which Qlik's
- *   impersonation reference backend uses to look a user up and create it before impersonating it.
+ * - `GET /api/v1/users?filter=…` and `POST /api/v1/users` (admin scope), which Qlik's impersonation
+ *   reference backend uses to look a user up and create it before impersonating it. The filter follows
+ *   https://qlik.dev/apis/rest/users: RFC 7644 §3.4.2.2 syntax; `eq` on id, subject, name, email, status;
+ *   `co` on name, email, subject; `and`, `or`, `not` and parentheses; "All conditional statements within this
+ *   query parameter are case insensitive". Other attributes and operators answer 400 here (Qlik documents
+ *   more eq attributes, e.g. assignedRoles.name, that the emulator does not model).
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -103,7 +107,116 @@ export function requireAdmin(response: ServerResponse, principal: Principal | un
   return true;
 }
 
-const SUBJECT_FILTER = /^\s*subject\s+eq\s+"((?:[^"\\]|\\.)*)"\s*$/;
+/** A parsed filter: a predicate over a user. */
+type UserPredicate = (user: EmulatedUser) => boolean;
+
+const EQ_ATTRIBUTES = new Set(['id', 'subject', 'name', 'email', 'status']);
+const CO_ATTRIBUTES = new Set(['name', 'email', 'subject']);
+
+/** The filter could not be parsed or uses what the emulator does not support. */
+export class FilterError extends Error {}
+
+/**
+ * Parses an RFC 7644 filter over the attributes Qlik documents for `/api/v1/users`. Comparisons are case
+ * insensitive, as Qlik documents (RFC 7644 leaves it to the attribute's `caseExact`).
+ */
+export function parseUserFilter(filter: string): UserPredicate {
+  const tokens = tokenize(filter);
+  let position = 0;
+  const peek = () => tokens[position];
+  const next = () => tokens[position++];
+  const keyword = (word: string) => {
+    const token = peek();
+    if (token?.kind === 'word' && token.value.toLowerCase() === word) {
+      position += 1;
+      return true;
+    }
+    return false;
+  };
+  function orExpression(): UserPredicate {
+    let left = andExpression();
+    while (keyword('or')) {
+      const l = left;
+      const r = andExpression();
+      left = (user) => l(user) || r(user);
+    }
+    return left;
+  }
+  function andExpression(): UserPredicate {
+    let left = unary();
+    while (keyword('and')) {
+      const l = left;
+      const r = unary();
+      left = (user) => l(user) && r(user);
+    }
+    return left;
+  }
+  function unary(): UserPredicate {
+    if (keyword('not')) {
+      const inner = group();
+      return (user) => !inner(user);
+    }
+    return peek()?.kind === '(' ? group() : comparison();
+  }
+  function group(): UserPredicate {
+    if (next()?.kind !== '(') throw new FilterError('expected "("');
+    const inner = orExpression();
+    if (next()?.kind !== ')') throw new FilterError('expected ")"');
+    return inner;
+  }
+  function comparison(): UserPredicate {
+    const attribute = next();
+    const operator = next();
+    const value = next();
+    if (attribute?.kind !== 'word' || operator?.kind !== 'word' || value?.kind !== 'string')
+      throw new FilterError('expected <attribute> <operator> "<value>"');
+    const name = attribute.value;
+    const op = operator.value.toLowerCase();
+    const allowed = op === 'eq' ? EQ_ATTRIBUTES : op === 'co' ? CO_ATTRIBUTES : undefined;
+    if (allowed === undefined) throw new FilterError(`operator ${operator.value} is not supported`);
+    if (!allowed.has(name)) throw new FilterError(`${name} does not support ${op}`);
+    const wanted = value.value.toLowerCase();
+    return (user) => {
+      const actual = String(user[name as keyof EmulatedUser] ?? '').toLowerCase();
+      return op === 'eq' ? actual === wanted : actual.includes(wanted);
+    };
+  }
+  const predicate = orExpression();
+  if (position !== tokens.length) throw new FilterError('unexpected text after the filter');
+  return predicate;
+}
+
+type Token = { kind: '(' | ')' } | { kind: 'word'; value: string } | { kind: 'string'; value: string };
+
+function tokenize(filter: string): Token[] {
+  const tokens: Token[] = [];
+  let i = 0;
+  while (i < filter.length) {
+    const c = filter[i]!;
+    if (/\s/.test(c)) i += 1;
+    else if (c === '(' || c === ')') {
+      tokens.push({ kind: c });
+      i += 1;
+    } else if (c === '"') {
+      let value = '';
+      i += 1;
+      while (i < filter.length && filter[i] !== '"') {
+        if (filter[i] === '\\') i += 1;
+        value += filter[i] ?? '';
+        i += 1;
+      }
+      if (filter[i] !== '"') throw new FilterError('unterminated string');
+      i += 1;
+      tokens.push({ kind: 'string', value });
+    } else {
+      const match = /^[A-Za-z][A-Za-z0-9_.]*/.exec(filter.slice(i));
+      if (!match) throw new FilterError(`unexpected character ${c}`);
+      tokens.push({ kind: 'word', value: match[0] });
+      i += match[0].length;
+    }
+  }
+  return tokens;
+}
 
 /** Serves the user endpoints; returns false for other paths. */
 export async function userRoutes(
@@ -126,13 +239,14 @@ export async function userRoutes(
     const filter = url.searchParams.get('filter');
     let users = directory.list();
     if (filter !== null) {
-      const match = SUBJECT_FILTER.exec(filter);
-      if (!match) {
-        sendQlikError(response, 400, 'HTTP-400', 'Bad Request', 'The emulator understands only filter=subject eq "…".');
+      let predicate: UserPredicate;
+      try {
+        predicate = parseUserFilter(filter);
+      } catch (error) {
+        sendQlikError(response, 400, 'HTTP-400', 'Bad Request', `Invalid filter: ${(error as Error).message}.`);
         return true;
       }
-      const subject = (match[1] ?? '').replace(/\\(.)/g, '$1');
-      users = users.filter((user) => user.subject === subject);
+      users = users.filter(predicate);
     }
     sendJson(response, 200, { data: users, links: { self: { href: url.href } } });
     return true;

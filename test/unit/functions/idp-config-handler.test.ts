@@ -42,9 +42,11 @@ describe('Handler: GET /qlik/idp-config', () => {
       options: {
         jwtLoginEnabled: true,
         issuer: 'https://qtv.example',
-        staticKeys: [{ kid: 'qtv-1', pem: body.certificate.trim() }],
+        staticKeys: [{ kid: 'qtv-1', pem: body.certificate.trim().split(/\s+/).join(' ') }],
       },
     });
+    // Qlik's automation example: "pem must be on a single line".
+    expect(body.identityProviderRequest.options.staticKeys[0].pem).not.toMatch(/[\r\n]/);
     const token = await signCompactJws({ sub: 'a' }, key);
     expect(verifyWithJsonwebtoken(token, body.certificate).payload).toEqual({ sub: 'a' });
     expect(response.body).not.toMatch(/PRIVATE KEY/);

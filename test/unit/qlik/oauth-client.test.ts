@@ -132,14 +132,27 @@ describe('Function: QlikOAuthClient', () => {
     expect(log.text()).not.toMatch(/"old"|"new"|code-secret/);
   });
 
-  it('answers 502 invalid_client when every secret is refused (an operator fault, not the caller’s)', async () => {
-    const stub = stubFetch(() =>
-      jsonResponse(401, { errors: [{ code: 'invalid_client', title: 'x', status: '401' }] }),
-    );
-    const error = await exchange(client(stub.fetch, ['a', 'b']).instance).catch((e: unknown) => e);
+  it('answers 502 invalid_client when every secret is refused on a grant that consumes nothing (an operator fault)', async () => {
+    const stub = stubFetch(() => jsonResponse(401, { errors: [{ code: 'AUTH-1', title: 'x', status: '401' }] }));
+    const error = await client(stub.fetch, ['a', 'b'])
+      .instance.clientCredentials('admin_classic')
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OAuthProtocolError);
     expect(error).toMatchObject({ oauthError: 'invalid_client', status: 502, code: 'UPSTREAM_ERROR' });
     expect(stub.calls).toHaveLength(2);
+  });
+
+  it('reads Qlik’s documented 401 on a code exchange, after every secret, as a dead code (invalid_grant), not a 502', async () => {
+    const stub = stubFetch(() => jsonResponse(401, { errors: [{ code: 'AUTH-1', title: 'x', status: '401' }] }));
+    const error = await exchange(client(stub.fetch, ['a', 'b']).instance).catch((e: unknown) => e);
+    expect(error).toMatchObject({ oauthError: 'invalid_grant', status: 400, code: 'OAUTH_REJECTED' });
+    expect(stub.calls).toHaveLength(2);
+  });
+
+  it('still answers 502 on a code exchange when the server says RFC 6749 invalid_client outright', async () => {
+    const stub = stubFetch(() => jsonResponse(401, { error: 'invalid_client' }));
+    const error = await exchange(client(stub.fetch, ['a']).instance).catch((e: unknown) => e);
+    expect(error).toMatchObject({ oauthError: 'invalid_client', status: 502 });
   });
 
   it('never retries an authorization_code exchange after the request may have reached Qlik (5xx, reset)', async () => {
@@ -222,7 +235,8 @@ describe('Function: QlikOAuthClient', () => {
 describe('Function: oauthErrorFrom', () => {
   it.each([
     [400, { error: 'invalid_grant', error_description: 'code secret-code reused' }, 'invalid_grant', 400],
-    [400, { errors: [{ code: 'invalid_grant', detail: 'x' }] }, 'invalid_grant', 400],
+    // Qlik's own error codes are opaque: a code that looks like an RFC one is not read.
+    [400, { errors: [{ code: 'invalid_grant', detail: 'x' }] }, 'invalid_request', 400],
     [400, { error: 'something_new' }, 'invalid_request', 400],
     [401, { errors: [{ code: 'HTTP-401' }] }, 'invalid_client', 502],
     [403, {}, 'access_denied', 403],
@@ -233,6 +247,14 @@ describe('Function: oauthErrorFrom', () => {
     expect(error).toMatchObject({ oauthError: code, status: ours });
     expect(error.message).not.toContain('secret-code');
     expect(error).toBeInstanceOf(TokenVendingError);
+  });
+
+  it.each([
+    [401, { errors: [{ code: 'AUTH-1', title: 'Unauthorized', status: '401' }] }, 'invalid_grant', 400],
+    [401, { error: 'invalid_client' }, 'invalid_client', 502],
+    [403, { errors: [{ code: 'AUTH-5', title: 'Forbidden', status: '403' }] }, 'access_denied', 403],
+  ])('maps a consuming grant’s HTTP %i %j to %s with status %i', (status, body, code, ours) => {
+    expect(oauthErrorFrom(status, body, true)).toMatchObject({ oauthError: code, status: ours });
   });
 });
 

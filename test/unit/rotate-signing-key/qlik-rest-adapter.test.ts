@@ -89,7 +89,8 @@ describe('Function: QlikRestIdentityProviders', () => {
         jwtLoginEnabled: true,
         issuer: 'https://iss',
         staticKeys: [
-          { kid: 'qtv-2026-11-21-abcd', pem: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----' },
+          // Qlik's automation example: "pem must be on a single line".
+          { kid: 'qtv-2026-11-21-abcd', pem: '-----BEGIN CERTIFICATE----- MIIB -----END CERTIFICATE-----' },
         ],
       },
     });
