@@ -17,6 +17,7 @@ import { type RouteDefinition, routesFor } from '../../functions/routes.js';
 import { type Config, type ConfigInput, parseConfig } from '../../functions/runtime/config.js';
 import { KeyRotation } from './key-rotation.js';
 import { Monitoring } from './monitoring.js';
+import { RefreshGraceTable } from './refresh-grace-table.js';
 import { SigningKey } from './signing-key.js';
 import { TokenApi } from './token-api.js';
 import { TokenFunction } from './token-function.js';
@@ -166,6 +167,8 @@ export class QlikTokenVending extends Construct {
   public readonly monitoring: Monitoring;
   /** The signing key rotation (function and schedule), when `rotation.enabled`. */
   public readonly keyRotation: KeyRotation | undefined;
+  /** The OAuth proxy's refresh grace table, when the proxy runs in cookie mode. */
+  public readonly refreshGrace: RefreshGraceTable | undefined;
   /**
    * The configuration every function reads from `QTV_CONFIG`: the validated config without `deployment`,
    * the key reference replaced by the key's ARN. Functions you add with {@link TokenFunction} take it too.
@@ -205,7 +208,19 @@ export class QlikTokenVending extends Construct {
     this.httpApi = this.api.httpApi;
     this.url = this.api.url;
 
-    this.functionConfigJson = this.buildFunctionConfigJson(config, this.signingKey.arn);
+    // Cookie mode: parallel refreshes across containers share one upstream refresh (docs/oauth.md).
+    this.refreshGrace = config.oauth?.mode === 'cookie' ? new RefreshGraceTable(this, 'RefreshGrace') : undefined;
+    const functionConfig =
+      this.refreshGrace !== undefined && config.oauth !== undefined
+        ? {
+            ...config,
+            oauth: {
+              ...config.oauth,
+              refreshGrace: { ...config.oauth.refreshGrace, tableName: this.refreshGrace.table.tableName },
+            },
+          }
+        : config;
+    this.functionConfigJson = this.buildFunctionConfigJson(functionConfig, this.signingKey.arn);
     const tokenFunctions: Record<string, TokenFunction> = {};
     const grantOAuthClient = oauthClientGrants(this, config);
     for (const route of options.routes ?? routesFor(config)) {
@@ -229,6 +244,10 @@ export class QlikTokenVending extends Construct {
       tokenFunctions[route.id] = fn;
     }
     this.tokenFunctions = tokenFunctions;
+    // Only the refresh function (claim, read, release) and the revoke function (mark a logout) touch the table.
+    const { OAuthRefresh: refresh, OAuthRevoke: revoke } = tokenFunctions;
+    if (this.refreshGrace !== undefined && refresh !== undefined) this.refreshGrace.grantRefresh(refresh.function);
+    if (this.refreshGrace !== undefined && revoke !== undefined) this.refreshGrace.grantLogout(revoke.function);
     this.functions = Object.fromEntries(Object.entries(tokenFunctions).map(([routeId, fn]) => [routeId, fn.function]));
 
     // Rotation of the key secret (docs/rotation.md). The config schema already refuses rotation.enabled with

@@ -9,6 +9,7 @@ import { randomBytes, randomUUID, X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ListTablesCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { DescribeSecretCommand, GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -282,6 +283,11 @@ describe('Deploy rehearsal: config/example-oauth.json (OAuth proxy, impersonatio
       .fn('POST /oauth/revoke')
       .invoke({ ...httpEvent({ path: '/oauth/revoke', headers: { origin: APP } }), cookies: [session!] });
     expect(revoke.statusCode, revoke.body).toBe(204);
+    // The refresh grace table the template creates took the logout record (the revoke role's dynamodb:PutItem).
+    const { TableNames } = await r().admin.dynamodb.send(new ListTablesCommand({}));
+    expect(TableNames).toHaveLength(1);
+    const grace = await r().admin.dynamodb.send(new ScanCommand({ TableName: TableNames![0] }));
+    expect(grace.Count).toBeGreaterThan(0);
 
     // Impersonation for a caller Qlik does not know yet: the admin client provisions the user first.
     const impersonated = await r()

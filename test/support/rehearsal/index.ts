@@ -4,7 +4,7 @@
  * environment and its execution role's credentials.
  *
  * What is taken from the template, never written by hand: the secrets and KMS keys (with their names, key specs,
- * encryption keys and rotation schedule), each function's bundle folder, handler, runtime, memory, timeout and
+ * encryption keys and rotation schedule), DynamoDB tables (key schema, TTL), SNS topics, each function's bundle folder, handler, runtime, memory, timeout and
  * environment variables (CloudFormation references resolved to the resources created here), and each role's
  * policy statements (the actions).
  *
@@ -21,6 +21,13 @@
  * - `configPatch` may point the configuration at stand-ins (the tenant emulator); each patch is the caller's, visible.
  */
 
+import {
+  type AttributeDefinition,
+  CreateTableCommand,
+  DynamoDBClient,
+  type KeySchemaElement,
+  UpdateTimeToLiveCommand,
+} from '@aws-sdk/client-dynamodb';
 import {
   CreateAccessKeyCommand,
   CreateRoleCommand,
@@ -75,7 +82,7 @@ export interface RehearsalOptions {
 export interface Rehearsal {
   readonly endpoint: string;
   /** Admin clients (setup and inspection only; the functions never get these credentials). */
-  readonly admin: { secretsManager: SecretsManagerClient; kms: KMSClient; sns: SNSClient };
+  readonly admin: { secretsManager: SecretsManagerClient; kms: KMSClient; sns: SNSClient; dynamodb: DynamoDBClient };
   /** Every function of the template, by its description (`POST /qlik/jwt`, or the rotation function's). */
   readonly functions: ReadonlyMap<string, LambdaProcess>;
   /** The function whose description is `description` (or starts with it); marks it as exercised. */
@@ -151,12 +158,13 @@ export async function startRehearsal(options: RehearsalOptions): Promise<Rehears
   const secretsManager = new SecretsManagerClient(cfg);
   const kms = new KMSClient(cfg);
   const sns = new SNSClient(cfg);
+  const dynamodb = new DynamoDBClient(cfg);
   const iam = new IAMClient(cfg);
   const sts = new STSClient(cfg);
   const processes = new Map<string, LambdaProcess>();
   const stopAll = async () => {
     await Promise.all([...processes.values()].map((p) => p.stop()));
-    for (const client of [secretsManager, kms, sns, iam, sts]) client.destroy();
+    for (const client of [secretsManager, kms, sns, dynamodb, iam, sts]) client.destroy();
     await moto.stop();
   };
   try {
@@ -207,6 +215,23 @@ export async function startRehearsal(options: RehearsalOptions): Promise<Rehears
       const name = String(resolve(resource.Properties?.TopicName ?? id));
       const out = await sns.send(new CreateTopicCommand({ Name: name }));
       resources.set(id, { ref: out.TopicArn!, attributes: { TopicArn: out.TopicArn!, TopicName: name } });
+    }
+    for (const [id, resource] of ofType('AWS::DynamoDB::Table')) {
+      const p = resource.Properties ?? {};
+      // CDK leaves TableName to CloudFormation, which generates one; the rehearsal names it after the logical ID.
+      const tableName = String(resolve(p.TableName ?? `rehearsal-${id}`));
+      const out = await dynamodb.send(
+        new CreateTableCommand({
+          TableName: tableName,
+          KeySchema: p.KeySchema as KeySchemaElement[],
+          AttributeDefinitions: p.AttributeDefinitions as AttributeDefinition[],
+          BillingMode: 'PAY_PER_REQUEST',
+        }),
+      );
+      const ttl = p.TimeToLiveSpecification as { AttributeName: string; Enabled: boolean } | undefined;
+      if (ttl?.Enabled)
+        await dynamodb.send(new UpdateTimeToLiveCommand({ TableName: tableName, TimeToLiveSpecification: ttl }));
+      resources.set(id, { ref: tableName, attributes: { Arn: out.TableDescription!.TableArn! } });
     }
     for (const external of options.external ?? []) {
       if (external.kind === 'secret') {
@@ -321,7 +346,7 @@ export async function startRehearsal(options: RehearsalOptions): Promise<Rehears
     };
     return {
       endpoint: moto.endpoint,
-      admin: { secretsManager, kms, sns },
+      admin: { secretsManager, kms, sns, dynamodb },
       functions: processes,
       grantedActions,
       fn: (description) => {
