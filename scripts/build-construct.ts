@@ -2,8 +2,8 @@
  * `npm run build:construct`: what the packed package needs so a consumer's CDK app synthesizes without our
  * TypeScript sources, esbuild or a TypeScript loader:
  *
- * - dist/lambda/<entry>/index.mjs: every Lambda bundle, made by the constructs themselves (a synth with every route
- *   and rotation on), so the prebuilt code is byte for byte what `cdk synth` in this repository deploys;
+ * - dist/lambda/<entry>/index.mjs: every Lambda bundle, made by the constructs' own bundling (TokenFunction for each
+ *   route entry, KeyRotation), so the prebuilt code is what `cdk synth` in this repository deploys for that entry;
  * - dist/construct/index.mjs: the construct library (infra/index.ts) as one ESM file; aws-cdk-lib and constructs
  *   stay imports (peer dependencies), everything else it needs (zod, the config schema) is inside;
  * - dist/types/: declarations for TypeScript consumers.
@@ -14,45 +14,52 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { build } from 'esbuild';
 import { routes } from '../functions/routes.js';
-import { ROTATION_ENTRY } from '../infra/constructs/key-rotation.js';
+import { parseConfig } from '../functions/runtime/config.js';
+import { KeyRotation, ROTATION_ENTRY } from '../infra/constructs/key-rotation.js';
 import { PACKAGE_ROOT, PREBUILT_LAMBDA_DIR, prebuiltBundlePath } from '../infra/constructs/prebuilt.js';
-import { QlikTokenVending, type QlikTokenVendingProps } from '../infra/constructs/qlik-token-vending.js';
+import { TokenFunction } from '../infra/constructs/token-function.js';
 
 const root = PACKAGE_ROOT;
 const started = Date.now();
 
-/** A configuration that turns every function on (all routes, impersonation, rotation). Values are placeholders. */
-const everyFunction: QlikTokenVendingProps = {
+/** A configuration for the rotation function's bundle (tracing on, as by default). Values are placeholders. */
+const rotationConfig = parseConfig({
   qlik: { tenantHost: 'build.example.com', issuer: 'https://build.example.com' },
   signing: { backend: 'secrets-manager', secretId: 'build/signing-key' },
   rotation: { enabled: true },
-  oauth: {
-    clientId: 'build',
-    clientSecretId: 'build/oauth-client',
-    redirectUris: ['https://build.example.com/oauth/callback'],
-    appReturnUrls: ['https://build.example.com/'],
-    impersonation: { enabled: true },
-  },
-};
+});
 
+/**
+ * Bundles every entry with the constructs' own bundling: one TokenFunction per route entry with no bundle flags (a
+ * bundle that serves any configuration, whichever backend or feature the consumer's props choose) and the
+ * KeyRotation function; then copies each asset folder to dist/lambda/<entry>/.
+ */
 function bundleLambdas(): number {
   rmSync(join(root, PREBUILT_LAMBDA_DIR), { recursive: true, force: true });
   const outdir = mkdtempSync(join(tmpdir(), 'qtv-build-'));
   try {
     const app = new App({ outdir });
     const stack = new Stack(app, 'QtvBuild');
-    const vending = new QlikTokenVending(stack, 'Build', everyFunction);
     const byEntry = new Map<string, CfnFunction>();
     for (const route of routes) {
-      const fn = vending.tokenFunctions[route.id];
-      if (fn === undefined) throw new Error(`route ${route.id} was not built: the build configuration must enable it`);
+      if (byEntry.has(route.entry)) continue;
+      const fn = new TokenFunction(stack, route.id, {
+        entry: route.entry,
+        configJson: '{}',
+        logRetention: RetentionDays.ONE_DAY,
+      });
       byEntry.set(route.entry, fn.function.node.defaultChild as CfnFunction);
     }
-    if (vending.keyRotation === undefined) throw new Error('the build configuration must enable rotation');
-    byEntry.set(ROTATION_ENTRY, vending.keyRotation.function.node.defaultChild as CfnFunction);
-    app.synth();
+    const rotation = new KeyRotation(stack, 'KeyRotation', {
+      secret: new Secret(stack, 'Secret'),
+      config: rotationConfig,
+    });
+    byEntry.set(ROTATION_ENTRY, rotation.function.node.defaultChild as CfnFunction);
+    app.synth({ validateOnSynthesis: false });
     const manifest = JSON.parse(readFileSync(join(outdir, `${stack.stackName}.assets.json`), 'utf8')) as {
       files: Record<string, { source: { path: string } }>;
     };
