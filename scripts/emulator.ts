@@ -37,6 +37,8 @@ async function main() {
         name: 'Demo impersonation backend',
         secrets: [EMULATOR_DEMO.impersonationClient.secret],
         impersonation: true,
+        // Qlik's M2M impersonation guide: the browser app's origin goes in the client's Allowed origins.
+        allowedOrigins: [...settings.origins],
       },
       {
         clientId: EMULATOR_DEMO.adminClient.clientId,

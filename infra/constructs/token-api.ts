@@ -167,7 +167,9 @@ export class TokenApi extends Construct {
             corsPreflight: {
               allowOrigins: [...origins],
               allowMethods: [CorsHttpMethod.GET, CorsHttpMethod.POST, CorsHttpMethod.OPTIONS],
-              allowHeaders: ['authorization', 'content-type'],
+              // cache-control: the frontend snippet sends `Cache-Control: no-cache` to /qlik/access-token when
+              // Qlik refused its still-valid token (docs/frontend.md); without it the browser blocks that retry.
+              allowHeaders: ['authorization', 'content-type', 'cache-control'],
               // Bearer tokens travel in a header, not cookies.
               allowCredentials: false,
               maxAge: Duration.hours(1),

@@ -111,7 +111,8 @@ export function createLocalApiGateway(options: {
         ...(cors['access-control-allow-origin']
           ? {
               'access-control-allow-methods': 'GET,POST,OPTIONS',
-              'access-control-allow-headers': 'authorization,content-type',
+              // cache-control: the frontend snippet's no-cache retry of /qlik/access-token (docs/frontend.md).
+              'access-control-allow-headers': 'authorization,content-type,cache-control',
               'access-control-max-age': '600',
             }
           : {}),

@@ -245,7 +245,7 @@ describe('Function: TokenApi', () => {
       CorsConfiguration: {
         AllowOrigins: ['https://app.example.com', 'http://localhost:5173'],
         AllowCredentials: false,
-        AllowHeaders: ['authorization', 'content-type'],
+        AllowHeaders: ['authorization', 'content-type', 'cache-control'],
       },
     });
   });

@@ -20,8 +20,16 @@ export interface StaticServer {
   close(): Promise<void>;
 }
 
+/** Optional behaviour of {@link startStaticServer}. */
+export interface StaticServerOptions {
+  /** Extra response headers (e.g. `access-control-allow-origin` for module scripts loaded cross-origin). */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** Rewrites an HTML file's text before it is served (e.g. to point an import map at a local copy). */
+  readonly transformHtml?: (html: string) => string;
+}
+
 /** Serves `root` on 127.0.0.1 (free port); `/` is `index.html`. */
-export async function startStaticServer(root: string): Promise<StaticServer> {
+export async function startStaticServer(root: string, options: StaticServerOptions = {}): Promise<StaticServer> {
   const base = resolve(root);
   const server = createServer(async (request, response) => {
     const path = decodeURIComponent(new URL(request.url ?? '/', 'http://local').pathname);
@@ -31,10 +39,15 @@ export async function startStaticServer(root: string): Promise<StaticServer> {
       return;
     }
     try {
-      const body = await readFile(file);
+      const raw = await readFile(file);
+      const body =
+        options.transformHtml && extname(file) === '.html'
+          ? Buffer.from(options.transformHtml(raw.toString('utf8')))
+          : raw;
       response.writeHead(200, {
         'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
         'cache-control': 'no-store',
+        ...options.headers,
       });
       response.end(request.method === 'HEAD' ? undefined : body);
     } catch {

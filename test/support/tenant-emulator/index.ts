@@ -12,6 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { type CorsOptions, qlikCorsHeaders, qlikPreflightHeaders } from './cors.js';
 import { bearerToken, sendJson, sendQlikError } from './http.js';
 import {
   IdentityProviderRegistry,
@@ -20,8 +21,6 @@ import {
   type JwtIdpSeed,
 } from './identity-providers.js';
 import {
-  CSRF_HEADER,
-  corsHeaders,
   csrfToken,
   type EmulatedSession,
   type JwtLoginContext,
@@ -39,8 +38,10 @@ import {
   makeClient,
   type OAuthClientSeed,
 } from './oauth.js';
+import { QLIK_EMBED_MAIN_PATH, serveQlikEmbedMain } from './qlik-embed.js';
 import { type EmulatedUser, type Principal, UserDirectory, type UserSeed, userRoutes } from './users.js';
 
+export type { CorsOptions } from './cors.js';
 export type { QlikErrorBody } from './http.js';
 export type { JwtIdentityProvider, JwtIdpSeed } from './identity-providers.js';
 export type { EmulatedSession, RateLimit, WebIntegration } from './jwt-login.js';
@@ -111,6 +112,8 @@ export interface TenantEmulatorOptions {
   readonly jwtSessionRateLimit?: RateLimit;
   /** Shifts the emulator's clock for JWT login checks (ms, may be negative). @default 0 */
   readonly clockOffsetMs?: number;
+  /** Switches for the CORS answers Qlik does not document (./cors.ts). @default documented behaviour */
+  readonly cors?: CorsOptions;
   /** Answers Qlik does not document (see docs/tenant-emulator.md). @default DEFAULT_OAUTH_BEHAVIOUR */
   readonly oauthBehaviour?: Partial<EmulatorOAuthBehaviour>;
 }
@@ -141,6 +144,8 @@ export interface TenantEmulator {
   /** Shifts the clock used by JWT login (not oidc-provider's, which reads the system clock). */
   setClockOffset(ms: number): void;
   setJwtSessionRateLimit(limit: RateLimit | undefined): void;
+  /** Switches the CORS guesses (./cors.ts) at run time. */
+  setCorsOptions(options: CorsOptions): void;
   /** The current guessed OAuth behaviour (live: changes apply to the next request). */
   readonly oauthBehaviour: Readonly<EmulatorOAuthBehaviour>;
   /** Switches one or more guessed OAuth behaviours on the running emulator. */
@@ -160,6 +165,7 @@ export async function startTenantEmulator(options: TenantEmulatorOptions = {}): 
   const tenantId = options.tenantId ?? randomBytes(16).toString('hex');
   const adminApiKey = options.adminApiKey ?? `emulator-admin-${randomBytes(24).toString('base64url')}`;
   let clockOffsetMs = options.clockOffsetMs ?? 0;
+  let corsOptions: CorsOptions = options.cors ?? {};
   const nowMs = () => Date.now() + clockOffsetMs;
   const users = new UserDirectory(tenantId);
   const idps = new IdentityProviderRegistry(tenantId, () => new Date(nowMs()));
@@ -232,16 +238,15 @@ export async function startTenantEmulator(options: TenantEmulatorOptions = {}): 
       }
     }
 
-    const browserFacing = url.pathname.startsWith('/api/') || url.pathname.startsWith('/login/');
+    // Qlik's browser runtime (./qlik-embed.ts): what @qlik/api and qlik-embed load their auth code from.
+    if (url.pathname === QLIK_EMBED_MAIN_PATH && request.method === 'GET') return serveQlikEmbedMain(response);
+
+    // /resources/: @qlik/api's platform probe (product-info.json) must read the emulator's 404 (./qlik-embed.ts).
+    const browserFacing = ['/api/', '/login/', '/resources/'].some((prefix) => url.pathname.startsWith(prefix));
     if (browserFacing) {
-      const cors = corsHeaders(request, webIntegrations);
+      const cors = qlikCorsHeaders(request, { webIntegrations, clients }, corsOptions);
       if (request.method === 'OPTIONS') {
-        response.writeHead(204, {
-          ...cors,
-          'access-control-allow-methods': 'GET, POST, PATCH, DELETE, OPTIONS',
-          'access-control-allow-headers': `authorization, content-type, ${WEB_INTEGRATION_HEADER}, ${CSRF_HEADER}`,
-          'access-control-max-age': '600',
-        });
+        response.writeHead(204, { ...cors, ...qlikPreflightHeaders(corsOptions) });
         response.end();
         return;
       }
@@ -310,6 +315,9 @@ export async function startTenantEmulator(options: TenantEmulatorOptions = {}): 
     addJwtIdentityProvider: (seed) => idps.add(seed),
     setClockOffset(ms) {
       clockOffsetMs = ms;
+    },
+    setCorsOptions(next) {
+      corsOptions = next;
     },
     setJwtSessionRateLimit(limit) {
       login.rateLimit = limit;

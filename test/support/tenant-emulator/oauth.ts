@@ -64,6 +64,8 @@ export interface OAuthClientSeed {
   readonly clientCredentials?: boolean;
   /** Admin M2M client: client_credentials with scope admin_classic (user look-up/creation, IdP API). @default false */
   readonly admin?: boolean;
+  /** "Allowed origins": browser origins that may use this client's tokens (CORS, ./cors.ts). @default [] */
+  readonly allowedOrigins?: readonly string[];
 }
 
 /** A registered client, as the emulator keeps it. */
@@ -77,6 +79,8 @@ export interface EmulatedClient {
   readonly scopes: string[];
   readonly trusted: boolean;
   readonly grantTypes: string[];
+  /** "Allowed origins" (CORS for browser use of this client's tokens; ./cors.ts). */
+  readonly allowedOrigins: string[];
   /** The secret oidc-provider knows; never leaves the emulator. */
   readonly internalSecret: string;
 }
@@ -172,6 +176,7 @@ export function makeClient(seed: OAuthClientSeed): EmulatedClient {
     scopes: [...new Set(scopes)],
     trusted: seed.trusted ?? true,
     grantTypes,
+    allowedOrigins: [...(seed.allowedOrigins ?? [])],
     internalSecret: randomBytes(32).toString('base64url'),
   };
 }
