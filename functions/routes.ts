@@ -18,10 +18,22 @@ export type RouteAuth = 'caller' | 'public';
 
 /**
  * AWS resources a route's function uses; the CDK stack grants exactly these (and nothing for a route that
- * names none). `signing-key`: the Qlik signing key (secret read, or KMS Sign + GetPublicKey). `oauth-client`:
- * the OAuth proxy's secrets (client, sealing, impersonation and admin client secrets; the client-assertion key).
+ * names none). Least privilege per route (docs/security.md, "Who may touch what"):
+ * - `signing-key`: the Qlik signing key (secret read, or KMS Sign + GetPublicKey): only `/qlik/jwt`.
+ * - `signing-public`: the key's public material only (the public-material secret, and KMS GetPublicKey):
+ *   `/qlik/idp-config`, which is public and so must hold no signing power.
+ * - `oauth-sealing`: the cookie sealing secret (the client secret when no sealing secret is configured).
+ * - `oauth-client`: the proxy's client credentials (client secret, or the client-assertion key).
+ * - `oauth-impersonation`: the credentials of the client that asks for impersonation tokens.
+ * - `oauth-admin`: the admin client secret, only when `oauth.impersonation.provisionUsers` is on.
  */
-export type RouteResource = 'signing-key' | 'oauth-client';
+export type RouteResource =
+  | 'signing-key'
+  | 'signing-public'
+  | 'oauth-sealing'
+  | 'oauth-client'
+  | 'oauth-impersonation'
+  | 'oauth-admin';
 
 /** A configuration feature a route exists for; without it, the route is not deployed or served. */
 export type RouteFeature = 'oauth' | 'impersonation';
@@ -57,6 +69,7 @@ function oauthRoute(
   path: string,
   file: string,
   factory: OAuthHandlerFactory,
+  uses: readonly RouteResource[],
 ): RouteDefinition[] {
   return [
     {
@@ -65,12 +78,15 @@ function oauthRoute(
       path,
       auth: 'public',
       entry: `functions/oauth/${file}.ts`,
-      uses: ['oauth-client'],
+      uses,
       requires: 'oauth',
       load: async () => ({ createHandler: (await import('./oauth/handler.js'))[factory] }),
     },
   ];
 }
+
+/** What the OAuth routes that talk to Qlik's token endpoint use. */
+const OAUTH_TOKEN_USES: readonly RouteResource[] = ['oauth-sealing', 'oauth-client'];
 
 /** Every route of the token API. */
 export const routes: readonly RouteDefinition[] = [
@@ -89,8 +105,8 @@ export const routes: readonly RouteDefinition[] = [
     path: '/qlik/idp-config',
     auth: 'public',
     entry: 'functions/idp-config/index.ts',
-    // Derives the public key and certificate from the key (KMS: GetPublicKey, and Sign to self-sign).
-    uses: ['signing-key'],
+    // Public material only: a public route must not be able to sign (docs/security.md).
+    uses: ['signing-public'],
     load: () => import('./idp-config/handler.js'),
   },
   {
@@ -99,15 +115,23 @@ export const routes: readonly RouteDefinition[] = [
     path: '/qlik/access-token',
     auth: 'caller',
     entry: 'functions/qlik-access-token/index.ts',
-    uses: ['oauth-client'],
+    uses: ['oauth-impersonation', 'oauth-admin'],
     requires: 'impersonation',
     load: () => import('./qlik-access-token/handler.js'),
   },
-  ...oauthRoute('OAuthLogin', 'GET', '/oauth/login', 'login', 'createLoginHandler'),
-  ...oauthRoute('OAuthCallback', 'GET', '/oauth/callback', 'callback', 'createCallbackHandler'),
-  ...oauthRoute('OAuthCodeExchange', 'POST', '/oauth/code-exchange', 'code-exchange', 'createCodeExchangeHandler'),
-  ...oauthRoute('OAuthRefresh', 'POST', '/oauth/refresh', 'refresh', 'createRefreshHandler'),
-  ...oauthRoute('OAuthRevoke', 'POST', '/oauth/revoke', 'revoke', 'createRevokeHandler'),
+  // Login only seals the state cookie; the others also authenticate the client to Qlik.
+  ...oauthRoute('OAuthLogin', 'GET', '/oauth/login', 'login', 'createLoginHandler', ['oauth-sealing']),
+  ...oauthRoute('OAuthCallback', 'GET', '/oauth/callback', 'callback', 'createCallbackHandler', OAUTH_TOKEN_USES),
+  ...oauthRoute(
+    'OAuthCodeExchange',
+    'POST',
+    '/oauth/code-exchange',
+    'code-exchange',
+    'createCodeExchangeHandler',
+    OAUTH_TOKEN_USES,
+  ),
+  ...oauthRoute('OAuthRefresh', 'POST', '/oauth/refresh', 'refresh', 'createRefreshHandler', OAUTH_TOKEN_USES),
+  ...oauthRoute('OAuthRevoke', 'POST', '/oauth/revoke', 'revoke', 'createRevokeHandler', OAUTH_TOKEN_USES),
 ];
 
 /** Whether `config` enables `feature`. */

@@ -11,7 +11,6 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { createLocalJWKSet, createRemoteJWKSet } from 'jose';
 import { ConfigError, TokenVendingError } from '../functions/errors.js';
 import { problem } from '../functions/http/lambda-http.js';
 import { routesFor } from '../functions/routes.js';
@@ -26,6 +25,7 @@ import { createRuntime, prefetchSigningKey, type Runtime, SERVICE_NAME } from '.
 import { MemorySecretStore } from '../functions/secrets/secret-source.js';
 import { DEV_AUDIENCE, DevIdentityProvider, devTokenRequestSchema } from './dev/dev-identity.js';
 import { ensureDevSigningKey } from './dev/dev-keys.js';
+import { discoveredKeySet, type LocalAuthorizer } from './dev/jwt-authorizer.js';
 import { createLocalApiGateway, type LocalHandler, type LocalRoute } from './dev/local-api-gateway.js';
 
 /** The issuer the dev configuration uses for Qlik tokens. */
@@ -51,6 +51,8 @@ export interface DevServerOptions {
   readonly tenantUrl?: string;
   /** Log level of the handlers' logger. @default 'WARN' */
   readonly logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
+  /** The guessed, switchable rules of the local JWT authorizer (scripts/dev/jwt-authorizer.ts). */
+  readonly authorizer?: Pick<LocalAuthorizer, 'bearerPrefix' | 'algorithms'>;
 }
 
 /** A running dev server. */
@@ -236,15 +238,19 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
       }),
     );
     const callerIdp = config.callerIdp ?? { issuer: identityProvider.issuer, audience: [DEV_AUDIENCE] };
-    const keySet =
-      callerIdp.issuer === identityProvider.issuer
-        ? createLocalJWKSet(await identityProvider.jwks())
-        : createRemoteJWKSet(new URL(`${callerIdp.issuer.replace(/\/$/, '')}/.well-known/jwks.json`));
+    // Keys are found as API Gateway finds them, through the issuer's OIDC discovery document (jwks_uri),
+    // for the embedded dev identity provider too (it is served by this very server).
+    const keySet = discoveredKeySet(callerIdp.issuer);
     server.on(
       'request',
       createLocalApiGateway({
         routes: localRoutes,
-        authorizer: { issuer: callerIdp.issuer, audience: callerIdp.audience, keys: keySet },
+        authorizer: {
+          issuer: callerIdp.issuer,
+          audience: callerIdp.audience,
+          keys: keySet,
+          ...options.authorizer,
+        },
         allowedOrigins: config.cors.allowedOrigins,
         extra: devIdentityRoutes(identityProvider),
       }),

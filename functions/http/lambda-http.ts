@@ -85,6 +85,9 @@ export function problemFromError(error: unknown): APIGatewayProxyStructuredResul
     const oauthError = (error as { oauthError?: unknown }).oauthError;
     const extra: Record<string, string> =
       typeof oauthError === 'string' ? { error: oauthError, error_description: detail } : {};
+    // An identity rule refusal names the claim and the rule as members too, so clients need not parse `detail`.
+    const { claim, rule } = error as { claim?: unknown; rule?: unknown };
+    if (typeof claim === 'string' && typeof rule === 'string') Object.assign(extra, { claim, rule });
     return problem(error.status, error.code, detail, headers, extra);
   }
   return problem(500, 'INTERNAL', 'The service could not complete the request; it has been logged.');
@@ -96,13 +99,41 @@ export interface ErrorLogger {
   warn(message: string, extra: Record<string, unknown>): void;
 }
 
+/** Longest caller-supplied name or value quoted in a message or log line, in characters. */
+export const MAX_LOGGED_VALUE_CHARS = 64;
+/** Longest error message put in a log line, in characters. */
+export const MAX_LOGGED_MESSAGE_CHARS = 512;
+
+/**
+ * Quotes a caller-supplied string for a message or log line: at most `maxChars` characters (the rest
+ * counted, not shown) and every character outside printable ASCII escaped as `\uXXXX`, so no control,
+ * bidi or line-separator character reaches a terminal or a log parser.
+ */
+export function quoteForLog(value: string, maxChars = MAX_LOGGED_VALUE_CHARS): string {
+  const chars = Array.from(value);
+  const shown = escapeUnprintable(chars.slice(0, maxChars).join('').replace(/["\\]/g, '\\$&'));
+  return `"${shown}"${chars.length > maxChars ? `…(+${chars.length - maxChars} chars)` : ''}`;
+}
+
+/** Escapes every UTF-16 unit outside printable ASCII as `\uXXXX`. */
+function escapeUnprintable(text: string): string {
+  return text.replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** A message bounded for a log line, with characters outside printable ASCII escaped. */
+function boundedMessage(message: string): string {
+  const chars = Array.from(message);
+  if (chars.length <= MAX_LOGGED_MESSAGE_CHARS) return escapeUnprintable(message);
+  return `${escapeUnprintable(chars.slice(0, MAX_LOGGED_MESSAGE_CHARS).join(''))}…(+${chars.length - MAX_LOGGED_MESSAGE_CHARS} chars)`;
+}
+
 /** A safe summary of an error for logs: names and codes, never foreign messages that could echo input. */
 export function describeErrorForLog(error: unknown): Record<string, unknown> {
   if (error instanceof TokenVendingError) {
     return {
       errorCode: error.code,
       errorName: error.name,
-      errorMessage: error.message,
+      errorMessage: boundedMessage(error.message),
       cause:
         error.cause instanceof Error
           ? { name: error.cause.name, code: (error.cause as { code?: unknown }).code }
@@ -143,6 +174,9 @@ function headerValue(event: APIGatewayProxyEventV2, name: string): string | unde
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
+/** At most this many problems (and unknown field names) are listed in one message. */
+const MAX_LISTED_ISSUES = 5;
+
 /**
  * Parses an optional JSON body against a strict zod schema. An empty body parses as `{}`.
  * @throws PayloadTooLargeError, UnsupportedMediaTypeError, InvalidRequestError
@@ -171,12 +205,19 @@ export function parseJsonBody<S extends z.ZodType>(event: APIGatewayProxyEventV2
   }
   const result = schema.safeParse(value);
   if (!result.success) {
-    const problems = result.error.issues.map((issue) => {
-      const path = issue.path.join('.');
-      if (issue.code === 'unrecognized_keys')
-        return `unknown field(s) ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`;
+    // Field names are the caller's: each is bounded and escaped, and only the first few are named, so a
+    // body of 8 KiB of invented keys makes a short message and a short log line.
+    const problems = result.error.issues.slice(0, MAX_LISTED_ISSUES).map((issue) => {
+      const path = issue.path.map((p) => (typeof p === 'number' ? String(p) : quoteForLog(String(p)))).join('.');
+      if (issue.code === 'unrecognized_keys') {
+        const named = issue.keys.slice(0, MAX_LISTED_ISSUES).map((k) => quoteForLog(k));
+        const more = issue.keys.length - named.length;
+        return `unknown field(s) ${named.join(', ')}${more > 0 ? ` and ${more} more` : ''}`;
+      }
       return path === '' ? issue.message : `${path}: ${issue.message}`;
     });
+    if (result.error.issues.length > MAX_LISTED_ISSUES)
+      problems.push(`${result.error.issues.length - MAX_LISTED_ISSUES} more problem(s)`);
     throw new InvalidRequestError(`Invalid request body: ${problems.join('; ')}.`);
   }
   return result.data;

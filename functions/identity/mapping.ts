@@ -7,8 +7,12 @@ import { IdentityNotMappableError } from '../errors.js';
 import type { QlikIdentity } from '../qlik/claims.js';
 import type { IdentityMappingConfig } from '../runtime/config.js';
 import { identityPresets } from './presets.js';
+import { exactIdentityValue, IdentityRuleError } from './rules.js';
 
-/** Claims of a verified caller token. API Gateway passes them all as strings; local tools may not. */
+/**
+ * Claims of the verified caller token with their JSON types (functions/identity/caller.ts reads them from
+ * the token API Gateway verified, not from API Gateway's flattened strings).
+ */
 export type CallerClaims = Readonly<Record<string, unknown>>;
 
 /** The mapping with the preset's defaults filled in. */
@@ -38,9 +42,6 @@ export function resolveIdentityMapping(mapping: IdentityMappingConfig): Resolved
 
 const EMAIL_SHAPE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
-/** A JSON array of strings or numbers starts like this; API Gateway's flattened `[a b c]` does not. */
-const JSON_ARRAY_START = /^\[\s*(?:"|-?\d|\])/;
-
 /**
  * Reads `record[key]` only when it is the record's own entry. Config records are plain objects, so a
  * plain lookup with a caller-chosen key such as "constructor" or "toString" would return what
@@ -50,51 +51,34 @@ function ownEntry<T>(record: Readonly<Record<string, T>>, key: string): T | unde
   return Object.hasOwn(record, key) ? record[key] : undefined;
 }
 
-function claimString(value: unknown): string | undefined {
-  if (typeof value === 'string') {
-    const trimmed = value.trim();
-    return trimmed === '' ? undefined : trimmed;
-  }
-  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
-  return undefined;
-}
-
+/**
+ * The first of `names` that holds a value, checked against the identity rules. Absent, `null` and `""`
+ * mean "no value here, try the next claim"; any other value is used exactly or refused (a claim that
+ * holds a bad value never silently falls through to the next one). `accept` may skip a valid string
+ * that is not usable for this field (an Entra ID `upn` that is not an address).
+ */
 function firstClaim(claims: CallerClaims, names: readonly string[], accept: (v: string) => boolean = () => true) {
   for (const name of names) {
-    const value = claimString(claims[name]);
-    if (value !== undefined && accept(value)) return value;
+    const raw = Object.hasOwn(claims, name) ? claims[name] : undefined;
+    if (raw === undefined || raw === null || raw === '') continue;
+    const value = exactIdentityValue(name, raw);
+    if (accept(value)) return value;
   }
   return undefined;
 }
 
 /**
- * Reads a list-valued claim in any shape it arrives in: a JSON array; a JSON array in a string;
- * API Gateway HTTP API's flattening of arrays, `"[a b c]"` (space-separated, so names containing
- * spaces cannot survive it: see docs/identity-mapping.md); a comma-separated string; one value.
+ * Reads the group claim with its JSON type: an array of strings (each one a group, exactly), or one
+ * string (one group, exactly: never split on spaces or commas, since group names may hold both).
+ * Absent or `null` means no groups; any other type is refused.
  */
-export function parseListClaim(value: unknown): string[] {
-  if (Array.isArray(value)) return value.map(claimString).filter((v): v is string => v !== undefined);
-  const text = claimString(value);
-  if (text === undefined) return [];
-  if (text.startsWith('[') && text.endsWith(']')) {
-    // API Gateway's "[a b c]" is the form every request behind an HTTP API brings, so it must not go
-    // through JSON.parse: a thrown SyntaxError per request cost more than the rest of the mapping.
-    if (JSON_ARRAY_START.test(text)) {
-      try {
-        const parsed: unknown = JSON.parse(text);
-        if (Array.isArray(parsed)) return parseListClaim(parsed);
-      } catch {
-        // Looked like JSON but is not: read it as the flattened form below.
-      }
-    }
-    return text.slice(1, -1).split(/\s+/).filter(Boolean);
-  }
-  if (text.includes(','))
-    return text
-      .split(',')
-      .map((v) => v.trim())
-      .filter(Boolean);
-  return [text];
+function groupClaimValues(claim: string, value: unknown): readonly string[] {
+  if (value === undefined || value === null || value === '') return [];
+  if (typeof value === 'string') return [value];
+  if (!Array.isArray(value)) throw new IdentityRuleError(claim, 'json-string');
+  for (const [index, item] of value.entries())
+    if (typeof item !== 'string') throw new IdentityRuleError(`${claim}[${index}]`, 'json-string');
+  return value as string[];
 }
 
 function parseBooleanClaim(value: unknown): boolean {
@@ -102,11 +86,16 @@ function parseBooleanClaim(value: unknown): boolean {
 }
 
 /** Applies the mapping table, prefix filter, allowlist, de-duplication and cap, in that order. */
-function mapGroups(raw: readonly string[], rules: ResolvedIdentityMapping['groups'], warn: (message: string) => void) {
+function mapGroups(
+  claim: string,
+  raw: readonly string[],
+  rules: ResolvedIdentityMapping['groups'],
+  warn: (message: string) => void,
+) {
   const allow = rules.allow ? new Set(rules.allow) : undefined;
   const out: string[] = [];
   const seen = new Set<string>();
-  for (const source of raw) {
+  for (const [index, source] of raw.entries()) {
     let name: string | undefined = ownEntry(rules.map, source) ?? (rules.onlyMapped ? undefined : source);
     if (name === undefined) continue;
     if (rules.requirePrefix !== undefined) {
@@ -114,6 +103,8 @@ function mapGroups(raw: readonly string[], rules: ResolvedIdentityMapping['group
       if (rules.stripPrefix) name = name.slice(rules.requirePrefix.length);
     }
     if (name === '' || (allow && !allow.has(name)) || seen.has(name)) continue;
+    // Only names that go into the token are checked: a group the filters drop cannot change anyone.
+    exactIdentityValue(`${claim}[${index}]`, name);
     seen.add(name);
     out.push(name);
   }
@@ -126,7 +117,9 @@ function mapGroups(raw: readonly string[], rules: ResolvedIdentityMapping['group
 
 /**
  * Builds the Qlik identity for a verified caller.
- * @throws IdentityNotMappableError (403) when no usable sub or email can be found, or the email is unverified.
+ * Every value is copied exactly (functions/identity/rules.ts): nothing is trimmed, split or normalised.
+ * @throws IdentityNotMappableError (403) when no usable sub or email can be found, or the email is unverified;
+ *   IdentityRuleError (403, a subclass naming the claim and the rule) when a value breaks an identity rule.
  */
 export function mapCallerIdentity(
   claims: CallerClaims,
@@ -140,7 +133,10 @@ export function mapCallerIdentity(
     );
   }
   const override = ownEntry(mapping.overrides, callerSub);
-  const email = override?.email ?? firstClaim(claims, mapping.emailClaims, (v) => EMAIL_SHAPE.test(v));
+  const email =
+    override?.email !== undefined
+      ? exactIdentityValue('identity.overrides.email', override.email)
+      : firstClaim(claims, mapping.emailClaims, (v) => EMAIL_SHAPE.test(v));
   if (email === undefined) {
     throw new IdentityNotMappableError(
       `The caller token has no usable email address: none of the claims ${mapping.emailClaims.join(', ')} holds one.`,
@@ -161,8 +157,22 @@ export function mapCallerIdentity(
   if (override?.groups !== undefined) {
     groups = [...override.groups];
   } else {
-    const claimName = mapping.groups.claims.find((c) => claims[c] !== undefined);
-    groups = mapGroups(claimName === undefined ? [] : parseListClaim(claims[claimName]), mapping.groups, warn);
+    const claimName = mapping.groups.claims.find((c) => Object.hasOwn(claims, c) && claims[c] !== undefined);
+    groups =
+      claimName === undefined
+        ? []
+        : mapGroups(claimName, groupClaimValues(claimName, claims[claimName]), mapping.groups, warn);
   }
-  return { sub: override?.sub ?? callerSub, name, email, emailVerified: true, groups };
+  // Configured overrides obey the same rules as claims (the config loader trims them; a value made of
+  // invisible characters is still refused here).
+  return {
+    sub: override?.sub !== undefined ? exactIdentityValue('identity.overrides.sub', override.sub) : callerSub,
+    name: override?.name !== undefined ? exactIdentityValue('identity.overrides.name', override.name) : name,
+    email,
+    emailVerified: true,
+    groups:
+      override?.groups !== undefined
+        ? groups.map((g, i) => exactIdentityValue(`identity.overrides.groups[${i}]`, g))
+        : groups,
+  };
 }

@@ -7,7 +7,9 @@ import { SigningKeyInvalidError } from '../errors.js';
 import { identityProviderRequestBody } from '../qlik/identity-providers.js';
 import type { PendingSignerSource } from '../runtime/wiring.js';
 import { publicKeyPem } from '../signing/certificates.js';
+import type { PublicKeyMaterial } from '../signing/public-material.js';
 import type { ActiveSigningKey, SignerSource } from '../signing/signer.js';
+import type { PublicMaterialSource } from './public-material-source.js';
 
 /** Response body of `GET /qlik/idp-config`. */
 export interface IdpConfig {
@@ -98,4 +100,33 @@ async function certificateOf(
     certificate = await pending;
   }
   return { certificate, certificateSource };
+}
+
+/**
+ * Describes the key from its stored public material only (every deployed stack): the function that serves
+ * this public route can read neither the private key nor ask KMS to sign (docs/security.md).
+ */
+export async function describePublicIdpConfig(source: PublicMaterialSource, issuer: string): Promise<IdpConfig> {
+  const { current, pending } = await source.get();
+  const describe = (key: PublicKeyMaterial) => {
+    const effectiveIssuer = key.issuer ?? issuer;
+    return {
+      issuer: effectiveIssuer,
+      keyId: key.kid,
+      certificate: key.certificate,
+      identityProviderRequest: identityProviderRequestBody({
+        kid: key.kid,
+        issuer: effectiveIssuer,
+        certificate: key.certificate,
+      }),
+    };
+  };
+  return {
+    ...describe(current),
+    // Qlik documents RS256 only; every backend signs Qlik tokens with it.
+    algorithm: 'RS256',
+    certificateSource: 'stored',
+    publicKey: current.publicKey,
+    ...(pending !== undefined && pending.kid !== current.kid ? { pending: describe(pending) } : {}),
+  };
 }

@@ -11,7 +11,14 @@
  * kid before promotion and removes superseded ones later (docs/rotation.md).
  */
 
-import { createHash, verify as cryptoVerify, generateKeyPair, type KeyObject, X509Certificate } from 'node:crypto';
+import {
+  createHash,
+  verify as cryptoVerify,
+  generateKeyPair,
+  type KeyObject,
+  randomUUID,
+  X509Certificate,
+} from 'node:crypto';
 import { promisify } from 'node:util';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import {
@@ -25,6 +32,7 @@ import { identityProviderRequestBody, MANAGED_IDP_DESCRIPTION_PREFIX } from '../
 import type { Clock } from '../runtime/clock.js';
 import type { Config } from '../runtime/config.js';
 import { createSelfSignedCertificate } from '../signing/certificates.js';
+import { type PublicKeyMaterial, publicKeyMaterial, serializePublicMaterial } from '../signing/public-material.js';
 import type { ActiveSigningKey } from '../signing/signer.js';
 import { signCompactJws } from '../signing/signer.js';
 import { keyThumbprint, signingKeyFromSecret } from '../signing/signing-key.js';
@@ -136,6 +144,48 @@ function parseRotatedKey(value: string): { kid?: string; issuer?: string; certif
   }
 }
 
+/** The public facts of a rotation-written (or `qtv secret put`) key secret, when it carries a certificate. */
+function publicFactsOf(value: string, fallbackIssuer: string): PublicKeyMaterial | undefined {
+  const info = parseRotatedKey(value);
+  if (info.kid === undefined || info.certificate === undefined) return undefined;
+  return publicKeyMaterial({
+    kid: info.kid,
+    publicKey: new X509Certificate(info.certificate).publicKey,
+    certificate: info.certificate,
+    issuer: info.issuer ?? fallbackIssuer,
+  });
+}
+
+/**
+ * Writes the public-material secret (signing.publicSecretId) that the public /qlik/idp-config function reads:
+ * in createSecret the current key plus the new one as `pending`; in finishSecret the promoted key alone.
+ * Without a configured public secret (a stack predating it) there is nothing to write.
+ */
+async function publishPublicMaterial(
+  deps: RotationDependencies,
+  currentValue: string,
+  pending: { kid: string; issuer: string; certificate: string } | undefined,
+): Promise<void> {
+  const signing = deps.config.signing;
+  if (signing.backend !== 'secrets-manager' || signing.publicSecretId === undefined) return;
+  const current = publicFactsOf(currentValue, deps.config.qlik.issuer);
+  if (current === undefined) {
+    // A hand-made first key (bare PEM) has no certificate to publish; /qlik/idp-config keeps what it has.
+    deps.logger.warn('public key material not updated: the current key secret carries no kid and certificate', {
+      publicSecretId: signing.publicSecretId,
+    });
+    return;
+  }
+  const document =
+    pending === undefined
+      ? { current }
+      : {
+          current,
+          pending: publicKeyMaterial({ ...pending, publicKey: new X509Certificate(pending.certificate).publicKey }),
+        };
+  await deps.secrets.putValue(signing.publicSecretId, randomUUID(), serializePublicMaterial(document), AWSCURRENT);
+}
+
 /** Runs one rotation step. Idempotent: a retried step does no harm. */
 export async function runRotationStep(event: RotationEvent, deps: RotationDependencies): Promise<RotationStepResult> {
   const { SecretId: secretId, ClientRequestToken: token, Step: step } = event;
@@ -203,6 +253,7 @@ async function createSecret(secretId: string, token: string, deps: RotationDepen
   const jsonField = deps.config.signing.backend === 'secrets-manager' ? deps.config.signing.jsonField : 'privateKey';
   const body = jsonField === 'privateKey' ? secret : { ...secret, [jsonField]: secret.privateKey };
   await deps.secrets.putValue(secretId, token, JSON.stringify(body), AWSPENDING);
+  await publishPublicMaterial(deps, current.value, { kid, issuer: qlik.issuer, certificate });
   deps.logger.info('createSecret: new signing key stored as AWSPENDING', {
     secretId,
     versionId: token,
@@ -444,6 +495,7 @@ async function finishSecret(
   await deps.secrets.updateStage(secretId, AWSPENDING, { removeFromVersionId: token });
   const promoted = await deps.secrets.getValue(secretId, { versionId: token, versionStage: AWSCURRENT });
   const info = promoted === undefined ? {} : parseRotatedKey(promoted.value);
+  if (promoted !== undefined) await publishPublicMaterial(deps, promoted.value, undefined);
   deps.logger.info('finishSecret: new key is AWSCURRENT; warm signers switch within signing.cacheTtlSeconds', {
     secretId,
     versionId: token,

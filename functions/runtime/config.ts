@@ -62,12 +62,24 @@ const secretsManagerSigningSchema = z.strictObject({
   jsonField: nonEmpty.default('privateKey'),
   /** How long a fetched key is served before Secrets Manager is asked again. */
   cacheTtlSeconds: positiveInt.max(86_400).default(300),
+  /**
+   * The public-material secret (key ID, issuer, public key, certificate; functions/signing/public-material.ts),
+   * kept apart from the private key so the public `/qlik/idp-config` function holds no signing power.
+   * The CDK stack creates it and sets this; unset (the dev server), /qlik/idp-config derives the values from the key.
+   */
+  publicSecretId: nonEmpty.optional(),
 });
 
 const kmsSigningSchema = z.strictObject({
   backend: z.literal('kms'),
   /** Key ID, ARN or alias of an asymmetric RSA SIGN_VERIFY key (RSA_2048, RSA_3072 or RSA_4096). */
   keyId: nonEmpty,
+  /**
+   * The public-material secret (key ID, issuer, public key, certificate; functions/signing/public-material.ts),
+   * kept apart from the private key so the public `/qlik/idp-config` function holds no signing power.
+   * The CDK stack creates it and sets this; unset (the dev server), /qlik/idp-config derives the values from the key.
+   */
+  publicSecretId: nonEmpty.optional(),
   /** Retries of throttled or failing KMS calls before the caller gets 503 with Retry-After. */
   retry: z
     .strictObject({

@@ -15,6 +15,11 @@ import type { MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { describeErrorForLog } from '../http/lambda-http.js';
 import { type ResolvedIdentityMapping, resolveIdentityMapping } from '../identity/mapping.js';
+import {
+  kmsPublicMaterialSource,
+  type PublicMaterialSource,
+  secretPublicMaterialSource,
+} from '../idp-config/public-material-source.js';
 import type { FetchLike } from '../qlik/oauth-client.js';
 import { CachedSecret, FileSecretStore, type SecretStore, SecretsManagerStore } from '../secrets/secret-source.js';
 import { kmsSignerSource } from '../signing/kms-signer.js';
@@ -38,6 +43,8 @@ export interface Runtime {
   /** The AWSPENDING key during a rotation (secrets-manager backend only); shown by `/qlik/idp-config`. */
   readonly pendingSigners?: PendingSignerSource;
   readonly identity: ResolvedIdentityMapping;
+  /** The key's public material apart from the private key (`signing.publicSecretId`); read by /qlik/idp-config. */
+  readonly publicMaterial?: PublicMaterialSource;
   /** The OAuth proxy's ports; undefined when `oauth` is not configured. */
   readonly oauth: OAuthRuntime | undefined;
 }
@@ -222,6 +229,34 @@ function defaultPendingSigners(
   return { pending: () => cache.get() };
 }
 
+/** The public-material reader, when the configuration keeps public material apart (signing.publicSecretId). */
+function defaultPublicMaterial(
+  config: Config,
+  clock: Clock,
+  logger: Logger,
+  clients: AwsClients,
+): PublicMaterialSource | undefined {
+  const signing = config.signing;
+  if (signing.backend === 'file' || signing.publicSecretId === undefined) return undefined;
+  const stored = secretPublicMaterialSource({
+    store: new SecretsManagerStore(clients.secretsManager()),
+    secretId: signing.publicSecretId,
+    ttlMs: (signing.backend === 'secrets-manager' ? signing.cacheTtlSeconds : 300) * 1000,
+    clock,
+    logger,
+  });
+  if (signing.backend === 'secrets-manager') return stored;
+  return kmsPublicMaterialSource(
+    clients.kms(),
+    {
+      keyId: signing.keyId,
+      retry: signing.retry,
+      ...(config.qlik.keyId !== undefined ? { kid: config.qlik.keyId } : {}),
+    },
+    stored,
+  );
+}
+
 /** The client-assertion signer: an override, or a KMS key (`oauth.clientAssertion.backend: kms`). */
 function clientAssertionSigner(
   config: Config,
@@ -273,12 +308,14 @@ export function createRuntime(config: Config, overrides: RuntimeOverrides = {}):
       ? undefined
       : (overrides.pendingSigners ??
         (overrides.signers === undefined ? defaultPendingSigners(config, clock, logger, clients) : undefined));
+  const publicMaterial = defaultPublicMaterial(config, clock, logger, clients);
   return {
     config,
     clock,
     logger,
     tracer,
     signers,
+    ...(publicMaterial !== undefined ? { publicMaterial } : {}),
     ...(pendingSigners !== undefined ? { pendingSigners } : {}),
     identity: resolveIdentityMapping(config.identity),
     oauth,

@@ -25,6 +25,12 @@ import { PACKAGE_ROOT, prebuiltBundleDir } from './prebuilt.js';
 export interface KeyRotationProps {
   /** The signing key secret (the one `signing.secretId` names). */
   readonly secret: ISecret;
+  /**
+   * The public-material secret (`signing.publicSecretId`): the rotation writes the new key's public facts there
+   * (PutSecretValue only) so /qlik/idp-config can show them without reading the private key.
+   * @default - none
+   */
+  readonly publicSecret?: ISecret;
   /** The validated configuration; its `rotation` section drives the schedule, key size and Qlik mode. */
   readonly config: Config;
   /**
@@ -173,6 +179,12 @@ export class KeyRotation extends Construct {
           actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
           resources: [secret.encryptionKey.keyArn],
         }),
+      );
+
+    // The public-material secret: written, never read, by the rotation.
+    if (props.publicSecret !== undefined)
+      this.function.addToRolePolicy(
+        new PolicyStatement({ actions: ['secretsmanager:PutSecretValue'], resources: [props.publicSecret.secretArn] }),
       );
 
     const adminSecretId = rotation.qlik.adminCredentialsSecretId;

@@ -13,7 +13,7 @@ import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { ConfigError } from '../../functions/errors.js';
-import { type RouteDefinition, routesFor } from '../../functions/routes.js';
+import { type RouteDefinition, type RouteResource, routesFor } from '../../functions/routes.js';
 import { type Config, type ConfigInput, parseConfig } from '../../functions/runtime/config.js';
 import { KeyRotation } from './key-rotation.js';
 import { Monitoring } from './monitoring.js';
@@ -118,7 +118,8 @@ function deploymentProblems(config: Config): string[] {
     );
   if (config.deployment.secretKmsKeyArn !== undefined && config.signing.backend !== 'secrets-manager')
     problems.push('deployment.secretKmsKeyArn applies only to signing.backend "secrets-manager"; remove it');
-  const assertion = config.oauth?.clientAssertion;
+  // The assertion key is used (and granted) only with private_key_jwt client authentication.
+  const assertion = config.oauth?.clientAuth === 'private-key-jwt' ? config.oauth.clientAssertion : undefined;
   if (assertion?.backend === 'kms' && !assertion.keyId.startsWith('arn:aws'))
     problems.push(
       'oauth.clientAssertion.keyId: give the KMS key ARN in a deployed configuration, so the functions can be granted kms:Sign on exactly that key',
@@ -195,6 +196,7 @@ export class QlikTokenVending extends Construct {
       customerManagedEncryption: deployment.secretEncryption === 'customer-managed',
       ...(deployment.secretKmsKeyArn !== undefined ? { importedSecretKmsKeyArn: deployment.secretKmsKeyArn } : {}),
       rotated: config.rotation.enabled,
+      ...(signing.publicSecretId?.startsWith('arn:') ? { publicSecretArn: signing.publicSecretId } : {}),
     });
 
     this.api = new TokenApi(this, 'Api', {
@@ -220,9 +222,13 @@ export class QlikTokenVending extends Construct {
             },
           }
         : config;
-    this.functionConfigJson = this.buildFunctionConfigJson(functionConfig, this.signingKey.arn);
+    this.functionConfigJson = this.buildFunctionConfigJson(
+      functionConfig,
+      this.signingKey.arn,
+      this.signingKey.publicSecret.secretArn,
+    );
     const tokenFunctions: Record<string, TokenFunction> = {};
-    const grantOAuthClient = oauthClientGrants(this, config);
+    const grantOAuth = oauthGrants(this, config);
     for (const route of options.routes ?? routesFor(config)) {
       const fn = new TokenFunction(this, route.id, {
         entry: route.entry,
@@ -238,7 +244,8 @@ export class QlikTokenVending extends Construct {
       // Grants follow the route's declared needs (functions/routes.ts `uses`), nothing more.
       for (const resource of route.uses ?? []) {
         if (resource === 'signing-key') this.signingKey.bind(fn.function);
-        if (resource === 'oauth-client') grantOAuthClient(fn.function);
+        else if (resource === 'signing-public') this.signingKey.bindPublic(fn.function);
+        else grantOAuth(resource, fn.function);
       }
       this.api.addFunctionRoute(route, fn.function);
       tokenFunctions[route.id] = fn;
@@ -256,6 +263,7 @@ export class QlikTokenVending extends Construct {
       config.rotation.enabled && this.signingKey.secret !== undefined
         ? new KeyRotation(this, 'KeyRotation', {
             secret: this.signingKey.secret,
+            publicSecret: this.signingKey.publicSecret,
             config,
             configJson: this.functionConfigJson,
             logRetention: retention,
@@ -280,16 +288,19 @@ export class QlikTokenVending extends Construct {
   }
 
   /** The configuration a function reads from QTV_CONFIG: the validated config, the key reference resolved. */
-  private buildFunctionConfigJson(config: Config, reference: string): string {
+  private buildFunctionConfigJson(config: Config, reference: string, publicSecretArn: string): string {
     // deployment settings are synth-time only; the loader fills their defaults in the Lambda.
     const { deployment: _deployment, ...runtimeConfig } = config;
     const signing =
       config.signing.backend === 'kms'
-        ? { ...config.signing, keyId: reference }
-        : { ...config.signing, secretId: reference };
+        ? { ...config.signing, keyId: reference, publicSecretId: publicSecretArn }
+        : { ...config.signing, secretId: reference, publicSecretId: publicSecretArn };
     const value = { ...runtimeConfig, signing };
     // Estimate the resolved size with a long ARN in place of the token.
-    const estimate = JSON.stringify({ ...value, signing: { ...signing, secretId: 'x'.repeat(120), keyId: '' } });
+    const estimate = JSON.stringify({
+      ...value,
+      signing: { ...signing, secretId: 'x'.repeat(120), keyId: '', publicSecretId: 'x'.repeat(120) },
+    });
     if (Buffer.byteLength(estimate) > MAX_CONFIG_ENV_BYTES) {
       throw new ConfigError(
         [
@@ -303,36 +314,61 @@ export class QlikTokenVending extends Construct {
 }
 
 /**
- * Read access to the OAuth proxy's secrets (client, sealing, impersonation and admin client secrets,
- * a PEM assertion key) and Sign/GetPublicKey on a KMS client-assertion key, for the routes that use them.
+ * Grants for the OAuth proxy's resources, one route resource at a time (functions/routes.ts `uses`), so a
+ * function can read only the secrets its route uses: the sealing secret, the proxy's client credentials
+ * (client secret, or the client-assertion key: a PEM secret or KMS Sign/GetPublicKey), the impersonation
+ * client's, and the admin client secret only when user provisioning is on.
  * Secret IDs may be names or ARNs; a KMS assertion key is a key ARN (checked by deploymentProblems).
  */
-function oauthClientGrants(scope: Construct, config: Config): (grantee: IGrantable) => void {
+function oauthGrants(scope: Construct, config: Config): (resource: RouteResource, grantee: IGrantable) => void {
   const oauth = config.oauth;
   if (oauth === undefined) return () => {};
-  const ids = [
-    oauth.clientSecretId,
-    oauth.sealingSecretId,
-    oauth.impersonation.clientSecretId,
-    oauth.impersonation.adminClientSecretId,
-    oauth.clientAssertion?.backend === 'secrets-manager' ? oauth.clientAssertion.secretId : undefined,
-  ].filter((id): id is string => id !== undefined);
-  const secrets: ISecret[] = [...new Set(ids)].map((id, index) => {
-    const constructId = `OAuthSecret${index}`;
-    if (!id.startsWith('arn:')) return Secret.fromSecretNameV2(scope, constructId, id);
-    // A complete ARN ends in "-" and 6 random characters; anything else is a partial ARN.
-    return /-[A-Za-z0-9]{6}$/.test(id)
-      ? Secret.fromSecretCompleteArn(scope, constructId, id)
-      : Secret.fromSecretPartialArn(scope, constructId, id);
-  });
-  const assertion = oauth.clientAssertion;
+  const imported = new Map<string, ISecret>();
+  const secret = (id: string): ISecret => {
+    let found = imported.get(id);
+    if (found === undefined) {
+      const constructId = `OAuthSecret${imported.size}`;
+      // A complete ARN ends in "-" and 6 random characters; anything else is a partial ARN.
+      found = !id.startsWith('arn:')
+        ? Secret.fromSecretNameV2(scope, constructId, id)
+        : /-[A-Za-z0-9]{6}$/.test(id)
+          ? Secret.fromSecretCompleteArn(scope, constructId, id)
+          : Secret.fromSecretPartialArn(scope, constructId, id);
+      imported.set(id, found);
+    }
+    return found;
+  };
+  const assertion = oauth.clientAuth === 'private-key-jwt' ? oauth.clientAssertion : undefined;
   const kmsKeyArn =
     assertion?.backend === 'kms' ? Key.fromKeyArn(scope, 'OAuthAssertionKey', assertion.keyId).keyArn : undefined;
-  return (grantee) => {
-    for (const secret of secrets) secret.grantRead(grantee);
-    if (kmsKeyArn !== undefined)
+  const read = (grantee: IGrantable, id: string | undefined) => {
+    if (id !== undefined) secret(id).grantRead(grantee);
+  };
+  const clientCredentials = (grantee: IGrantable) => {
+    if (assertion === undefined) read(grantee, oauth.clientSecretId);
+    else if (assertion.backend === 'secrets-manager') read(grantee, assertion.secretId);
+    else if (kmsKeyArn !== undefined)
       grantee.grantPrincipal.addToPrincipalPolicy(
         new PolicyStatement({ actions: ['kms:Sign', 'kms:GetPublicKey'], resources: [kmsKeyArn] }),
       );
+  };
+  const imp = oauth.impersonation;
+  return (resource, grantee) => {
+    switch (resource) {
+      case 'oauth-sealing':
+        // Without a sealing secret the sealing keys are derived from the client secret (oauth-wiring.ts).
+        read(grantee, oauth.sealingSecretId ?? oauth.clientSecretId);
+        break;
+      case 'oauth-client':
+        clientCredentials(grantee);
+        break;
+      case 'oauth-impersonation':
+        if (imp.clientId !== undefined && imp.clientSecretId !== undefined) read(grantee, imp.clientSecretId);
+        else clientCredentials(grantee);
+        break;
+      case 'oauth-admin':
+        if (imp.provisionUsers) read(grantee, imp.adminClientSecretId);
+        break;
+    }
   };
 }

@@ -48,6 +48,12 @@ export interface SigningKeyProps {
    * @default false
    */
   readonly rotated?: boolean;
+  /**
+   * The secret holding the key's public material (functions/signing/public-material.ts), when it exists
+   * already: a complete secret ARN. Otherwise the construct creates one.
+   * @default - a new secret
+   */
+  readonly publicSecretArn?: string;
 }
 
 /** What {@link SigningKey.bind} returns. */
@@ -76,6 +82,11 @@ export class SigningKey extends Construct {
   public readonly encryptionKey: IKey | undefined;
   /** The created KMS alias name, if the construct created the key. */
   public readonly aliasName: string | undefined;
+  /**
+   * The key's public material (key ID, issuer, public key, certificate), apart from the private key: the
+   * public `/qlik/idp-config` function reads only this ({@link SigningKey.bindPublic}).
+   */
+  public readonly publicSecret: ISecret;
   /** ARN of the secret or the KMS key (for outputs). */
   public readonly arn: string;
   /** Whether the construct created the key material holder (false: imported). */
@@ -155,6 +166,21 @@ export class SigningKey extends Construct {
       }
       this.arn = this.key.keyArn;
     }
+    this.publicSecret =
+      props.publicSecretArn !== undefined
+        ? Secret.fromSecretCompleteArn(this, 'PublicSecret', props.publicSecretArn)
+        : new Secret(this, 'PublicSecret', {
+            description:
+              'Public material of the Qlik token signing key (kid, issuer, public key, certificate): no private key. ' +
+              'Written by `qtv secret put --public-secret-id` and by the key rotation (docs/deploy.md).',
+            removalPolicy,
+          });
+    if (props.publicSecretArn === undefined)
+      Validations.of(this.publicSecret).acknowledge({
+        id: 'AwsSolutions::AwsSolutions-SMG4',
+        reason:
+          'Holds only public data (a public key and its certificate); it changes when the signing key is set up or rotated, never on a schedule of its own',
+      });
   }
 
   /**
@@ -187,5 +213,20 @@ export class SigningKey extends Construct {
       new PolicyStatement({ actions: ['kms:Sign', 'kms:GetPublicKey'], resources: [key.keyArn] }),
     );
     return { reference: key.keyArn };
+  }
+
+  /**
+   * Grants `grantee` the key's public material and nothing that can sign: `secretsmanager:GetSecretValue` on
+   * the public-material secret, plus `kms:GetPublicKey` on the KMS key (never `kms:Sign`, never the private
+   * key secret). For the public `/qlik/idp-config` route.
+   */
+  public bindPublic(grantee: IGrantable): void {
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [this.publicSecret.secretArn] }),
+    );
+    if (this.key !== undefined)
+      grantee.grantPrincipal.addToPrincipalPolicy(
+        new PolicyStatement({ actions: ['kms:GetPublicKey'], resources: [this.key.keyArn] }),
+      );
   }
 }

@@ -93,6 +93,11 @@ export class TokenVendingStack extends Stack {
         description: 'Put the PEM key here: npm run cli -- secret put --secret-id <this ARN> --key-file privatekey.pem',
       });
     }
+    new CfnOutput(this, 'SigningPublicSecretArn', {
+      value: this.signingKey.publicSecret.secretArn,
+      description:
+        'Public material for /qlik/idp-config: npm run cli -- secret put ... --public-secret-id <this ARN> (docs/deploy.md)',
+    });
     if (this.signingKey.key !== undefined) {
       new CfnOutput(this, 'SigningKeyArn', { value: this.signingKey.key.keyArn, description: 'KMS signing key' });
     }

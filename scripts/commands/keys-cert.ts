@@ -7,13 +7,18 @@ import { X509Certificate } from 'node:crypto';
 import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import { kmsCertificate, kmsPublicJwk } from '../../functions/signing/kms-certificate.js';
 import { kmsClient, kmsError } from '../cli/key-source.js';
+import { putPublicMaterial } from '../cli/public-material.js';
 import { type Command, EXIT, jsonText, parseCommandArgs, parsePositiveInt, usageError } from '../cli/support.js';
 
 const help = `qtv keys cert: make a self-signed X.509 certificate for an AWS KMS signing key (signed by KMS)
 
 usage: qtv keys cert --kms KEY-ID [--subject CN] [--days N] [--out FILE] [--force] [--region R] [--json]
+                     [--public-secret-id ID [--issuer ISS]]
 
   --kms KEY-ID   key ID, ARN or alias of an RSA SIGN_VERIFY key (RSA_2048/3072/4096 for Qlik)
+  --public-secret-id ID  also store kid, public key and certificate in the stack's public-material secret
+                 (output SigningPublicSecretArn): /qlik/idp-config serves them without any kms:Sign
+  --issuer ISS   issuer stored with them (default: the configured qlik.issuer)
   --subject CN   certificate subject and issuer common name (default qlik-token-vending)
   --days N       validity in days (default 365)
   --out FILE     where to write the certificate (default publickey.cer); refused if it exists, unless --force
@@ -39,6 +44,8 @@ export const keysCertCommand: Command = {
       force: { type: 'boolean', default: false },
       region: { type: 'string' },
       json: { type: 'boolean', default: false },
+      'public-secret-id': { type: 'string' },
+      issuer: { type: 'string' },
     });
     if (values.kms === undefined)
       throw usageError('--kms required: the KMS key ID, ARN or alias, e.g. --kms alias/qtv-signing');
@@ -67,6 +74,16 @@ export const keysCertCommand: Command = {
       );
     }
     const x509 = new X509Certificate(certificate);
+    const publicSecretId = values['public-secret-id'];
+    if (publicSecretId !== undefined)
+      await putPublicMaterial({
+        secretId: publicSecretId,
+        region: values.region,
+        kid: thumbprint,
+        publicKey: x509.publicKey,
+        certificate,
+        ...(values.issuer !== undefined ? { issuer: values.issuer } : {}),
+      });
     const summary = {
       kid: thumbprint,
       keyId: values.kms,

@@ -2,10 +2,12 @@
  * `qtv secret put`: stores a signing key in Secrets Manager as JSON {privateKey, kid, issuer, certificate},
  * the format functions/signing/signing-key.ts reads; creates the secret or puts a new version.
  */
+import type { KeyObject } from 'node:crypto';
 import { CreateSecretCommand, PutSecretValueCommand, ResourceNotFoundException } from '@aws-sdk/client-secrets-manager';
 import type { KeySecretFields } from '../../functions/signing/signing-key.js';
 import { signingKeyFromSecret } from '../../functions/signing/signing-key.js';
 import { awsError, secretsManagerClient } from '../cli/key-source.js';
+import { putPublicMaterial } from '../cli/public-material.js';
 import {
   type Command,
   EXIT,
@@ -20,7 +22,7 @@ import {
 const help = `qtv secret put: store a signing key in AWS Secrets Manager in the format the token API reads
 
 usage: qtv secret put --secret-id NAME --key-file FILE --issuer ISS [--kid KID] [--cert-file FILE | --days N]
-                      [--description TEXT] [--kms-key-id KEY] [--region R] [--json]
+                      [--public-secret-id ID] [--description TEXT] [--kms-key-id KEY] [--region R] [--json]
 
   --secret-id NAME    secret name or ARN; created when missing, else a new version (AWSCURRENT) is put
   --key-file FILE     PEM RSA private key (2048-4096 bits)
@@ -28,6 +30,8 @@ usage: qtv secret put --secret-id NAME --key-file FILE --issuer ISS [--kid KID] 
   --kid KID           key ID (default: RFC 7638 thumbprint)
   --cert-file FILE    certificate to store (must match the key); default: a self-signed one is made
   --days N            validity of the made certificate (default 365)
+  --public-secret-id ID  the stack's public-material secret (output SigningPublicSecretArn): kid, issuer,
+                      public key and certificate are written there too, for /qlik/idp-config
   --kms-key-id KEY    KMS key that encrypts the secret (only when creating it)
   --json              print {arn, name, versionId, created, kid, issuer} (never the key)
 
@@ -53,6 +57,7 @@ export const secretPutCommand: Command = {
       days: { type: 'string', default: '365' },
       description: { type: 'string' },
       'kms-key-id': { type: 'string' },
+      'public-secret-id': { type: 'string' },
       region: { type: 'string' },
       json: { type: 'boolean', default: false },
     });
@@ -70,6 +75,7 @@ export const secretPutCommand: Command = {
 
     // Validate with the reader the Lambdas use, so nothing is stored that they would refuse.
     let fields: KeySecretFields;
+    let publicKey: KeyObject;
     try {
       const key = await signingKeyFromSecret(
         JSON.stringify({ privateKey, ...(certificateFile ? { certificate: certificateFile } : {}) }),
@@ -78,6 +84,7 @@ export const secretPutCommand: Command = {
       const certificate =
         certificateFile ?? (await key.createCertificate!({ commonName: values.issuer, validityDays: days })).trim();
       fields = { privateKey, kid: key.kid, issuer: values.issuer.trim(), certificate };
+      publicKey = key.publicKey;
     } catch (error) {
       return inputErrorFrom(error);
     }
@@ -104,6 +111,19 @@ export const secretPutCommand: Command = {
     } catch (error) {
       throw awsError(error, `cannot store secret ${secretId}`);
     }
+    // The public half, apart from the private key: the only thing /qlik/idp-config may read.
+    const publicSecretId = values['public-secret-id'];
+    const publicVersionId =
+      publicSecretId === undefined
+        ? undefined
+        : await putPublicMaterial({
+            secretId: publicSecretId,
+            region: values.region,
+            kid: fields.kid!,
+            publicKey,
+            certificate: fields.certificate!,
+            issuer: fields.issuer!,
+          });
     const summary = {
       arn: out.ARN,
       name: out.Name,
@@ -111,11 +131,14 @@ export const secretPutCommand: Command = {
       created,
       kid: fields.kid,
       issuer: fields.issuer,
+      ...(publicVersionId !== undefined ? { publicSecretVersionId: publicVersionId } : {}),
     };
     io.stdout(
       values.json
         ? jsonText(summary)
-        : `${created ? 'created' : 'updated'} ${out.ARN} (version ${out.VersionId})\nkey ID: ${fields.kid}\nissuer: ${fields.issuer}\n`,
+        : `${created ? 'created' : 'updated'} ${out.ARN} (version ${out.VersionId})\nkey ID: ${fields.kid}\nissuer: ${fields.issuer}\n${
+            publicVersionId !== undefined ? `public material: ${publicSecretId} (version ${publicVersionId})\n` : ''
+          }`,
     );
     return EXIT.ok;
   },

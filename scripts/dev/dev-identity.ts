@@ -6,13 +6,17 @@ import { generateKeyPairSync, type KeyObject, randomUUID } from 'node:crypto';
 import { exportJWK, type JWK, SignJWT } from 'jose';
 import * as z from 'zod';
 
-/** Body of `POST /dev/identity/token`. */
+/**
+ * Body of `POST /dev/identity/token`. Values are put into the token exactly as sent, never trimmed: the
+ * dev identity provider must be able to mint the hostile identities (" demo-user", "demo-user\u00a0") the
+ * token API has to refuse, as a real provider could.
+ */
 export const devTokenRequestSchema = z.strictObject({
-  sub: z.string().trim().min(1, 'sub is required').max(256),
-  name: z.string().trim().min(1).max(256).optional(),
-  email: z.string().trim().min(3).max(256).optional(),
+  sub: z.string().min(1, 'sub is required').max(1024),
+  name: z.string().min(1).max(1024).optional(),
+  email: z.string().min(3).max(1024).optional(),
   email_verified: z.boolean().optional(),
-  groups: z.array(z.string().trim().min(1).max(256)).max(200).optional(),
+  groups: z.array(z.string().max(1024)).max(500).optional(),
 });
 export type DevTokenRequest = z.infer<typeof devTokenRequestSchema>;
 

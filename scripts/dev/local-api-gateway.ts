@@ -1,27 +1,22 @@
 /**
  * Plays API Gateway HTTP API for the dev server: route matching from the shared route table, the
- * JWT authorizer (issuer, audience, expiry, signature via JWKS), and payload-format-2.0 events
- * with claims flattened to strings as API Gateway does. It owns no business logic.
+ * JWT authorizer as AWS documents it (./jwt-authorizer.ts, a source per rule), and payload-format-2.0
+ * events with claims flattened to strings as API Gateway does. It owns no business logic.
  */
 import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { type JWTVerifyGetKey, jwtVerify } from 'jose';
 import { problem } from '../../functions/http/lambda-http.js';
 import type { RouteDefinition } from '../../functions/routes.js';
+import { AuthorizerRejection, authorizeCaller, type LocalAuthorizer } from './jwt-authorizer.js';
+
+export type { LocalAuthorizer } from './jwt-authorizer.js';
 
 /** A Lambda-style handler as the dev server calls it. */
 export type LocalHandler = (
   event: APIGatewayProxyEventV2,
   context: Context,
 ) => Promise<APIGatewayProxyStructuredResultV2 | undefined>;
-
-/** What the local JWT authorizer accepts. */
-export interface LocalAuthorizer {
-  readonly issuer: string;
-  readonly audience: readonly string[];
-  readonly keys: JWTVerifyGetKey;
-}
 
 /** Routes with their handlers. */
 export interface LocalRoute {
@@ -38,6 +33,11 @@ export function flattenClaim(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map((v) => (typeof v === 'string' ? v : JSON.stringify(v))).join(' ')}]`;
   if (typeof value === 'object' && value !== null) return JSON.stringify(value);
   return String(value);
+}
+
+/** The claims of a verified token as API Gateway puts them in `requestContext.authorizer.jwt.claims`. */
+export function apiGatewayClaims(payload: Readonly<Record<string, unknown>>): Record<string, string> {
+  return Object.fromEntries(Object.entries(payload).map(([k, v]) => [k, flattenClaim(v)]));
 }
 
 function lambdaContext(requestId: string, functionName: string): Context {
@@ -155,43 +155,22 @@ export function createLocalApiGateway(options: {
     }
     let authorizer: { jwt: { claims: Record<string, string>; scopes: null } } | undefined;
     if (match.route.auth === 'caller') {
-      const bearer = headers.authorization?.match(/^Bearer\s+(\S+)$/i)?.[1];
-      if (bearer === undefined) {
-        send(
-          response,
-          problem(401, 'UNAUTHENTICATED', 'Send the caller token as "Authorization: Bearer <token>".', {
-            'www-authenticate': 'Bearer',
-          }),
-          cors,
-        );
-        return;
-      }
       try {
-        const { payload } = await jwtVerify(bearer, options.authorizer.keys, {
-          issuer: options.authorizer.issuer,
-          audience: [...options.authorizer.audience],
-          algorithms: ['RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'ES512', 'PS256', 'PS384', 'PS512', 'EdDSA'],
-          requiredClaims: ['exp'],
-        });
-        // API Gateway's JWT authorizer documents exp "after", nbf and iat "before the current time in UTC",
-        // with no clock-skew allowance (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-jwt-authorizer.html);
-        // jose checks exp and nbf but not an iat in the future, so that one is checked here.
-        if (typeof payload.iat === 'number' && payload.iat > Date.now() / 1000) throw new Error('iat in the future');
-        authorizer = {
-          jwt: {
-            claims: Object.fromEntries(Object.entries(payload).map(([k, v]) => [k, flattenClaim(v)])),
-            scopes: null,
-          },
-        };
-      } catch {
-        // API Gateway says no more than "Unauthorized"; so do we, to give nothing away.
+        const payload = await authorizeCaller(options.authorizer, headers.authorization);
+        authorizer = { jwt: { claims: apiGatewayClaims(payload), scopes: null } };
+      } catch (error) {
+        // API Gateway answers 401 {"message":"Unauthorized"} with the reason only in www-authenticate
+        // (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-troubleshooting-jwt.html).
+        const reason = error instanceof AuthorizerRejection ? error.description : 'the token is invalid';
         send(
           response,
           problem(
             401,
             'UNAUTHENTICATED',
             'The caller token is missing, expired or not from the configured identity provider.',
-            { 'www-authenticate': 'Bearer error="invalid_token"' },
+            {
+              'www-authenticate': `Bearer scope="" error="invalid_token" error_description="${reason.replace(/["\\]/g, '')}"`,
+            },
           ),
           cors,
         );

@@ -69,12 +69,14 @@ describe('TokenVendingStack with an oauth section', () => {
       expect(byKey[key], key).toBe('NONE');
   });
 
-  it('grants the OAuth functions read access to the OAuth secrets only, and no access to the signing key', () => {
+  it('grants the OAuth functions read access to the secrets their route uses only, and no access to the signing key', () => {
     for (const id of oauthRouteIds) {
       const text = JSON.stringify(statements(oauthPolicies, id));
       expect(text, id).toContain('secretsmanager:GetSecretValue');
       expect(text, id).toContain(':secret:qtv/oauth-client-??????');
-      expect(text, id).toContain('qtv/oauth-admin-AbCdEf');
+      // Regression (issue 12, finding 3): every /oauth/* function could read the admin client secret.
+      if (id === 'QlikAccessToken') expect(text, id).toContain('qtv/oauth-admin-AbCdEf');
+      else expect(text, id).not.toContain('qtv/oauth-admin-AbCdEf');
       expect(text, id).not.toMatch(/SigningKeySecret/);
       expect(text, id).not.toContain('kms:Sign');
     }

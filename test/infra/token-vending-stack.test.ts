@@ -106,8 +106,15 @@ describe('Function: TokenFunction (in TokenVendingStack)', () => {
   });
 });
 
+/** The routes that sign: only /qlik/jwt (/qlik/idp-config reads public material: least-privilege.test.ts). */
+const signingRoutes = routes.filter((route) => route.uses?.includes('signing-key')).map((route) => route.id);
+
 describe('Function: SigningKey.bind', () => {
-  it.each(routes.map((route) => route.id))(
+  it('is bound to /qlik/jwt alone', () => {
+    expect(signingRoutes).toEqual(['QlikJwt']);
+  });
+
+  it.each(signingRoutes)(
     'grants %s exactly secretsmanager:GetSecretValue on the created secret, besides logging and tracing',
     (routeId) => {
       expect(statementsOf(secretStack, routeId)).toEqual([
@@ -126,21 +133,18 @@ describe('Function: SigningKey.bind', () => {
     },
   );
 
-  it.each(routes.map((route) => route.id))(
-    'grants %s exactly kms:Sign and kms:GetPublicKey on the created KMS key',
-    (routeId) => {
-      const statements = statementsOf(kmsStack, routeId) as Array<Record<string, unknown>>;
-      expect(statements).toHaveLength(3);
-      expect(statements[1]).toEqual(xrayStatement);
-      expect(statements[2]).toEqual({
-        Action: ['kms:Sign', 'kms:GetPublicKey'],
-        Effect: 'Allow',
-        Resource: { 'Fn::GetAtt': [expect.stringMatching(/^SigningKey/), 'Arn'] },
-      });
-    },
-  );
+  it.each(signingRoutes)('grants %s exactly kms:Sign and kms:GetPublicKey on the created KMS key', (routeId) => {
+    const statements = statementsOf(kmsStack, routeId) as Array<Record<string, unknown>>;
+    expect(statements).toHaveLength(3);
+    expect(statements[1]).toEqual(xrayStatement);
+    expect(statements[2]).toEqual({
+      Action: ['kms:Sign', 'kms:GetPublicKey'],
+      Effect: 'Allow',
+      Resource: { 'Fn::GetAtt': [expect.stringMatching(/^SigningKey/), 'Arn'] },
+    });
+  });
 
-  it.each(routes.map((route) => route.id))(
+  it.each(signingRoutes)(
     'grants %s GetSecretValue on the imported secret ARN and kms:Decrypt on its CMK only via Secrets Manager',
     (routeId) => {
       const statements = statementsOf(importedStack, routeId) as Array<Record<string, unknown>>;
@@ -191,7 +195,11 @@ describe('Function: SigningKey.bind', () => {
   it('creates an RSA SIGN_VERIFY KMS key with the configured spec and alias', () => {
     kmsStack.hasResourceProperties('AWS::KMS::Key', { KeySpec: 'RSA_3072', KeyUsage: 'SIGN_VERIFY' });
     kmsStack.hasResourceProperties('AWS::KMS::Alias', { AliasName: 'alias/qtv-test' });
-    kmsStack.resourceCountIs('AWS::SecretsManager::Secret', 0);
+    // Only the public-material secret: no private key material exists outside KMS.
+    kmsStack.resourceCountIs('AWS::SecretsManager::Secret', 1);
+    kmsStack.hasResourceProperties('AWS::SecretsManager::Secret', {
+      Description: Match.stringLikeRegexp('^Public material'),
+    });
   });
 
   it('puts the resolved key ARN into the function configuration', () => {
@@ -348,7 +356,7 @@ describe('Function: KeyRotation (in TokenVendingStack)', () => {
     expect(secretStackConstruct.keyRotation).toBeUndefined();
   });
 
-  it('grants the rotation function exactly logging, X-Ray, the four rotation actions on the key secret, its CMK, the admin client secret and publish on the notice topic', () => {
+  it('grants the rotation function exactly logging, X-Ray, the four rotation actions on the key secret, its CMK, PutSecretValue on the public material, the admin client secret and publish on the notice topic', () => {
     const policies = Object.entries(resourcesOf(rotationStack, 'AWS::IAM::Policy')).filter(([id]) =>
       id.startsWith('KeyRotation'),
     );
@@ -374,6 +382,12 @@ describe('Function: KeyRotation (in TokenVendingStack)', () => {
         Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
         Effect: 'Allow',
         Resource: { 'Fn::GetAtt': [expect.stringMatching(/^SigningKeyEncryptionKey/), 'Arn'] },
+      },
+      {
+        // The new key's public facts for /qlik/idp-config: written, never read.
+        Action: 'secretsmanager:PutSecretValue',
+        Effect: 'Allow',
+        Resource: { Ref: expect.stringMatching(/^SigningKeyPublicSecret/) },
       },
       {
         Action: 'secretsmanager:GetSecretValue',

@@ -19,7 +19,7 @@ import { routes } from '../../functions/routes.js';
 import { parseConfig } from '../../functions/runtime/config.js';
 import { createRuntime, type Runtime } from '../../functions/runtime/wiring.js';
 import { signingKeyFromSecret } from '../../functions/signing/signing-key.js';
-import { createLocalApiGateway, flattenClaim, type LocalHandler } from '../../scripts/dev/local-api-gateway.js';
+import { createLocalApiGateway, type LocalHandler } from '../../scripts/dev/local-api-gateway.js';
 import { httpEvent } from '../support/events.js';
 import { assertPrototypeClean, callerClaims, hostileBody, plausibleCallerClaims, RUNS } from '../support/hostile.js';
 import { pkcs8Pem, rsaKeyPair, verifyWithJsonwebtoken } from '../support/keys.js';
@@ -136,12 +136,11 @@ const signed = (payload: object, header: object = goodHeader, key: KeyObject = i
 
 /**
  * The identity the service must assert for a verified token: the mapping of the claims as the
- * authorizer passes them (flattened to strings, arrays restored from the same token).
+ * authorizer verified, read with their JSON types from the same token.
  */
 function expectedIdentity(token: string, payload: Record<string, unknown>) {
-  const claims = Object.fromEntries(Object.entries(payload).map(([k, v]) => [k, flattenClaim(v)]));
-  const verified = callerClaimsFrom(httpEvent({ claims, headers: { authorization: `Bearer ${token}` } }));
   try {
+    const verified = callerClaimsFrom(httpEvent({ claims: payload, headers: { authorization: `Bearer ${token}` } }));
     return mapCallerIdentity(verified, runtime.identity);
   } catch (error) {
     if (error instanceof IdentityNotMappableError) return undefined;

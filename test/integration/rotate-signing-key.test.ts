@@ -14,6 +14,7 @@ import { FixedClock } from '../../functions/runtime/clock.js';
 import { type ConfigInput, loadConfigFile, parseConfig } from '../../functions/runtime/config.js';
 import { createRuntime, secretSignerSource } from '../../functions/runtime/wiring.js';
 import { SecretsManagerStore } from '../../functions/secrets/secret-source.js';
+import { publicKeyMaterial, serializePublicMaterial } from '../../functions/signing/public-material.js';
 import { signCompactJws } from '../../functions/signing/signer.js';
 import { ROTATION_BLOCKED_METRIC } from '../../infra/constructs/monitoring.js';
 import { PROJECT_ROOT } from '../../infra/constructs/token-function.js';
@@ -89,10 +90,20 @@ class RecordingNotifier implements RotationNotifier {
   }
 }
 
-function configFor(secretId: string, adminCredentialsSecretId: string, rotation: ConfigInput['rotation'] = {}) {
+function configFor(
+  secretId: string,
+  adminCredentialsSecretId: string,
+  rotation: ConfigInput['rotation'] = {},
+  publicSecretId?: string,
+) {
   return parseConfig({
     qlik: { issuer: ISSUER, tenantHost: 'tenant.example.com' },
-    signing: { backend: 'secrets-manager', secretId, cacheTtlSeconds: 1 },
+    signing: {
+      backend: 'secrets-manager',
+      secretId,
+      cacheTtlSeconds: 1,
+      ...(publicSecretId !== undefined ? { publicSecretId } : {}),
+    },
     rotation: {
       gracePeriodSeconds: 3600,
       ...rotation,
@@ -119,7 +130,13 @@ beforeAll(() => {
 afterAll(() => client.destroy());
 
 async function setup(
-  options: { rotation?: ConfigInput['rotation']; withQlik?: boolean; registerInitial?: boolean } = {},
+  options: {
+    rotation?: ConfigInput['rotation'];
+    withQlik?: boolean;
+    registerInitial?: boolean;
+    /** The name of a public-material secret (as the stack creates one), holding the initial key's public facts. */
+    publicSecretId?: string;
+  } = {},
 ): Promise<Setup> {
   const secretId = uniqueName('rotation');
   const initial = await createRotatableKeySecret(client, secretId, ISSUER);
@@ -139,7 +156,7 @@ async function setup(
   const notifier = new RecordingNotifier();
   const clock = new FixedClock(START);
   const logs = capturingLogger('DEBUG');
-  const config = configFor(secretId, adminCredentialsSecretId, options.rotation);
+  const config = configFor(secretId, adminCredentialsSecretId, options.rotation, options.publicSecretId);
   const runtime: RotationRuntime = {
     config,
     clock,
@@ -545,6 +562,66 @@ describe('Function: rotate-signing-key (against moto)', () => {
     expect(during.pending.identityProviderRequest.options.staticKeys[0].kid).toBe(pending.kid);
     expect(after.keyId).toBe(pending.kid);
     expect(after.pending).toBeUndefined();
+  });
+
+  // Regression (issue 12, finding 3): /qlik/idp-config read the private key secret to describe the key.
+  it('keeps the public material apart: /qlik/idp-config shows current and pending keys without reading the private key', async () => {
+    // Prepare: the public-material secret as `qtv secret put --public-secret-id` leaves it.
+    const publicSecretId = uniqueName('rotation-public');
+    const s = await setup({ publicSecretId });
+    await client.send(
+      new CreateSecretCommand({
+        Name: publicSecretId,
+        SecretString: serializePublicMaterial({
+          current: publicKeyMaterial({
+            kid: s.initial.kid,
+            publicKey: new X509Certificate(s.initial.certificate).publicKey,
+            certificate: s.initial.certificate,
+            issuer: ISSUER,
+          }),
+        }),
+      }),
+    );
+    const clock = new FixedClock(START);
+    const idpConfig = createIdpConfigHandler(
+      createRuntime(s.runtime.config, {
+        clock,
+        logger: capturingLogger('ERROR').logger,
+        secretsManager: client,
+        // Any read of the private key fails the test: the function must not need it.
+        signers: { current: () => Promise.reject(new Error('the private key was read')) },
+        pendingSigners: { pending: () => Promise.reject(new Error('the pending private key was read')) },
+      }),
+    );
+    const read = async () => {
+      const response = await idpConfig(httpEvent({ method: 'GET', path: '/qlik/idp-config' }), lambdaContext());
+      expect(response?.statusCode).toBe(200);
+      return JSON.parse((response as { body: string }).body);
+    };
+    const before = await read();
+    const { token } = await driveRotation(s.handler, s.secretId, { steps: ['createSecret', 'setSecret'] });
+    const pending = await keyAt(client, s.secretId, 'AWSPENDING');
+
+    // Act
+    clock.advance(1500); // one cache TTL
+    const during = await read();
+    await driveRotation(s.handler, s.secretId, { token, steps: ['testSecret', 'finishSecret'] });
+    clock.advance(1500);
+    const after = await read();
+
+    // Assess
+    expect(before).toMatchObject({
+      keyId: s.initial.kid,
+      certificate: s.initial.certificate,
+      certificateSource: 'stored',
+    });
+    expect(before.pending).toBeUndefined();
+    expect(during.keyId).toBe(s.initial.kid);
+    expect(during.pending).toMatchObject({ keyId: pending.kid, issuer: ISSUER, certificate: pending.certificate });
+    expect(after.keyId).toBe(pending.kid);
+    expect(after.certificate).toBe(pending.certificate);
+    expect(after.pending).toBeUndefined();
+    expect(JSON.stringify([before, during, after])).not.toMatch(/PRIVATE KEY/);
   });
 
   it('publishes operator notifications to SNS', async () => {

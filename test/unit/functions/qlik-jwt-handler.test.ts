@@ -20,7 +20,7 @@ const callerClaims = {
   name: 'Grace Hopper',
   email: 'grace@example.com',
   email_verified: 'true',
-  groups: '[Sales Finance]',
+  groups: ['Sales', 'Finance'],
 };
 
 async function setup(signers?: SignerSource) {

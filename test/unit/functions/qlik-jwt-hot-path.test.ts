@@ -21,7 +21,7 @@ vi.mock('node:crypto', async (importOriginal) => {
 
 const { privateKey, publicKey } = rsaKeyPair(2048);
 const publicPem = publicKey.export({ format: 'pem', type: 'spki' }).toString();
-const caller = { sub: 'user-7', name: 'Ada', email: 'ada@example.com', email_verified: 'true', groups: '[Sales]' };
+const caller = { sub: 'user-7', name: 'Ada', email: 'ada@example.com', email_verified: 'true', groups: ['Sales'] };
 
 /** A Secrets Manager client that answers GetSecretValue from memory and counts the calls. */
 function countingSecretsManager(secretString: string) {

@@ -31,7 +31,7 @@ const CALLER = {
   name: 'Grace Hopper',
   email: 'grace@example.com',
   email_verified: 'true',
-  groups: '[Sales Finance]',
+  groups: ['Sales', 'Finance'],
 };
 const IDENTITY = { sub: 'user-42', name: 'Grace Hopper', email: 'grace@example.com', groups: ['Sales', 'Finance'] };
 

@@ -1,6 +1,7 @@
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { IdentityNotMappableError } from '../../../functions/errors.js';
-import { mapCallerIdentity, parseListClaim, resolveIdentityMapping } from '../../../functions/identity/mapping.js';
+import { mapCallerIdentity, resolveIdentityMapping } from '../../../functions/identity/mapping.js';
+import { IdentityRuleError } from '../../../functions/identity/rules.js';
 import { parseConfig } from '../../../functions/runtime/config.js';
 
 function mappingFor(identity: Record<string, unknown>) {
@@ -9,9 +10,9 @@ function mappingFor(identity: Record<string, unknown>) {
   );
 }
 
-// Claims as API Gateway HTTP API hands them over: every value a string, arrays as "[a b]".
+// Claims as the caller's token carries them (functions/identity/caller.ts reads them with their JSON types).
 const presetCases: Array<
-  [preset: string, extra: Record<string, unknown>, claims: Record<string, string>, expected: object]
+  [preset: string, extra: Record<string, unknown>, claims: Record<string, unknown>, expected: object]
 > = [
   [
     'cognito',
@@ -21,20 +22,20 @@ const presetCases: Array<
       'cognito:username': 'ada',
       email: 'ada@example.com',
       email_verified: 'true',
-      'cognito:groups': '[admins sales]',
+      'cognito:groups': ['admins', 'sales'],
     },
     { sub: 'c0ffee-1', name: 'ada', email: 'ada@example.com', groups: ['admins', 'sales'] },
   ],
   [
     'entra-id',
     { emailVerified: 'always-true' },
-    { sub: 'pairwise-xyz', oid: '7d9c-oid', name: 'Ada L', upn: 'ada@contoso.com', groups: '[g-1 g-2]' },
+    { sub: 'pairwise-xyz', oid: '7d9c-oid', name: 'Ada L', upn: 'ada@contoso.com', groups: ['g-1', 'g-2'] },
     { sub: '7d9c-oid', name: 'Ada L', email: 'ada@contoso.com', groups: ['g-1', 'g-2'] },
   ],
   [
     'okta',
     {},
-    { sub: '00u1', name: 'Ada', email: 'ada@example.com', email_verified: 'true', groups: '[Everyone Sales]' },
+    { sub: '00u1', name: 'Ada', email: 'ada@example.com', email_verified: 'true', groups: ['Everyone', 'Sales'] },
     { sub: '00u1', name: 'Ada', email: 'ada@example.com', groups: ['Everyone', 'Sales'] },
   ],
   [
@@ -45,14 +46,14 @@ const presetCases: Array<
       nickname: 'ada',
       email: 'ada@example.com',
       email_verified: 'true',
-      'https://example.com/groups': '[a]',
+      'https://example.com/groups': ['a'],
     },
     { sub: 'auth0|1', name: 'ada', email: 'ada@example.com', groups: ['a'] },
   ],
   [
     'keycloak',
     {},
-    { sub: 'kc-1', preferred_username: 'ada', email: 'ada@example.com', email_verified: 'true', groups: '[/team]' },
+    { sub: 'kc-1', preferred_username: 'ada', email: 'ada@example.com', email_verified: 'true', groups: ['/team'] },
     { sub: 'kc-1', name: 'ada', email: 'ada@example.com', groups: ['/team'] },
   ],
   [
@@ -80,7 +81,7 @@ describe('Function: mapCallerIdentity', () => {
 
   it.each([
     ['no subject claim', { email: 'a@example.com', email_verified: 'true' }, /no usable subject/],
-    ['a blank subject', { sub: '  ', email: 'a@example.com', email_verified: 'true' }, /no usable subject/],
+    ['an empty subject', { sub: '', email: 'a@example.com', email_verified: 'true' }, /no usable subject/],
     ['no email', { sub: 's', email_verified: 'true' }, /no usable email/],
     ['an unverified email', { sub: 's', email: 'a@example.com', email_verified: 'false' }, /not verified/],
     ['no email_verified claim', { sub: 's', email: 'a@example.com' }, /not verified/],
@@ -115,7 +116,7 @@ describe('Function: mapCallerIdentity', () => {
     const mapping = mappingFor({ groups: { map: { 'guid-1': 'Sales' }, onlyMapped: true } });
     expect(
       mapCallerIdentity(
-        { sub: 's', email: 'a@example.com', email_verified: 'true', groups: '[guid-1 guid-9]' },
+        { sub: 's', email: 'a@example.com', email_verified: 'true', groups: ['guid-1', 'guid-9'] },
         mapping,
       ).groups,
     ).toEqual(['Sales']);
@@ -138,7 +139,7 @@ describe('Function: mapCallerIdentity', () => {
       overrides: { 'u-1': { sub: 'DOMAIN\\ada', name: 'Ada (Qlik)', groups: ['Admins'] } },
     });
     const identity = mapCallerIdentity(
-      { sub: 'u-1', email: 'ada@example.com', email_verified: 'true', groups: '[x]' },
+      { sub: 'u-1', email: 'ada@example.com', email_verified: 'true', groups: ['x'] },
       mapping,
     );
     expect(identity).toEqual({
@@ -160,37 +161,68 @@ describe('Function: mapCallerIdentity', () => {
   });
 });
 
-describe('Function: parseListClaim', () => {
-  it.each([
-    [
-      ['a', 'b'],
-      ['a', 'b'],
-    ],
-    ['[a b c]', ['a', 'b', 'c']],
-    ['["Sales EMEA","HR"]', ['Sales EMEA', 'HR']],
-    ['a, b ,c', ['a', 'b', 'c']],
-    ['solo', ['solo']],
-    ['[]', []],
-    ['', []],
-    [undefined, []],
-    [42, ['42']],
-    ['[123 456]', ['123', '456']],
-    ['[7]', ['7']],
-    ['[ "x y" ]', ['x y']],
-    ['["unterminated]', ['"unterminated']],
-  ])('reads %j as %j', (input, expected) => {
-    expect(parseListClaim(input)).toEqual(expected);
+describe('Function: mapCallerIdentity (exact or refused)', () => {
+  const base = { sub: 'demo-user', name: 'Demo', email: 'demo@example.com', email_verified: true };
+
+  // Regression (issue 12, finding 1): API Gateway's "[Finance Admins Sales]" was split on whitespace, so a
+  // caller in group "Finance Admins" got the groups "Finance" and "Admins".
+  it('keeps every group name of an array claim exactly, spaces, brackets, commas and quotes included', () => {
+    const groups = ['Finance Admins', 'Sales', '[EMEA]', 'a, b', '"quoted"', 'Ünïcødé 日本'];
+    expect(mapCallerIdentity({ ...base, groups }, mappingFor({})).groups).toEqual(groups);
   });
 
-  it("reads API Gateway's flattened [a b c] without trying it as JSON, so no SyntaxError is thrown per request", () => {
-    const parse = vi.spyOn(JSON, 'parse');
+  it('reads a string group claim as one group, never splitting it on spaces or commas', () => {
+    expect(mapCallerIdentity({ ...base, groups: '[Finance Admins Sales]' }, mappingFor({})).groups).toEqual([
+      '[Finance Admins Sales]',
+    ]);
+    expect(mapCallerIdentity({ ...base, groups: 'Sales, EMEA' }, mappingFor({})).groups).toEqual(['Sales, EMEA']);
+  });
+
+  // Regression (issue 12, finding 2): values were trimmed, so "demo-user\u00a0" became "demo-user".
+  it.each([
+    ['sub', 'demo-user\u00a0', 'edge-whitespace'],
+    ['sub', '\ufeffdemo-user', 'control-or-format-character'],
+    ['sub', ' demo-user', 'edge-whitespace'],
+    ['sub', 'demo-user\t', 'control-or-format-character'],
+    ['sub', 'demo-user\u3000', 'edge-whitespace'],
+    ['sub', 'demo\u200buser', 'control-or-format-character'],
+    ['sub', 'demo\u2028user', 'control-or-format-character'],
+    ['sub', 'demo\u2029user', 'control-or-format-character'],
+    ['sub', 'demo\u202euser', 'control-or-format-character'],
+    ['sub', 'demo\ud800user', 'control-or-format-character'],
+    ['sub', 42, 'json-string'],
+    ['name', 'Demo ', 'edge-whitespace'],
+    ['name', true, 'json-string'],
+    ['email', 'demo@example.com ', 'edge-whitespace'],
+    ['email', '\u00a0demo@example.com', 'edge-whitespace'],
+    ['groups', ['Admins '], 'edge-whitespace'],
+    ['groups', ['Admins\u00a0'], 'edge-whitespace'],
+    ['groups', ['Sales', 7], 'json-string'],
+    ['groups', { a: 1 }, 'json-string'],
+  ])('refuses %s %j with 403 naming the claim and rule %s', (claim, value, rule) => {
+    const call = () => mapCallerIdentity({ ...base, [claim]: value }, mappingFor({}));
+    expect(call).toThrow(IdentityRuleError);
     try {
-      expect(parseListClaim('[Sales Finance]')).toEqual(['Sales', 'Finance']);
-      expect(parse).not.toHaveBeenCalled();
-      parseListClaim('["Sales","Finance"]');
-      expect(parse).toHaveBeenCalledTimes(1);
-    } finally {
-      parse.mockRestore();
+      call();
+    } catch (error) {
+      expect(error).toMatchObject({ status: 403, code: 'IDENTITY_NOT_MAPPABLE', rule });
+      expect((error as IdentityRuleError).claim.startsWith(claim)).toBe(true);
+      expect((error as Error).message).toContain(rule);
+      // The value itself never appears in the message.
+      if (typeof value === 'string') expect((error as Error).message).not.toContain(value);
     }
+  });
+
+  it('never falls through to the next claim when a claim holds a value that breaks a rule', () => {
+    const mapping = mappingFor({ preset: 'entra-id', emailVerified: 'always-true' });
+    expect(() => mapCallerIdentity({ oid: ' o-1', sub: 'pairwise' }, mapping)).toThrow(/"oid".*edge-whitespace/);
+  });
+
+  it('accepts identity values with inner spaces, non-Latin letters and emoji unchanged', () => {
+    const identity = mapCallerIdentity(
+      { ...base, sub: 'Jöns Ågren 😀', name: 'Jöns  Ågren', groups: ['Sales  EMEA'] },
+      mappingFor({}),
+    );
+    expect(identity).toMatchObject({ sub: 'Jöns Ågren 😀', name: 'Jöns  Ågren', groups: ['Sales  EMEA'] });
   });
 });
