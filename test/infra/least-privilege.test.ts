@@ -132,8 +132,7 @@ describe('Least privilege per route (every configuration in config/)', () => {
     expect(grantsOf(template, 'IdpConfig')).toEqual([PUBLIC_SECRET]);
     // Without a sealing secret the cookie keys come from the client secret, so login reads it too.
     expect(grantsOf(template, 'OAuthLogin')).toEqual(client);
-    for (const id of ['OAuthCallback', 'OAuthCodeExchange'])
-      expect(grantsOf(template, id), id).toEqual(client);
+    for (const id of ['OAuthCallback', 'OAuthCodeExchange']) expect(grantsOf(template, id), id).toEqual(client);
     // Cookie mode's refresh grace table (issue 13): the refresh function claims, reads and releases; revoke marks.
     expect(grantsOf(template, 'OAuthRefresh')).toEqual([...client, ...GRACE_REFRESH].sort());
     expect(grantsOf(template, 'OAuthRevoke')).toEqual([...client, ...GRACE_REVOKE].sort());

@@ -5,7 +5,7 @@
  * AWS). API functions answer their happy path through API Gateway payload-2.0 events; the rotation function runs
  * its four steps against the tenant emulator behind TLS.
  */
-import { randomBytes, randomUUID, X509Certificate } from 'node:crypto';
+import { createPublicKey, type KeyObject, randomBytes, randomUUID, X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,11 +15,18 @@ import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfigFile } from '../../functions/runtime/config.js';
 import { createSelfSignedCertificate } from '../../functions/signing/certificates.js';
+import {
+  parsePublicMaterial,
+  publicKeyMaterial,
+  serializePublicMaterial,
+} from '../../functions/signing/public-material.js';
 import { PROJECT_ROOT } from '../../infra/constructs/token-function.js';
+import { runQtv } from '../support/cli.js';
 import { httpEvent } from '../support/events.js';
 import { pkcs8Pem, rsaKeyPair, verifyWithJsonwebtoken } from '../support/keys.js';
 import { type Rehearsal, type RehearsalOptions, startRehearsal } from '../support/rehearsal/index.js';
 import { type SynthesizedStack, synthesizeBundled } from '../support/rehearsal/synth.js';
+import { outputRef } from '../support/rehearsal/template.js';
 import { startTlsFront, type TlsFront } from '../support/rehearsal/tls-front.js';
 import { CookieJar, completeAuthorization, pkcePair } from '../support/tenant-emulator/browser.js';
 import { startTenantEmulator, type TenantEmulator } from '../support/tenant-emulator/index.js';
@@ -49,6 +56,20 @@ afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 /** The signing key an operator puts into the created secret after deploying (`qtv secret put`). */
 const signingKey = rsaKeyPair(2048);
 const signingSecretValue = JSON.stringify({ privateKey: pkcs8Pem(signingKey.privateKey), kid: 'qtv-2026-11' });
+
+/**
+ * The public-material secret has no `Name` in the template (CloudFormation names it), so the rehearsal knows it by
+ * its logical ID: the one the stack output SigningPublicSecretArn refers to.
+ */
+const publicSecretOf = (stack: SynthesizedStack) => outputRef(stack.template, 'SigningPublicSecretArn');
+
+/** What `qtv secret put --public-secret-id` writes for a Secrets Manager key: kid, issuer, public key, certificate. */
+async function publicMaterialValue(privateKey: KeyObject, kid: string, certificate?: string): Promise<string> {
+  const cert = certificate ?? (await createSelfSignedCertificate({ privateKey, commonName: ISSUER }));
+  return serializePublicMaterial({
+    current: publicKeyMaterial({ kid, issuer: ISSUER, publicKey: createPublicKey(privateKey), certificate: cert }),
+  });
+}
 
 /** Claims as API Gateway's JWT authorizer passes them (strings; arrays flattened as `[a b]`). */
 const oktaClaims = {
@@ -114,7 +135,10 @@ function rehearsal(make: () => Promise<RehearsalOptions>) {
 describe('Deploy rehearsal: config/example.json (secrets-manager, customer-managed key on the secret)', () => {
   const r = rehearsal(async () => ({
     ...stacks['secrets-manager'],
-    secretValues: { [SIGNING_SECRET]: signingSecretValue },
+    secretValues: {
+      [SIGNING_SECRET]: signingSecretValue,
+      [publicSecretOf(stacks['secrets-manager'])]: await publicMaterialValue(signingKey.privateKey, 'qtv-2026-11'),
+    },
   }));
 
   it('every function answers its happy path with its own role under IAM enforcement', async () => {
@@ -122,12 +146,24 @@ describe('Deploy rehearsal: config/example.json (secrets-manager, customer-manag
     expect(r().unexercised()).toEqual([]);
     expect(errorLogs(r())).toEqual({});
   });
+
+  it('/qlik/idp-config answers from the public material alone: its role cannot decrypt the private key secret (customer-managed key) or sign', () => {
+    // Actions only: the rehearsal widens resources to "*" (test/infra/least-privilege.test.ts pins the ARNs).
+    const idpActions = r().grantedActions.get('GET /qlik/idp-config') ?? [];
+    expect(idpActions).toContain('secretsmanager:GetSecretValue');
+    expect(idpActions).not.toContain('kms:Decrypt');
+    expect(idpActions).not.toContain('kms:Sign');
+    expect(r().grantedActions.get('POST /qlik/jwt')).toContain('kms:Decrypt');
+  });
 });
 
 describe('Deploy rehearsal: a needed action removed from a role', () => {
   const r = rehearsal(async () => ({
     ...stacks['secrets-manager'],
-    secretValues: { [SIGNING_SECRET]: signingSecretValue },
+    secretValues: {
+      [SIGNING_SECRET]: signingSecretValue,
+      [publicSecretOf(stacks['secrets-manager'])]: await publicMaterialValue(signingKey.privateKey, 'qtv-2026-11'),
+    },
     // The token function's role loses secretsmanager:GetSecretValue; the idp-config role keeps it.
     editStatements: (fn, statements) =>
       stacks['secrets-manager'].template.Resources[fn.logicalId]?.Properties?.Description === 'POST /qlik/jwt'
@@ -156,9 +192,25 @@ describe('Deploy rehearsal: a needed action removed from a role', () => {
 });
 
 describe('Deploy rehearsal: config/example-kms.json (KMS key created with an alias)', () => {
-  const r = rehearsal(async () => ({ ...stacks.kms, secretValues: {} }));
+  const r = rehearsal(async () => ({
+    ...stacks.kms,
+    // CloudFormation fills the created secret with a generated string; the operator replaces it (below).
+    secretValues: { [publicSecretOf(stacks.kms)]: randomBytes(24).toString('base64url') },
+  }));
 
   it('every function answers its happy path with its own role under IAM enforcement', async () => {
+    // The operator's step after deploying (docs/deploy.md): one KMS Sign makes the certificate, stored as public material.
+    const cert = await runQtv(
+      ['keys', 'cert', '--kms', 'alias/qlik-token-vending', '--subject', ISSUER, '--out'].concat(
+        [join(outdir, 'kms-publickey.cer'), '--public-secret-id', r().secretArn(publicSecretOf(stacks.kms))],
+        ['--issuer', ISSUER],
+      ),
+      { env: { ...r().operatorEnvironment } },
+    );
+    expect(cert.code, cert.stderr).toBe(0);
+    // /qlik/idp-config may read the public key, never sign.
+    expect(r().grantedActions.get('GET /qlik/idp-config')).toContain('kms:GetPublicKey');
+    expect(r().grantedActions.get('GET /qlik/idp-config')).not.toContain('kms:Sign');
     // Entra ID: the Qlik subject is the object ID (oid), never the pairwise sub.
     await vendAndVerify(
       r(),
@@ -187,7 +239,10 @@ describe('Deploy rehearsal: config/example-oauth.json (OAuth proxy, impersonatio
     tenant.addClient({ clientId: 'qlik-admin-client-id', secrets: [ADMIN_SECRET], admin: true });
     return {
       ...stacks.oauth,
-      secretValues: { [SIGNING_SECRET]: signingSecretValue },
+      secretValues: {
+        [SIGNING_SECRET]: signingSecretValue,
+        [publicSecretOf(stacks.oauth)]: await publicMaterialValue(signingKey.privateKey, 'qtv-2026-11'),
+      },
       external: [
         { kind: 'secret', name: 'qlik-token-vending/prod/qlik-oauth-client', value: WEB_SECRET },
         {
@@ -324,6 +379,7 @@ describe('Deploy rehearsal: config/example-rotation.json (register mode against 
           issuer: ISSUER,
           certificate,
         }),
+        [publicSecretOf(stacks.rotation)]: await publicMaterialValue(signingKey.privateKey, 'qtv-initial', certificate),
       },
       external: [
         { kind: 'secret', name: 'qlik-token-vending/prod/qlik-admin-client', value: JSON.stringify(ADMIN) },
@@ -375,6 +431,16 @@ describe('Deploy rehearsal: config/example-rotation.json (register mode against 
       ).SecretString ?? '{}',
     ) as { kid: string };
     expect(current.kid).toMatch(/^qtv-\d{4}-\d{2}-\d{2}-[0-9a-f]{4}$/);
+    // finishSecret published the promoted key's public half (and no longer a pending one) for /qlik/idp-config.
+    const published = parsePublicMaterial(
+      (
+        await r().admin.secretsManager.send(
+          new GetSecretValueCommand({ SecretId: r().secretArn(publicSecretOf(stacks.rotation)) }),
+        )
+      ).SecretString ?? '',
+    );
+    expect(published.current.kid).toBe(current.kid);
+    expect(published.pending).toBeUndefined();
     // The new key's IdP was registered at the tenant through the admin client, beside the initial one.
     expect(tenant.identityProviders.list().map((idp) => idp.options.staticKeys[0]?.kid)).toContain(current.kid);
     expect(r().unexercised()).toEqual([]);

@@ -67,7 +67,10 @@ export type ExternalResource =
 export interface RehearsalOptions {
   readonly template: CfnTemplate;
   readonly assetDirOf: (s3Key: string) => string;
-  /** Values of the secrets the template creates, by secret name (what the operator puts after deploying). */
+  /**
+   * Values of the secrets the template creates (what the operator puts after deploying), by secret name, or by
+   * logical ID for a secret the template leaves unnamed (CloudFormation would generate its name).
+   */
   readonly secretValues: Readonly<Record<string, string>>;
   readonly external?: readonly ExternalResource[];
   /** Points the resolved configuration at stand-ins; returns a description of each change, for the report. */
@@ -91,6 +94,11 @@ export interface Rehearsal {
   unexercised(): string[];
   /** ARN moto gave a created or external secret, by name. */
   secretArn(name: string): string;
+  /**
+   * Environment for an operator's tool (the `qtv` CLI) against this moto, with the admin credentials: the steps
+   * docs/deploy.md asks of an operator after deploying (never given to a function).
+   */
+  readonly operatorEnvironment: Readonly<Record<string, string>>;
   /** The resolved, patched `QTV_CONFIG` of a function, by description. */
   configOf(description: string): Record<string, unknown>;
   /** The statements each role got in moto (after widening), by function description. */
@@ -347,6 +355,12 @@ export async function startRehearsal(options: RehearsalOptions): Promise<Rehears
     return {
       endpoint: moto.endpoint,
       admin: { secretsManager, kms, sns, dynamodb },
+      operatorEnvironment: {
+        AWS_ENDPOINT_URL: moto.endpoint,
+        AWS_REGION: REHEARSAL_REGION,
+        AWS_ACCESS_KEY_ID: admin.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: admin.secretAccessKey,
+      },
       functions: processes,
       grantedActions,
       fn: (description) => {

@@ -12,6 +12,18 @@ import { join } from 'node:path';
 export interface CfnTemplate {
   readonly Resources: Record<string, CfnResource>;
   readonly Parameters?: Record<string, unknown>;
+  readonly Outputs?: Record<string, { readonly Value: unknown; readonly Description?: string }>;
+}
+
+/**
+ * The logical ID a stack output refers to with `Ref` (a secret the template creates without a `Name` is known to
+ * the rehearsal by its logical ID).
+ * @throws Error when the output is missing or is not a plain `Ref`.
+ */
+export function outputRef(template: CfnTemplate, output: string): string {
+  const value = template.Outputs?.[output]?.Value as { Ref?: unknown } | undefined;
+  if (typeof value?.Ref !== 'string') throw new Error(`the template has no output "${output}" that is a Ref`);
+  return value.Ref;
 }
 
 /** One resource of a template. */
