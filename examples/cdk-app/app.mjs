@@ -22,6 +22,8 @@ const vending = new QlikTokenVending(stack, 'QlikTokens', {
 new CfnOutput(stack, 'QlikJwtUrl', { value: `${vending.url}/qlik/jwt` });
 new CfnOutput(stack, 'QlikIdpConfigUrl', { value: `${vending.url}/qlik/idp-config` });
 new CfnOutput(stack, 'SigningSecretArn', { value: vending.signingKey.secret?.secretArn ?? '' });
+// Public material (kid, public key, certificate) for /qlik/idp-config: `qtv secret put --public-secret-id <this>`.
+new CfnOutput(stack, 'SigningPublicSecretArn', { value: vending.signingKey.publicSecret.secretArn });
 new CfnOutput(stack, 'AlarmTopicArn', { value: vending.alarmTopic.topicArn });
 
 // cdk-nag's AwsSolutions checks: an unacknowledged finding fails the synth.

@@ -160,7 +160,12 @@ export class QlikTokenVending extends Construct {
   public readonly functions: Readonly<Record<string, IFunction>>;
   /** The route functions with their roles and log groups, by route ID. */
   public readonly tokenFunctions: Readonly<Record<string, TokenFunction>>;
-  /** The signing key: `secret` (Secrets Manager) or `key` (KMS), and `bind()` to grant another function. */
+  /**
+   * The signing key: `secret` (Secrets Manager) or `key` (KMS); `publicSecret`, the public-material secret that
+   * `/qlik/idp-config` serves (kid, public key, certificate; written by `qtv secret put --public-secret-id`, by
+   * `qtv keys cert --public-secret-id` and by the rotation); `bind()` grants another function what signing needs,
+   * `bindPublic()` only the public material.
+   */
   public readonly signingKey: SigningKey;
   /** The SNS topic every alarm notifies (KMS-encrypted): subscribe your pager. */
   public readonly alarmTopic: ITopic;

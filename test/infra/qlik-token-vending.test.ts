@@ -57,6 +57,36 @@ describe('Construct: QlikTokenVending', () => {
     expect(template.toJSON().Outputs.ApiId.Value).toEqual({ Ref: expect.stringMatching(/^QlikTokensApiHttpApi/) });
   });
 
+  it('gives /qlik/idp-config in a consumer stack only the public-material secret: neither the private key secret nor kms:Sign', () => {
+    // Act
+    const { stack, vending } = inConsumerStack(baseConfig);
+    const template = Template.fromStack(stack).toJSON() as {
+      Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
+    };
+    // Assess: the IdpConfig role's policy names one secret, the public-material one, and reads it.
+    const publicSecretId = Object.keys(template.Resources).find((id) =>
+      id.startsWith('QlikTokensSigningKeyPublicSecret'),
+    );
+    const privateSecretId = Object.keys(template.Resources).find(
+      (id) =>
+        template.Resources[id]?.Type === 'AWS::SecretsManager::Secret' &&
+        template.Resources[id]?.Properties.Name === 'qtv/test/signing-key',
+    );
+    expect(publicSecretId).toBeDefined();
+    expect(privateSecretId).toBeDefined();
+    expect(vending.signingKey.publicSecret).toBeDefined();
+    const idpPolicies = Object.entries(template.Resources).filter(
+      ([id, r]) => r.Type === 'AWS::IAM::Policy' && id.startsWith('QlikTokensIdpConfig'),
+    );
+    const text = JSON.stringify(idpPolicies);
+    expect(idpPolicies.length).toBeGreaterThan(0);
+    expect(text).toContain(`"Ref":"${publicSecretId}"`);
+    expect(text).toContain('secretsmanager:GetSecretValue');
+    expect(text).not.toContain(`"Ref":"${privateSecretId}"`);
+    expect(text).not.toContain('kms:Sign');
+    expect(text).not.toContain('kms:Decrypt');
+  });
+
   it('refuses bad props with every problem listed at once, in the configuration file words', () => {
     // Prepare: two schema problems at once.
     const bad = {
