@@ -3,10 +3,16 @@
  * Self-contained (props: the secret, the validated config, an optional topic) so it composes with the
  * TokenApi / SigningKey constructs without depending on them.
  */
-import { fileURLToPath } from 'node:url';
 import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Architecture, type CfnPermission, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import {
+  Architecture,
+  type CfnPermission,
+  Code,
+  Function as LambdaFunction,
+  Runtime,
+  Tracing,
+} from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { CfnRotationSchedule, type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
@@ -14,6 +20,7 @@ import { type ITopic, Topic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { bundleDefines, rotationBundleFlags } from '../../functions/runtime/bundle-flags.js';
 import { CONFIG_ENV_VAR, type Config } from '../../functions/runtime/config.js';
+import { PACKAGE_ROOT, prebuiltBundleDir } from './prebuilt.js';
 
 /** Props of {@link KeyRotation}. */
 export interface KeyRotationProps {
@@ -58,7 +65,8 @@ export const ROTATION_SECRET_ACTIONS = [
   'secretsmanager:UpdateSecretVersionStage',
 ] as const;
 
-const ENTRY = fileURLToPath(new URL('../../functions/rotate-signing-key/index.ts', import.meta.url));
+/** The rotation function's entry, relative to the package root. */
+export const ROTATION_ENTRY = 'functions/rotate-signing-key/index.ts';
 
 /** An ARN pattern that matches the secret whether or not its random suffix is known. */
 function secretArnPattern(secret: ISecret): string {
@@ -76,8 +84,8 @@ function secretArnPattern(secret: ISecret): string {
  * new KeyRotation(this, 'KeyRotation', { secret: signingKey.secret, config });
  */
 export class KeyRotation extends Construct {
-  /** The rotation function. */
-  readonly function: NodejsFunction;
+  /** The rotation function (bundled at synth from the sources, or from the package's prebuilt bundle). */
+  readonly function: LambdaFunction;
   /** Its execution role: logging, the rotation's secret actions, and the optional grants, nothing else. */
   readonly role: Role;
   /** The rotation schedule resource. */
@@ -110,9 +118,7 @@ export class KeyRotation extends Construct {
       }),
     );
 
-    this.function = new NodejsFunction(this, 'Function', {
-      entry: ENTRY,
-      handler: 'handler',
+    const functionProps = {
       runtime: Runtime.NODEJS_24_X,
       architecture: Architecture.ARM_64,
       // RSA key generation (4096 bits takes seconds) and certificate signing are CPU-bound: more memory, more CPU.
@@ -129,16 +135,34 @@ export class KeyRotation extends Construct {
       // Each step's Secrets Manager, SNS and Qlik calls in X-Ray (Powertools tracer in index.ts), unless
       // deployment.tracing is off (then no tracer code is bundled either).
       tracing: config.deployment.tracing ? Tracing.ACTIVE : Tracing.DISABLED,
-      bundling: {
-        format: OutputFormat.ESM,
-        target: 'node24',
-        sourceMap: true,
-        // tsyringe (used by @peculiar/x509) calls require(); give the ESM bundle one.
-        banner: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
-        // Only what rotation runs goes into the bundle (functions/runtime/bundle-flags.ts).
-        define: bundleDefines(rotationBundleFlags(config)),
-      },
-    });
+    };
+    const prebuilt = prebuiltBundleDir(ROTATION_ENTRY);
+    // From the installed package: the bundle `npm run build:construct` made with the options below and every
+    // bundle flag on (tracer included), so it serves any configuration; deployment.tracing then only switches X-Ray.
+    if (prebuilt !== undefined)
+      this.function = new LambdaFunction(this, 'Function', {
+        ...functionProps,
+        code: Code.fromAsset(prebuilt),
+        handler: 'index.handler',
+      });
+    else
+      this.function = new NodejsFunction(this, 'Function', {
+        ...functionProps,
+        entry: `${PACKAGE_ROOT}${ROTATION_ENTRY}`,
+        handler: 'handler',
+        bundling: {
+          format: OutputFormat.ESM,
+          target: 'node24',
+          sourceMap: true,
+          // tsyringe (used by @peculiar/x509) calls require(); give the ESM bundle one.
+          banner: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+          // Bundle everything, the AWS SDK included, as TokenFunction does: NodejsFunction otherwise leaves @aws-sdk/*
+          // to the runtime's copy, whose version we do not pin (the deploy rehearsal found this function importing it).
+          externalModules: [],
+          // Only what rotation runs goes into the bundle (functions/runtime/bundle-flags.ts).
+          define: bundleDefines(rotationBundleFlags(config)),
+        },
+      });
 
     // Tracing.ACTIVE adds xray:PutTraceSegments and xray:PutTelemetryRecords on "*": X-Ray defines no
     // resource types for them (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsx-ray.html).

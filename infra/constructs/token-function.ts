@@ -4,12 +4,13 @@
 import { fileURLToPath } from 'node:url';
 import { Duration, Validations } from 'aws-cdk-lib';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { Architecture, Code, Function as LambdaFunction, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { type BundleFlags, bundleDefines } from '../../functions/runtime/bundle-flags.js';
 import { CONFIG_ENV_VAR } from '../../functions/runtime/config.js';
+import { prebuiltBundleDir } from './prebuilt.js';
 
 /** The repository root: route entries and the lock file are relative to it. */
 export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -84,8 +85,8 @@ const ALL_FLAGS: BundleFlags = {
  * });
  */
 export class TokenFunction extends Construct {
-  /** The Lambda function. */
-  public readonly function: NodejsFunction;
+  /** The Lambda function (bundled at synth from the sources, or from the package's prebuilt bundle). */
+  public readonly function: LambdaFunction;
   /** Its log group (explicit, so retention is set and the group is deleted with the stack). */
   public readonly logGroup: LogGroup;
   /** Its execution role. */
@@ -108,11 +109,8 @@ export class TokenFunction extends Construct {
         resources: [this.logGroup.logGroupArn],
       }),
     );
-    this.function = new NodejsFunction(this, 'Function', {
-      entry: `${PROJECT_ROOT}${props.entry}`,
-      projectRoot: PROJECT_ROOT,
-      depsLockFilePath: `${PROJECT_ROOT}package-lock.json`,
-      handler: 'handler',
+    const prebuilt = prebuiltBundleDir(props.entry);
+    const functionProps = {
       runtime: TOKEN_FUNCTION_RUNTIME,
       architecture: Architecture.ARM_64,
       memorySize: props.memorySize ?? 512,
@@ -129,24 +127,40 @@ export class TokenFunction extends Construct {
         // Read by Node itself, not by our code: stack traces point at the TypeScript sources.
         NODE_OPTIONS: '--enable-source-maps',
       },
-      bundling: {
-        format: OutputFormat.ESM,
-        platform: 'node',
-        target: 'node24',
-        minify: true,
-        sourceMap: true,
-        sourcesContent: false,
-        mainFields: ['module', 'main'],
-        // Some dependencies still call require(); ESM output needs it defined.
-        banner:
-          "import { createRequire as __qtvCreateRequire } from 'node:module'; const require = __qtvCreateRequire(import.meta.url);",
-        // Bundle everything (the runtime's SDK version is not pinned; ours is).
-        externalModules: [],
-        // Branches this route and configuration never take are dropped with what they import.
-        define: bundleDefines(flags),
-        forceDockerBundling: false,
-      },
-    });
+    };
+    // From the installed package: the bundle `npm run build:construct` made with the options below and no
+    // bundle flags (every QTV_BUNDLE_* on), so it serves any configuration; `bundleFlags` then only switch tracing.
+    if (prebuilt !== undefined)
+      this.function = new LambdaFunction(this, 'Function', {
+        ...functionProps,
+        code: Code.fromAsset(prebuilt),
+        handler: 'index.handler',
+      });
+    else
+      this.function = new NodejsFunction(this, 'Function', {
+        ...functionProps,
+        entry: `${PROJECT_ROOT}${props.entry}`,
+        projectRoot: PROJECT_ROOT,
+        depsLockFilePath: `${PROJECT_ROOT}package-lock.json`,
+        handler: 'handler',
+        bundling: {
+          format: OutputFormat.ESM,
+          platform: 'node',
+          target: 'node24',
+          minify: true,
+          sourceMap: true,
+          sourcesContent: false,
+          mainFields: ['module', 'main'],
+          // Some dependencies still call require(); ESM output needs it defined.
+          banner:
+            "import { createRequire as __qtvCreateRequire } from 'node:module'; const require = __qtvCreateRequire(import.meta.url);",
+          // Bundle everything (the runtime's SDK version is not pinned; ours is).
+          externalModules: [],
+          // Branches this route and configuration never take are dropped with what they import.
+          define: bundleDefines(flags),
+          forceDockerBundling: false,
+        },
+      });
     // Tracing.ACTIVE adds xray:PutTraceSegments and xray:PutTelemetryRecords on "*": X-Ray defines no
     // resource types for them, so no narrower resource exists.
     // https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsx-ray.html

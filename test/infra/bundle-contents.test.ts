@@ -90,7 +90,19 @@ const configs: Array<[string, Config]> = readdirSync(configDir)
   .filter((file) => file.endsWith('.json'))
   .sort()
   .flatMap((file) => {
-    const config = loadConfigFile(join(configDir, file));
+    const written = loadConfigFile(join(configDir, file));
+    // As the construct bundles it: a deployed QTV_CONFIG always names the public-material secret
+    // (QlikTokenVending.buildFunctionConfigJson), so /qlik/idp-config reads it whatever the backend.
+    const config: Config =
+      written.signing.backend === 'file'
+        ? written
+        : {
+            ...written,
+            signing: {
+              ...written.signing,
+              publicSecretId: 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:qtv/public-AbCdEf',
+            },
+          };
     const untraced: Config = { ...config, deployment: { ...config.deployment, tracing: false } };
     return [
       [file, config],

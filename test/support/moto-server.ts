@@ -24,12 +24,19 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Starts `moto_server -H 127.0.0.1 -p <free port>` and waits until `/moto-api/` answers. */
-export async function startMotoServer(timeoutMs = 20_000): Promise<MotoServer> {
+/**
+ * Starts `moto_server -H 127.0.0.1 -p <free port>` and waits until `/moto-api/` answers. `env` adds moto settings
+ * such as `INITIAL_NO_AUTH_ACTION_COUNT` (IAM enforcement) to the server's environment.
+ */
+export async function startMotoServer(
+  timeoutMs = 20_000,
+  env: Readonly<Record<string, string>> = {},
+): Promise<MotoServer> {
   const port = await freePort();
   const endpoint = `http://127.0.0.1:${port}`;
   const child: ChildProcess = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], {
     stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, ...env },
   });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
