@@ -91,6 +91,11 @@ export const commands: readonly CommandEntry[] = [
     load: async () => (await import('./commands/tenant-admin.js')).tenantRemoveCommand,
   },
   {
+    name: 'caller-token',
+    summary: "sign in to the stack's Cognito pool (SRP + TOTP MFA) and print the ID token (smoke test, doctor)",
+    load: async () => (await import('./commands/caller-token.js')).callerTokenCommand,
+  },
+  {
     name: 'doctor',
     summary: 'diagnose a stack end to end: API, caller token, Qlik JWT, rules, IdP settings, Qlik session',
     load: async () => (await import('./commands/doctor.js')).doctorCommand,

@@ -772,6 +772,12 @@ export interface CliEnvironment {
   readonly callerToken: string | undefined;
   /** `AWS_ENDPOINT_URL`, shown in error messages so a wrong endpoint is easy to spot (the SDK reads it itself). */
   readonly awsEndpointUrl: string | undefined;
+  /** The Cognito user's password for `qtv caller-token` (`QTV_COGNITO_PASSWORD`). */
+  readonly cognitoPassword: string | undefined;
+  /** The password to set when Cognito asks NEW_PASSWORD_REQUIRED (`QTV_COGNITO_NEW_PASSWORD`). */
+  readonly cognitoNewPassword: string | undefined;
+  /** The user's TOTP secret, base32 or an otpauth URI (`QTV_TOTP_SECRET`). */
+  readonly totpSecret: string | undefined;
 }
 
 /** Reads the CLI's environment variables; empty values count as unset. */
@@ -786,5 +792,8 @@ export function loadCliEnvironment(env: NodeJS.ProcessEnv = process.env): CliEnv
     qlikClientSecret: value('QTV_QLIK_CLIENT_SECRET'),
     callerToken: value('QTV_CALLER_TOKEN'),
     awsEndpointUrl: value('AWS_ENDPOINT_URL'),
+    cognitoPassword: value('QTV_COGNITO_PASSWORD'),
+    cognitoNewPassword: value('QTV_COGNITO_NEW_PASSWORD'),
+    totpSecret: value('QTV_TOTP_SECRET'),
   };
 }

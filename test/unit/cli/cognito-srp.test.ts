@@ -5,8 +5,9 @@
  * `authenticateUser` path; only its network client is replaced (to hand it the challenge and capture what it
  * sends), its random `a` fixed, and the clock frozen.
  */
-import { createRequire } from 'node:module';
+
 import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { AuthenticationDetails, CognitoUser, CognitoUserPool } from 'amazon-cognito-identity-js';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { CognitoSrpSession, cognitoTimestamp, modPow, padHex } from '../../../scripts/cli/cognito-srp.js';
@@ -46,7 +47,11 @@ async function awsClientAnswer(input: {
     const user = new CognitoUser({ Username: input.username, Pool: pool });
     // The network client: answer InitiateAuth with the challenge, capture RespondToAuthChallenge.
     (user as unknown as { client: unknown }).client = {
-      request(operation: string, params: Record<string, Record<string, string>>, callback: (e: unknown, d?: unknown) => void) {
+      request(
+        operation: string,
+        params: Record<string, Record<string, string>>,
+        callback: (e: unknown, d?: unknown) => void,
+      ) {
         if (operation === 'InitiateAuth') {
           captured.srpA = params.AuthParameters?.SRP_A;
           callback(null, {
@@ -184,7 +189,11 @@ describe('Cognito SRP helpers', () => {
   it('refuses a server B that is 0 mod N (SRP-6a abort rule)', () => {
     const session = new CognitoSrpSession('eu-west-1_X1');
     expect(() =>
-      session.passwordClaim({ srpB: N.toString(16), salt: '01', secretBlock: 'AA==', userIdForSrp: 'u' }, 'p', new Date()),
+      session.passwordClaim(
+        { srpB: N.toString(16), salt: '01', secretBlock: 'AA==', userIdForSrp: 'u' },
+        'p',
+        new Date(),
+      ),
     ).toThrow(/SRP_B = 0 mod N/);
   });
 });
