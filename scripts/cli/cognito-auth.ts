@@ -112,8 +112,14 @@ export function explainCognitoError(
         return refuse(
           `the user is disabled: aws cognito-idp admin-enable-user --user-pool-id <pool> --username ${user}`,
         );
+      // "Client <id> is configured with secret but SECRET_HASH was not received" (aws-amplify/amplify-android#2504).
+      if (/SECRET_HASH/.test(error.message))
+        return refuse(
+          `app client ${options.clientId} has a client secret; this command signs in as a public client: pass the stack's CallerUserPoolClientId (no secret)`,
+        );
       if (/session/i.test(error.message))
         return refuse('the sign-in session expired (3 minutes per step): run the command again');
+      // "Incorrect username or password." (RespondToAuthChallenge in the SRP flow: iprak/winix#162).
       return refuse(
         `check --username (the email the user was created with) and the password (QTV_COGNITO_PASSWORD, --password-file or --password-stdin); to set one: aws cognito-idp admin-set-user-password --user-pool-id <pool> --username ${user} --password <password> --permanent`,
       );
@@ -140,6 +146,7 @@ export function explainCognitoError(
         "the new password breaks the pool's policy (12+ characters with upper and lower case, a digit and a symbol): choose another (QTV_COGNITO_NEW_PASSWORD or --new-password-file)",
       );
     case 'InvalidParameterException':
+      // "USER_SRP_AUTH is not enabled for the client." (aws-samples/aws-serverless-workshops#277).
       if (/USER_SRP_AUTH|auth flow|not enabled/i.test(error.message))
         return refuse(
           `app client ${options.clientId} does not allow USER_SRP_AUTH: enable it (CDK authFlows: { userSrp: true }; console: app client > Authentication flows > ALLOW_USER_SRP_AUTH), or pass the stack's CallerUserPoolClientId`,

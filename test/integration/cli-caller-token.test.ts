@@ -10,10 +10,12 @@
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type DevServer, startDevServer } from '../../scripts/dev-server.js';
 import { runQtv, tempDir } from '../support/cli.js';
 import { type MotoServer, startMotoServer } from '../support/moto-server.js';
 
 let moto: MotoServer;
+let dev: DevServer;
 
 /** One Cognito admin call to moto (AWS JSON 1.1; moto does not check signatures). */
 async function cognito(operation: string, body: Record<string, unknown>): Promise<Record<string, unknown>> {
@@ -69,8 +71,10 @@ const decodePayload = (jwt: string) =>
 
 beforeAll(async () => {
   moto = await startMotoServer(20_000, { MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP: 'true' });
+  dev = await startDevServer({ port: 0, localDir: tempDir('qtv-dev-'), logLevel: 'SILENT' });
 });
 afterAll(async () => {
+  await dev?.close();
   await moto?.stop();
 });
 
@@ -294,5 +298,111 @@ describe('Command: qtv caller-token (moto cognito-idp)', () => {
     expect(missing.stderr).toMatch(/no password: .*QTV_COGNITO_PASSWORD, --password-file FILE or --password-stdin/);
     expect(badPool.code).toBe(2);
     expect(badPool.stderr).toMatch(/not a Cognito user pool ID: pass <region>_<id>/);
+  });
+});
+
+describe('Command: qtv doctor with the Cognito pool flags (moto cognito-idp)', () => {
+  it("gets its caller token through the pool's flow and sends it to POST /qlik/jwt", async () => {
+    // Arrange: an enrolled user. The dev server trusts only its own dev identity provider, so it answers
+    // 401 to moto's token: that answer shows doctor sent the Cognito token (and not a dev one) to the API.
+    const { poolId, clientId } = await stackLikePool();
+    await cognito('AdminCreateUser', {
+      UserPoolId: poolId,
+      Username: 'frank@example.com',
+      UserAttributes: [{ Name: 'email', Value: 'frank@example.com' }],
+      MessageAction: 'SUPPRESS',
+    });
+    await cognito('AdminSetUserPassword', {
+      UserPoolId: poolId,
+      Username: 'frank@example.com',
+      Password: CHOSEN,
+      Permanent: true,
+    });
+    const secretFile = join(tempDir('qtv-cognito-'), 'frank.totp');
+    const pool = ['--user-pool-id', poolId, '--client-id', clientId, '--cognito-username', 'frank@example.com'];
+    const env = { QTV_COGNITO_PASSWORD: CHOSEN };
+    // Act
+    const result = await runQtv(
+      [
+        'doctor',
+        '--api-url',
+        dev.url,
+        ...pool,
+        '--cognito-endpoint',
+        moto.endpoint,
+        '--totp-secret-file',
+        secretFile,
+        '--json',
+      ],
+      { env },
+    );
+    const missingPassword = await runQtv([
+      'doctor',
+      '--api-url',
+      dev.url,
+      ...pool,
+      '--cognito-endpoint',
+      moto.endpoint,
+    ]);
+    // Assess
+    const report = JSON.parse(result.stdout) as {
+      checks: { check: string; ok: boolean; detail: string; fix?: string }[];
+    };
+    const byName = new Map(report.checks.map((c) => [c.check, c]));
+    expect(byName.get('caller.token')).toMatchObject({
+      ok: true,
+      detail: `from Cognito pool ${poolId} (user frank@example.com)`,
+    });
+    expect(byName.get('qlik-jwt.minted')).toMatchObject({ ok: false });
+    expect(byName.get('qlik-jwt.minted')?.detail).toMatch(/answered 401/);
+    expect(result.code).toBe(1);
+    expect(readFileSync(secretFile, 'utf8')).toMatch(/^[A-Za-z2-7]+\n$/);
+    expect(missingPassword.code).toBe(2);
+    expect(missingPassword.stderr).toMatch(/^qtv: no password: /);
+  });
+
+  it('reports a Cognito refusal as a failed caller.token check with the fix', async () => {
+    // Arrange
+    const { poolId, clientId } = await stackLikePool();
+    await cognito('AdminCreateUser', {
+      UserPoolId: poolId,
+      Username: 'gina@example.com',
+      UserAttributes: [{ Name: 'email', Value: 'gina@example.com' }],
+      MessageAction: 'SUPPRESS',
+    });
+    await cognito('AdminSetUserPassword', {
+      UserPoolId: poolId,
+      Username: 'gina@example.com',
+      Password: CHOSEN,
+      Permanent: true,
+    });
+    const secretFile = join(tempDir('qtv-cognito-'), 'gina.totp');
+    const pool = [
+      '--user-pool-id',
+      poolId,
+      '--client-id',
+      clientId,
+      '--cognito-username',
+      'gina@example.com',
+      '--cognito-endpoint',
+      moto.endpoint,
+    ];
+    const env = { QTV_COGNITO_PASSWORD: CHOSEN };
+    await runQtv(
+      [
+        'caller-token',
+        ...pool.map((a) => (a === '--cognito-endpoint' ? '--endpoint' : a)),
+        '--totp-secret-file',
+        secretFile,
+      ],
+      { env },
+    );
+    writeFileSync(secretFile, 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP\n');
+    // Act
+    const result = await runQtv(['doctor', '--api-url', dev.url, ...pool, '--totp-secret-file', secretFile], { env });
+    // Assess
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/FAIL {2}caller\.token +Cognito RespondToAuthChallenge: CodeMismatchException/);
+    expect(result.stdout).toMatch(/fix: Follow the fix above/);
   });
 });
