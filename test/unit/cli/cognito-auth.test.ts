@@ -82,7 +82,9 @@ describe('Cognito sign-in: refusals as one line with the fix', () => {
     ]);
     // Assess
     expect(error?.exitCode).toBe(EXIT.upstream);
-    expect(error?.message).toMatch(/app client client123 does not allow USER_SRP_AUTH: enable it \(CDK authFlows: \{ userSrp: true \}/);
+    expect(error?.message).toMatch(
+      /app client client123 does not allow USER_SRP_AUTH: enable it \(CDK authFlows: \{ userSrp: true \}/,
+    );
   });
 
   it('says a client with a secret is the wrong client', async () => {
@@ -95,9 +97,13 @@ describe('Cognito sign-in: refusals as one line with the fix', () => {
   it('says a wrong pool or client in the region, and an unreachable endpoint, as upstream errors', async () => {
     const missing = await signIn([refusal('ResourceNotFoundException', 'User pool client client123 does not exist.')]);
     const down = await signIn([new TypeError('fetch failed')]);
-    expect(missing.error?.message).toMatch(/does not exist in this region: pass the stack outputs CallerUserPoolId and CallerUserPoolClientId/);
+    expect(missing.error?.message).toMatch(
+      /does not exist in this region: pass the stack outputs CallerUserPoolId and CallerUserPoolClientId/,
+    );
     expect(down.error?.exitCode).toBe(EXIT.upstream);
-    expect(down.error?.message).toMatch(/^Cognito InitiateAuth: https:\/\/cognito-idp\.eu-west-1\.amazonaws\.com\/ unreachable \(TypeError\)/);
+    expect(down.error?.message).toMatch(
+      /^Cognito InitiateAuth: https:\/\/cognito-idp\.eu-west-1\.amazonaws\.com\/ unreachable \(TypeError\)/,
+    );
   });
 });
 
@@ -118,7 +124,10 @@ describe('Cognito sign-in: the requests', () => {
     expect(calls[0]?.body).toMatchObject({ AuthFlow: 'USER_SRP_AUTH', ClientId: 'client123' });
     expect(calls[1]?.body).toMatchObject({
       ChallengeName: 'PASSWORD_VERIFIER',
-      ChallengeResponses: { USERNAME: 'a1b2c3d4-user-sub', PASSWORD_CLAIM_SECRET_BLOCK: Buffer.from('secret block').toString('base64') },
+      ChallengeResponses: {
+        USERNAME: 'a1b2c3d4-user-sub',
+        PASSWORD_CLAIM_SECRET_BLOCK: Buffer.from('secret block').toString('base64'),
+      },
     });
     expect(JSON.stringify(calls)).not.toContain(PASSWORD);
   });
@@ -131,7 +140,13 @@ describe('Cognito sign-in: the requests', () => {
     // Act
     const { tokens, calls, notes } = await signIn(
       [
-        { body: { ChallengeName: 'MFA_SETUP', Session: 's1', ChallengeParameters: { MFAS_CAN_SETUP: '["SOFTWARE_TOKEN_MFA"]' } } },
+        {
+          body: {
+            ChallengeName: 'MFA_SETUP',
+            Session: 's1',
+            ChallengeParameters: { MFAS_CAN_SETUP: '["SOFTWARE_TOKEN_MFA"]' },
+          },
+        },
         { body: { SecretCode: secret, Session: 's2' } },
         { body: { Status: 'SUCCESS', Session: 's3' } },
         { body: { ChallengeName: 'SOFTWARE_TOKEN_MFA', Session: 's4', ChallengeParameters: {} } },
@@ -162,5 +177,35 @@ describe('Cognito sign-in: the requests', () => {
   it('refuses a challenge it does not answer, naming it', async () => {
     const { error } = await signIn([{ body: { ChallengeName: 'SMS_MFA', Session: 's', ChallengeParameters: {} } }]);
     expect(error?.message).toMatch(/challenge SMS_MFA, which this command does not answer/);
+  });
+});
+
+describe('Cognito sign-in: TOTP timing', () => {
+  it('waits for the next step rather than send a code in the last 2 s of its step', async () => {
+    // Arrange
+    const secret = 'JBSWY3DPEHPK3PXP';
+    const key = Buffer.from('48656c6c6f21deadbeef', 'hex');
+    let clock = Date.parse('2026-11-26T12:00:29.200Z');
+    const slept: number[] = [];
+    // Act
+    const { calls } = await signIn(
+      [
+        { body: { ChallengeName: 'SOFTWARE_TOKEN_MFA', Session: 's', ChallengeParameters: {} } },
+        { body: { AuthenticationResult: { IdToken: 'i.d.t', AccessToken: 'a.c.t' } } },
+      ],
+      {
+        now: () => clock,
+        sleep: async (ms) => {
+          slept.push(ms);
+          clock += ms;
+        },
+        totpSecret: () => secret,
+      },
+    );
+    // Assess
+    const sent = (calls[1]?.body.ChallengeResponses as Record<string, string>).SOFTWARE_TOKEN_MFA_CODE;
+    expect(slept).toEqual([850]);
+    expect(sent).toBe(totp(key, Date.parse('2026-11-26T12:00:30Z') / 1000));
+    expect(sent).not.toBe(totp(key, Date.parse('2026-11-26T12:00:29Z') / 1000));
   });
 });
