@@ -164,7 +164,7 @@ describe('Cognito sign-in: the requests', () => {
     // Assess
     const key = Buffer.from('48656c6c6f21deadbeef', 'hex'); // JBSWY3DPEHPK3PXP in base32
     const verifyCode = calls[2]?.body.UserCode;
-    const mfaCode = (calls[4]?.body.ChallengeResponses as Record<string, string>).SOFTWARE_TOKEN_MFA_CODE;
+    const mfaCode = (calls[4]?.body.ChallengeResponses as Record<string, string> | undefined)?.SOFTWARE_TOKEN_MFA_CODE;
     expect(tokens?.idToken).toBe('i.d.t');
     expect(verifyCode).toBe(totp(key, Date.parse('2026-11-26T12:00:05Z') / 1000));
     expect(slept).toHaveLength(1);
@@ -203,7 +203,7 @@ describe('Cognito sign-in: TOTP timing', () => {
       },
     );
     // Assess
-    const sent = (calls[1]?.body.ChallengeResponses as Record<string, string>).SOFTWARE_TOKEN_MFA_CODE;
+    const sent = (calls[1]?.body.ChallengeResponses as Record<string, string> | undefined)?.SOFTWARE_TOKEN_MFA_CODE;
     expect(slept).toEqual([850]);
     expect(sent).toBe(totp(key, Date.parse('2026-11-26T12:00:30Z') / 1000));
     expect(sent).not.toBe(totp(key, Date.parse('2026-11-26T12:00:29Z') / 1000));
