@@ -82,6 +82,17 @@ export interface OnboardingLoadReport {
     /** Vend calls for the login check that did not answer 200. */
     readonly vendFailed: number;
   };
+  /**
+   * Impersonation access tokens (`POST /qlik/access-token`, through the clients and secrets `qtv tenant add`
+   * made) used at every tenant's `GET /api/v1/users/me`: each tenant's users, after their first JWT login.
+   */
+  readonly impersonation: {
+    readonly ownAccepted: number;
+    readonly ownRefused: number;
+    readonly otherAccepted: number;
+    readonly otherRefused: number;
+    readonly issueFailed: number;
+  };
   readonly problems: readonly string[];
   readonly passed: boolean;
 }
@@ -145,8 +156,18 @@ export async function runOnboardingLoad(options: OnboardingLoadOptions = {}): Pr
       port: 0,
       localDir: dir,
       logLevel: 'SILENT',
-      config: () => ({
+      config: (baseUrl) => ({
         qlik: { issuer: 'https://qtv.onboarding.example/shared', keyId: 'shared' },
+        // The deployment's own oauth section only switches the impersonation route on (functions/routes.ts);
+        // in multi-tenant mode each request uses its tenant's clients from the registry item.
+        oauth: {
+          tenantUrl: emulators.tenant(underLoad[0]!).url,
+          clientId: 'deployment-login-client',
+          clientSecretId: `${prefix}deployment/oauth-client`,
+          redirectUris: [`${baseUrl}/oauth/callback`],
+          mode: 'json',
+          impersonation: { enabled: true },
+        },
         signing: { backend: 'file', privateKeyPath: sharedKey },
         tenancy: {
           tenantClaim: CLAIM,
@@ -392,6 +413,45 @@ export async function runOnboardingLoad(options: OnboardingLoadOptions = {}): Pr
       }
     }
 
+    // Impersonation: the OAuth client and secret `add` set up, used through the service, at every tenant. The
+    // users exist in their own Qlik now (created on their JWT login above), as impersonation needs.
+    const impersonation = { ownAccepted: 0, ownRefused: 0, otherAccepted: 0, otherRefused: 0, issueFailed: 0 };
+    for (const id of all.filter((t) => underLoad.includes(t) || onboardedOk.has(t))) {
+      for (const caller of await callersOf(id)) {
+        const response = await fetch(`${server.url}/qlik/access-token`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${caller.token}`, accept: 'application/json' },
+        });
+        const body = await response.text();
+        const accessToken =
+          response.status === 200 ? (JSON.parse(body) as { accessToken?: string; access_token?: string }) : undefined;
+        const token = accessToken?.accessToken ?? accessToken?.access_token;
+        if (token === undefined) {
+          impersonation.issueFailed++;
+          note(`access token for ${caller.expected.sub}: HTTP ${response.status}: ${body.slice(0, 160)}`);
+          continue;
+        }
+        for (const at of all) {
+          const me = await fetch(`${emulators.tenant(at).url}/api/v1/users/me`, {
+            headers: { authorization: `Bearer ${token}` },
+          });
+          const subject = me.status === 200 ? ((await me.json()) as { subject?: string }).subject : undefined;
+          if (me.status !== 200) await me.arrayBuffer();
+          const accepted = subject === caller.expected.sub;
+          if (at === id) {
+            if (accepted) impersonation.ownAccepted++;
+            else {
+              impersonation.ownRefused++;
+              note(`${caller.expected.sub}'s access token refused by its own Qlik ${at}: HTTP ${me.status}`);
+            }
+          } else if (me.status === 200) {
+            impersonation.otherAccepted++;
+            note(`${caller.expected.sub}'s access token ACCEPTED by another tenant's Qlik (${at})`);
+          } else impersonation.otherRefused++;
+        }
+      }
+    }
+
     const allOnboarded = onboarded.every((o) => o.exitCode === 0 && o.duringLoad);
     return {
       tenantsUnderLoad: underLoad,
@@ -407,6 +467,7 @@ export async function runOnboardingLoad(options: OnboardingLoadOptions = {}): Pr
       duplicateJti,
       loadWallSeconds: loadEndMs / 1000,
       logins,
+      impersonation,
       problems,
       passed:
         allOnboarded &&
@@ -422,7 +483,12 @@ export async function runOnboardingLoad(options: OnboardingLoadOptions = {}): Pr
         logins.ownRefused === 0 &&
         logins.otherAccepted === 0 &&
         logins.otherRefused === all.length * usersPerTenant * (all.length - 1) &&
-        logins.vendFailed === 0,
+        logins.vendFailed === 0 &&
+        impersonation.ownAccepted === all.length * usersPerTenant &&
+        impersonation.ownRefused === 0 &&
+        impersonation.otherAccepted === 0 &&
+        impersonation.otherRefused === all.length * usersPerTenant * (all.length - 1) &&
+        impersonation.issueFailed === 0,
     };
   } finally {
     await dev?.close();
@@ -449,6 +515,15 @@ export function onboardingTable(report: OnboardingLoadReport): string {
     ['logins at own tenant: accepted / refused', `${report.logins.ownAccepted} / ${report.logins.ownRefused}`],
     ['logins at other tenants: refused / ACCEPTED', `${report.logins.otherRefused} / ${report.logins.otherAccepted}`],
     ['vend failures in the login check', String(report.logins.vendFailed)],
+    [
+      'impersonation tokens at own tenant: accepted / refused',
+      `${report.impersonation.ownAccepted} / ${report.impersonation.ownRefused}`,
+    ],
+    [
+      'impersonation tokens at other tenants: refused / ACCEPTED',
+      `${report.impersonation.otherRefused} / ${report.impersonation.otherAccepted}`,
+    ],
+    ['impersonation tokens not issued', String(report.impersonation.issueFailed)],
     ['result', report.passed ? 'PASS' : 'FAIL'],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));

@@ -2,7 +2,8 @@
  * Issue #17's "Done when", at small scale, through the load tool's own mode (scripts/load/onboarding.ts, what
  * `npm run load -- --tenants 1 --onboard 2` runs): two tenants onboarded with the real `qtv tenant add` (child
  * processes) against moto and the multi-tenant emulator while the load runs on the first; 0 failed requests;
- * every tenant's users get tokens their own emulated Qlik accepts and every other one refuses.
+ * every tenant's users get tokens their own emulated Qlik accepts and every other one refuses, and impersonation
+ * access tokens (through the OAuth client and secret `add` created) that work at their own tenant only.
  */
 import { describe, expect, inject, it } from 'vitest';
 import { runOnboardingLoad } from '../../scripts/load/onboarding.js';
@@ -42,6 +43,14 @@ describe('Load mode: onboarding under load', () => {
     expect([report.invalid, report.duplicateJti]).toEqual([0, 0]);
     // 3 tenants x 2 users: 6 own logins accepted, 12 at the other tenants refused.
     expect(report.logins).toEqual({ ownAccepted: 6, ownRefused: 0, otherAccepted: 0, otherRefused: 12, vendFailed: 0 });
+    // Impersonation through the clients and secrets tenant add made: each token works at its own tenant only.
+    expect(report.impersonation).toEqual({
+      ownAccepted: 6,
+      ownRefused: 0,
+      otherAccepted: 0,
+      otherRefused: 12,
+      issueFailed: 0,
+    });
     expect(report.passed).toBe(true);
   });
 });
