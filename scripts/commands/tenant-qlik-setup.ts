@@ -326,9 +326,10 @@ async function ensureClient(
       detail: `${base}: ${client.clientId} allowed origins [${input.origins.join(', ')}]`,
     });
   } else if (client === undefined && input.origins.length > 0)
+    // Dry run of a new client: its origins are a PATCH after the create, as in the real run.
     steps.push({
       step: plan.step,
-      action: 'create',
+      action: 'update',
       detail: `${base}: allowed origins [${input.origins.join(', ')}]`,
     });
   return client?.clientId;
