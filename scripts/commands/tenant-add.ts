@@ -308,7 +308,7 @@ export const tenantAddCommand: Command = {
       steps.push({
         step: 'registry',
         action: 'manual',
-        detail: `${table}: ${id} v${existing.version} names other ${drift.join(', ')} than Qlik has: compare with qtv tenant show ${id}`,
+        detail: `${table}: ${id} v${existing.version} differs from this run in ${drift.join(', ')} and is not rewritten: compare with qtv tenant show ${id}; to replace it, qtv tenant remove ${id}, then this add again (the key and the Qlik set-up are found, not made again)`,
       });
     else if (existing !== undefined)
       steps.push({ step: 'registry', action: 'exists', detail: `${table}: ${id} v${existing.version}` });
@@ -340,9 +340,11 @@ export const tenantAddCommand: Command = {
   },
 };
 
-/** Qlik set-up IDs the stored item names differently from what the set-up found (a re-run reports them). */
+/** Fields the stored item holds differently from this run (Qlik set-up IDs, origins); a re-run reports them. */
 function qlikDrift(stored: TenantItem, found: TenantItem): string[] {
   const drift: string[] = [];
+  if (JSON.stringify([...stored.allowedOrigins].sort()) !== JSON.stringify([...found.allowedOrigins].sort()))
+    drift.push('allowedOrigins');
   if (found.webIntegrationId !== undefined && stored.webIntegrationId !== found.webIntegrationId)
     drift.push('webIntegrationId');
   if (found.oauth !== undefined && stored.oauth?.clientId !== found.oauth.clientId) drift.push('oauth.clientId');

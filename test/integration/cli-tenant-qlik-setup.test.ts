@@ -261,4 +261,33 @@ describe('Command: qtv tenant add, the Qlik set-up', () => {
       for (const client of qlik.tenant(id).clients.values()) expect(client.allowedOrigins).toEqual(ORIGINS);
     },
   );
+
+  it('reports an origin added on a re-run: a new CSP entry and client origins, the web integration and the item left for a person', async () => {
+    const extra = 'https://new.acme.example';
+    const again = await qtv(addArgs('acme', ['--origin', extra, '--json']));
+    expect(again.code, again.stderr).toBe(0);
+    expect(stepsOf(again.stdout)).toEqual([
+      'key exists',
+      'qlik-idp exists',
+      'web-integration manual',
+      'csp-origin exists',
+      'csp-origin exists',
+      'csp-origin create',
+      'oauth-client exists',
+      'oauth-client update',
+      'impersonation-client exists',
+      'impersonation-client update',
+      'registry manual',
+    ]);
+    const details = (JSON.parse(again.stdout) as { steps: { step: string; detail: string }[] }).steps;
+    expect(details.find((s) => s.step === 'web-integration')?.detail).toMatch(
+      /edit its origins in the Management Console/,
+    );
+    expect(details.find((s) => s.step === 'registry')?.detail).toMatch(
+      /differs from this run in allowedOrigins and is not rewritten: compare with qtv tenant show acme/,
+    );
+    const acme = qlik.tenant('acme');
+    for (const client of acme.clients.values()) expect(client.allowedOrigins).toEqual([...ORIGINS, extra]);
+    expect([...acme.webIntegrations.values()][0]?.validOrigins).toEqual(ORIGINS);
+  });
 });
