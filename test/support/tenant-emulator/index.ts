@@ -1,7 +1,7 @@
 /**
  * A Qlik Cloud tenant emulator for tests and local runs: OAuth 2.0 (oidc-provider), users, JWT login
- * with sessions and CSRF, web integrations with CORS, and the JWT identity-provider API, on one plain
- * http server on 127.0.0.1. See docs/tenant-emulator.md for what it emulates and what it does not.
+ * with sessions and CSRF, web integrations with CORS, the JWT identity-provider API and the tenant set-up
+ * APIs (web integrations, CSP origins, OAuth clients), on one plain http server on 127.0.0.1. See docs/tenant-emulator.md for what it emulates and what it does not.
  *
  * @example
  * const tenant = await startTenantEmulator({ users: [{ subject: 'alice', name: 'Alice', email: 'a@x.io' }] });
