@@ -35,6 +35,9 @@ export type RouteResource =
   | 'oauth-impersonation'
   | 'oauth-admin';
 
+/** What of the tenants' resources a route's function may read (see {@link RouteDefinition.tenantAccess}). */
+export type TenantAccess = 'keys' | 'public-material' | 'oauth';
+
 /** A configuration feature a route exists for; without it, the route is not deployed or served. */
 export type RouteFeature = 'oauth' | 'impersonation';
 
@@ -56,6 +59,13 @@ export interface RouteDefinition {
    * tenants' keys or OAuth secrets (granted by the TenantRegistry construct; bundled under QTV_BUNDLE_TENANCY).
    */
   readonly servesTenants?: boolean;
+  /**
+   * What of the tenants' resources the function may read in multi-tenant mode (infra/constructs/tenant-registry.ts):
+   * `keys` the tenants' signing keys (token routes), `public-material` only their public-material secrets and
+   * `kms:GetPublicKey` (the public `/qlik/idp-config`), `oauth` only the secrets under `<prefix><id>/` (OAuth
+   * proxy routes). @default 'keys'
+   */
+  readonly tenantAccess?: TenantAccess;
   /** Served only when the configuration enables this feature (see {@link routesFor}). */
   readonly requires?: RouteFeature;
   /** Loads the module exporting `createHandler(runtime)` (the dev server calls it; Lambdas use `entry`). */
@@ -115,6 +125,9 @@ export const routes: readonly RouteDefinition[] = [
     entry: 'functions/idp-config/index.ts',
     // Public material only: a public route must not be able to sign (docs/security.md).
     uses: ['signing-public'],
+    // `?tenant=<id>`: that tenant's public material, never its key (tenantAccess: public-material).
+    servesTenants: true,
+    tenantAccess: 'public-material',
     // Its core imports certificates.ts (publicKeyPem), and the dev server's file backend makes a
     // self-signed certificate when none is stored: its bundle carries the certificate code.
     makesCertificates: true,

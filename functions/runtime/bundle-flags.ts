@@ -76,7 +76,7 @@ export function bundleFlagsFor(
       (signing && config.signing.backend === 'kms') ||
       // Every OAuth route builds the client-assertion signer with the OAuth wiring.
       (oauth && config.oauth?.clientAssertion?.backend === 'kms') ||
-      (tenancy && uses.has('signing-key')),
+      (tenancy && (uses.has('signing-key') || uses.has('signing-public'))),
     QTV_BUNDLE_CERTIFICATES: route.makesCertificates === true,
     QTV_BUNDLE_OAUTH: oauth,
     QTV_BUNDLE_TRACING: config.deployment.tracing,

@@ -285,8 +285,12 @@ export class QlikTokenVending extends Construct {
         else grantOAuth(resource, fn.function);
       }
       // Routes that resolve a caller's tenant (functions/routes.ts `servesTenants`) read the registry and tenant keys.
-      if (this.tenantRegistry !== undefined && route.servesTenants === true)
-        this.tenantRegistry.grantTokenRead(fn.function);
+      if (this.tenantRegistry !== undefined && route.servesTenants === true) {
+        const access = route.tenantAccess ?? 'keys';
+        if (access === 'public-material') this.tenantRegistry.grantPublicMaterialRead(fn.function);
+        else if (access === 'oauth') this.tenantRegistry.grantOAuthRead(fn.function);
+        else this.tenantRegistry.grantTokenRead(fn.function);
+      }
       this.api.addFunctionRoute(route, fn.function);
       tokenFunctions[route.id] = fn;
     }

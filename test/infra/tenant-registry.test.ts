@@ -64,9 +64,25 @@ describe('Construct: TenantRegistry in the stack', () => {
       );
   });
 
-  it('grants the registry to the token routes only, not to the public idp-config route', () => {
+  it('lets the public idp-config route read only tenants’ public-material secrets and KMS public keys, never sign', () => {
     const { template } = buildStack(multiTenant);
-    expect(actionsOf(statementsOf(template, 'IdpConfig'))).not.toContain('dynamodb:GetItem');
+    const statements = statementsOf(template, 'IdpConfig');
+    const secretResources = statements
+      .filter((s) => actionsOf([s]).includes('secretsmanager:GetSecretValue'))
+      .map((s) => JSON.stringify(s.Resource));
+    const tenantSecrets = secretResources.filter((r) => r.includes('qtv/tenants/'));
+    // One pattern, and it cannot match a key secret (<prefix><id>-XXXXXX): only <prefix>*/public-XXXXXX.
+    expect(tenantSecrets).toHaveLength(1);
+    expect(tenantSecrets[0]).toContain(':secret:qtv/tenants/*/public-??????');
+    const kms = statements.filter((s) => JSON.stringify(s.Condition ?? {}).includes('kms:ResourceAliases'));
+    expect(kms).toMatchObject([
+      {
+        Action: 'kms:GetPublicKey',
+        Condition: { 'ForAnyValue:StringLike': { 'kms:ResourceAliases': 'alias/qtv-tenant-*' } },
+      },
+    ]);
+    expect(actionsOf(statements)).not.toContain('kms:Sign');
+    expect(actionsOf(statements).filter((a) => a.startsWith('dynamodb:'))).toEqual(['dynamodb:GetItem']);
   });
 
   it('alarms on throttled registry reads and DynamoDB system errors into the alarm topic', () => {
