@@ -34,7 +34,11 @@ describe('Function: validateTenantItem', () => {
   it('accepts its own public-material secret and a rotation admin client under its own prefix', () => {
     const result = validateTenantItem(
       tenantItemInput('acme', {
-        signing: { backend: 'secrets-manager', secretId: 'qtv/tenants/acme', publicSecretId: 'qtv/tenants/acme/public' },
+        signing: {
+          backend: 'secrets-manager',
+          secretId: 'qtv/tenants/acme',
+          publicSecretId: 'qtv/tenants/acme/public',
+        },
         rotation: { qlikMode: 'register', adminCredentialsSecretId: 'qtv/tenants/acme/qlik-admin' },
       }),
       tenancy,
