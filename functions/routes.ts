@@ -97,6 +97,9 @@ function oauthRoute(
       entry: `functions/oauth/${file}.ts`,
       uses,
       requires: 'oauth',
+      // Multi-tenant: the tenant's OAuth client and sealing secrets under `<prefix><id>/`, never a signing key.
+      servesTenants: true,
+      tenantAccess: 'oauth',
       load: async () => ({ createHandler: (await import('./oauth/handler.js'))[factory] }),
     },
   ];
@@ -160,14 +163,17 @@ export const routes: readonly RouteDefinition[] = [
 ];
 
 /** Whether `config` enables `feature`. */
-export function featureEnabled(config: Pick<Config, 'oauth'>, feature: RouteFeature): boolean {
+export function featureEnabled(config: Pick<Config, 'oauth' | 'tenancy'>, feature: RouteFeature): boolean {
+  // Multi-tenant mode: each tenant's registry item holds its own OAuth client (a route answers 404
+  // NOT_CONFIGURED for a tenant without one), so the routes exist whenever tenants do.
+  if (config.tenancy !== undefined) return true;
   if (feature === 'oauth') return config.oauth !== undefined;
   return config.oauth?.impersonation.enabled === true;
 }
 
 /** The routes `config` serves: every route whose `requires` feature (if any) is enabled. */
 export function routesFor(
-  config: Pick<Config, 'oauth'>,
+  config: Pick<Config, 'oauth' | 'tenancy'>,
   table: readonly RouteDefinition[] = routes,
 ): RouteDefinition[] {
   return table.filter((route) => route.requires === undefined || featureEnabled(config, route.requires));

@@ -62,10 +62,11 @@ export function bundleFlagsFor(
   const publicMaterial = uses.has('signing-public') && config.signing.backend !== 'file';
   const publicSecret =
     publicMaterial && 'publicSecretId' in config.signing && config.signing.publicSecretId !== undefined;
-  const oauth = [...uses].some((use) => use.startsWith('oauth-')) && config.oauth !== undefined;
   // Multi-tenant mode: the route resolves the caller's tenant (registry) and uses that tenant's key or clients.
   // A tenant's key secret and OAuth secrets live in Secrets Manager; its own key may be a KMS key (signing only).
   const tenancy = route.servesTenants === true && config.tenancy !== undefined;
+  // OAuth wiring: the deployment's own `oauth`, or (multi-tenant) the tenants' OAuth clients.
+  const oauth = [...uses].some((use) => use.startsWith('oauth-')) && (config.oauth !== undefined || tenancy);
   return {
     QTV_BUNDLE_SECRETS_MANAGER:
       (signing && config.signing.backend === 'secrets-manager') ||

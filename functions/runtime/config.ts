@@ -479,6 +479,11 @@ export const tenancySchema = z.strictObject({
       cacheTtlSeconds: positiveInt.max(86_400).default(300),
     })
     .prefault({}),
+  /**
+   * The DynamoDB table of the OAuth refresh grace window, shared by every tenant (keys carry the tenant).
+   * The stack sets it; without it each container coordinates its own requests only (the dev server).
+   */
+  refreshGraceTableName: nonEmpty.optional(),
 });
 
 /** Cross-field rules of a Qlik token policy (the deployment's and each tenant's). */

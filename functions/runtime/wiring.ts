@@ -373,7 +373,10 @@ function createTenancy(
                 logger,
                 secretStore: overrides.oauthSecretStore ?? secretStore,
                 ...(overrides.fetch !== undefined ? { fetch: overrides.fetch } : {}),
-                ...(overrides.dynamodb !== undefined ? { dynamodb: overrides.dynamodb } : {}),
+                // One client for every tenant's refresh grace store (the container's registry client).
+                ...(tenancy.refreshGraceTableName !== undefined
+                  ? { dynamodb: overrides.dynamodb ?? clients.tenantRegistryDynamoDb() }
+                  : {}),
               },
               tenancy.registry.maxCachedTenants,
             ),

@@ -240,17 +240,22 @@ export class QlikTokenVending extends Construct {
           });
 
     // Cookie mode: parallel refreshes across containers share one upstream refresh (docs/oauth.md).
-    this.refreshGrace = config.oauth?.mode === 'cookie' ? new RefreshGraceTable(this, 'RefreshGrace') : undefined;
-    const functionConfig =
-      this.refreshGrace !== undefined && config.oauth !== undefined
-        ? {
-            ...config,
-            oauth: {
-              ...config.oauth,
-              refreshGrace: { ...config.oauth.refreshGrace, tableName: this.refreshGrace.table.tableName },
-            },
-          }
-        : config;
+    // Multi-tenant mode: any tenant's item may choose cookie mode, so the table exists whenever tenants do; its
+    // keys carry the tenant (functions/oauth/refresh-grace.ts graceKey).
+    this.refreshGrace =
+      config.oauth?.mode === 'cookie' || config.tenancy !== undefined
+        ? new RefreshGraceTable(this, 'RefreshGrace')
+        : undefined;
+    const graceTableName = this.refreshGrace?.table.tableName;
+    const functionConfig: Config = {
+      ...config,
+      ...(graceTableName !== undefined && config.oauth?.mode === 'cookie'
+        ? { oauth: { ...config.oauth, refreshGrace: { ...config.oauth.refreshGrace, tableName: graceTableName } } }
+        : {}),
+      ...(graceTableName !== undefined && config.tenancy !== undefined
+        ? { tenancy: { ...config.tenancy, refreshGraceTableName: graceTableName } }
+        : {}),
+    };
     this.functionConfigJson = this.buildFunctionConfigJson(
       functionConfig,
       this.signingKey.arn,
