@@ -120,8 +120,8 @@ export function tenantKmsAlias(tenancy: Pick<TenancyConfig, 'keys'>, tenantId: s
   return `${tenancy.keys.kmsAliasPrefix}${tenantId}`;
 }
 
-/** The secret name without an ARN's prefix and 6-character suffix; undefined when not a secret ARN. */
-function secretNameOf(secretId: string): string {
+/** The secret name without an ARN's prefix and 6-character suffix (a name is returned as is). */
+export function secretNameOf(secretId: string): string {
   const arn = /^arn:aws[a-z-]*:secretsmanager:[^:]*:\d{12}:secret:(.+)-[A-Za-z0-9]{6}$/.exec(secretId);
   return arn?.[1] ?? secretId;
 }
