@@ -4,6 +4,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { QlikRestIdentityProviders } from '../qlik/identity-providers.js';
+import { missingFromBundle } from '../runtime/bundle-flags.js';
 import { systemClock } from '../runtime/clock.js';
 import { loadConfig } from '../runtime/config.js';
 import { tracing } from '../runtime/tracing.js';
@@ -26,6 +27,9 @@ const { rotation, qlik, tenancy } = config;
 /** Multi-tenant mode: tenants' key secrets are rotated with their own registry item (./tenants.ts). */
 function tenantRotation() {
   if (tenancy === undefined || tenancy.registry.backend !== 'dynamodb') return undefined;
+  // Only a multi-tenant deployment's rotation bundle holds the registry and its DynamoDB client (bundle-flags.ts).
+  if (!(typeof QTV_BUNDLE_TENANCY === 'undefined' || QTV_BUNDLE_TENANCY))
+    throw missingFromBundle('multi-tenant rotation');
   const store = new DynamoDbTenantStore(traced(new DynamoDBClient({})), tenancy.registry.tableName);
   return {
     tenancy,

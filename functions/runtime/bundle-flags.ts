@@ -86,8 +86,13 @@ export function bundleFlagsFor(
   };
 }
 
-/** The rotation function's flags: it reads and writes the key secret and makes each new key's certificate. */
-export function rotationBundleFlags(config: Pick<Config, 'deployment'>): BundleFlags {
+/**
+ * The rotation function's flags: it reads and writes the key secret and makes each new key's certificate;
+ * in multi-tenant mode it also reads the tenant registry (tenant key secrets, functions/rotate-signing-key/tenants.ts).
+ */
+export function rotationBundleFlags(
+  config: Pick<Config, 'deployment'> & { readonly tenancy?: Config['tenancy'] },
+): BundleFlags {
   return {
     QTV_BUNDLE_SECRETS_MANAGER: true,
     QTV_BUNDLE_KMS: false,
@@ -95,7 +100,7 @@ export function rotationBundleFlags(config: Pick<Config, 'deployment'>): BundleF
     QTV_BUNDLE_OAUTH: false,
     QTV_BUNDLE_TRACING: config.deployment.tracing,
     QTV_BUNDLE_PUBLIC_MATERIAL: false,
-    QTV_BUNDLE_TENANCY: false,
+    QTV_BUNDLE_TENANCY: config.tenancy !== undefined,
   };
 }
 

@@ -308,11 +308,17 @@ export class QlikTokenVending extends Construct {
 
     // Rotation of the key secret (docs/rotation.md). The config schema already refuses rotation.enabled with
     // any backend but secrets-manager, so a secret exists here whenever rotation is on.
+    // Multi-tenant mode: the same function rotates tenants' key secrets (attached per tenant, docs/multi-tenant.md).
+    const rotatedSecret = config.rotation.enabled ? this.signingKey.secret : undefined;
     this.keyRotation =
-      config.rotation.enabled && this.signingKey.secret !== undefined
+      rotatedSecret !== undefined || this.tenantRegistry !== undefined
         ? new KeyRotation(this, 'KeyRotation', {
-            secret: this.signingKey.secret,
-            publicSecret: this.signingKey.publicSecret,
+            ...(rotatedSecret !== undefined
+              ? { secret: rotatedSecret, publicSecret: this.signingKey.publicSecret }
+              : {}),
+            ...(this.tenantRegistry !== undefined && tenancy !== undefined
+              ? { tenants: { secretPrefix: tenancy.keys.secretPrefix, registryTable: this.tenantRegistry.table } }
+              : {}),
             config,
             configJson: this.functionConfigJson,
             logRetention: retention,
