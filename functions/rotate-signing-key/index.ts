@@ -28,29 +28,31 @@ const { rotation, qlik, tenancy } = config;
 function tenantRotation() {
   if (tenancy === undefined || tenancy.registry.backend !== 'dynamodb') return undefined;
   // Only a multi-tenant deployment's rotation bundle holds the registry and its DynamoDB client (bundle-flags.ts).
-  if (!(typeof QTV_BUNDLE_TENANCY === 'undefined' || QTV_BUNDLE_TENANCY))
-    throw missingFromBundle('multi-tenant rotation');
-  const store = new DynamoDbTenantStore(traced(new DynamoDBClient({})), tenancy.registry.tableName);
-  return {
-    tenancy,
-    registry: new TenantRegistry({ store, tenancy, clock: systemClock, logger }),
-    rotation,
-    qlikFor: (tenant: {
-      baseUrl: string;
-      adminCredentialsSecretId: string | undefined;
-      webIntegrationId: string | undefined;
-    }) =>
-      new QlikRestIdentityProviders({
-        tenant: tenant.baseUrl,
-        fetch: globalThis.fetch,
-        timeoutMs: rotation.qlik.requestTimeoutMs,
-        logger,
-        ...(tenant.webIntegrationId !== undefined ? { webIntegrationId: tenant.webIntegrationId } : {}),
-        ...(tenant.adminCredentialsSecretId !== undefined
-          ? { credentials: adminCredentialsLoader(secretsManager, tenant.adminCredentialsSecretId) }
-          : {}),
-      }),
-  };
+  // (The guarded code sits inside the `if`: esbuild drops a constant-false branch, not code after a throw.)
+  if (typeof QTV_BUNDLE_TENANCY === 'undefined' || QTV_BUNDLE_TENANCY) {
+    const store = new DynamoDbTenantStore(traced(new DynamoDBClient({})), tenancy.registry.tableName);
+    return {
+      tenancy,
+      registry: new TenantRegistry({ store, tenancy, clock: systemClock, logger }),
+      rotation,
+      qlikFor: (tenant: {
+        baseUrl: string;
+        adminCredentialsSecretId: string | undefined;
+        webIntegrationId: string | undefined;
+      }) =>
+        new QlikRestIdentityProviders({
+          tenant: tenant.baseUrl,
+          fetch: globalThis.fetch,
+          timeoutMs: rotation.qlik.requestTimeoutMs,
+          logger,
+          ...(tenant.webIntegrationId !== undefined ? { webIntegrationId: tenant.webIntegrationId } : {}),
+          ...(tenant.adminCredentialsSecretId !== undefined
+            ? { credentials: adminCredentialsLoader(secretsManager, tenant.adminCredentialsSecretId) }
+            : {}),
+        }),
+    };
+  }
+  throw missingFromBundle('multi-tenant rotation');
 }
 const tenants = tenantRotation();
 

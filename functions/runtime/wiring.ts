@@ -98,8 +98,6 @@ export interface RuntimeOverrides {
   readonly fetch?: FetchLike;
   /** Where the OAuth secrets are read instead of `oauth.secretStore`. */
   readonly oauthSecretStore?: SecretStore;
-  /** The deployment key's public material instead of the one `signing.publicSecretId` names (tests). */
-  readonly publicMaterial?: PublicMaterialSource;
   /** Signs OAuth client assertions (the KMS adapter plugs in here). */
   readonly clientAssertionSigner?: () => Promise<Signer>;
   /** KMS client for the `kms` signing backend (tests point it at moto or a fault proxy). */
@@ -435,7 +433,7 @@ export function createRuntime(config: Config, overrides: RuntimeOverrides = {}):
       ? undefined
       : (overrides.pendingSigners ??
         (overrides.signers === undefined ? defaultPendingSigners(config, clock, logger, clients) : undefined));
-  const publicMaterial = overrides.publicMaterial ?? defaultPublicMaterial(config, clock, logger, clients);
+  const publicMaterial = defaultPublicMaterial(config, clock, logger, clients);
   const tenancy = createTenancy(config, clock, logger, overrides, clients, signers, publicMaterial);
   return {
     config,

@@ -15,6 +15,7 @@ import {
   configSchema,
   describeIssues,
   oauthSchema,
+  rotationQlikModeSchema,
   signingSchema,
   TENANT_ID_PATTERN,
   type TenancyConfig,
@@ -56,11 +57,8 @@ export const tenantItemSchema = z.strictObject({
   /** Free text for operators. */
   description: z.string().max(500).optional(),
   /** The Qlik tenant: host, JWT issuer, key ID and token lifetime policy (the single-tenant `qlik` section). */
-  qlik: qlikSchema.extend({
-    tenantHost: z
-      .string()
-      .regex(/^[a-z0-9.-]+(:\d+)?$/i, 'must be a host name such as example.eu.qlikcloud.com, without https://'),
-  }),
+  // The configuration's own host rule, required here (one implementation of the rule).
+  qlik: qlikSchema.extend({ tenantHost: qlikSchema.shape.tenantHost.unwrap() }),
   /** How this tenant's callers' claims become a Qlik identity (the single-tenant `identity` section). */
   identity: identitySchema,
   signing: tenantSigningSchema,
@@ -77,7 +75,7 @@ export const tenantItemSchema = z.strictObject({
   rotation: z
     .strictObject({
       /** How the new key reaches this tenant's Qlik (the deployment's `rotation.qlik.mode` when absent). */
-      qlikMode: z.enum(['register', 'manual', 'promote-without-qlik']).optional(),
+      qlikMode: rotationQlikModeSchema.optional(),
       /**
        * Secret `{"clientId","clientSecret"}` of an admin-scoped client of this tenant's Qlik (register mode):
        * must lie under `<secretPrefix><id>/`, e.g. `<secretPrefix><id>/qlik-admin`.

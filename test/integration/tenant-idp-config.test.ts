@@ -71,7 +71,11 @@ beforeAll(async () => {
   kmsPem = (await kmsPublicKey(kms, keyId)).pem;
   const config = parseConfig({
     qlik: { issuer: 'https://qtv.example/shared', keyId: 'shared-kid' },
-    signing: { backend: 'secrets-manager', secretId: `${PREFIX}shared-signing-key` },
+    signing: {
+      backend: 'secrets-manager',
+      secretId: `${PREFIX}shared-signing-key`,
+      publicSecretId: `qtv-idp-${run}-deployment-public`,
+    },
     tenancy: {
       tenantClaim: 'org_id',
       registry: { backend: 'dynamodb', tableName: 'unused' },
@@ -97,7 +101,13 @@ beforeAll(async () => {
     version: 1,
     document: { ...tenantItemInput('broken'), signing: { backend: 'secrets-manager', secretId: `${PREFIX}acme` } },
   });
-  const sharedDocument = JSON.parse(await material(sharedKey, 'shared-kid', 'https://qtv.example/shared'));
+  // The deployment's own public-material secret (the stack creates it; signing.publicSecretId names it).
+  await secretsManager.send(
+    new CreateSecretCommand({
+      Name: `qtv-idp-${run}-deployment-public`,
+      SecretString: await material(sharedKey, 'shared-kid', 'https://qtv.example/shared'),
+    }),
+  );
   handler = createHandler(
     createRuntime(config, {
       logger: capturingLogger('ERROR').logger,
@@ -105,7 +115,6 @@ beforeAll(async () => {
       kms,
       signers: { current: () => Promise.reject(new Error('the private key was used')) },
       pendingSigners: null,
-      publicMaterial: { get: async () => sharedDocument },
       tenancy: { store },
     }),
   );
