@@ -19,6 +19,7 @@ import {
   exchangeCode,
   loginQuerySchema,
   type OAuthCoreDeps,
+  OAuthSessionMissingError,
   OAuthStateError,
   refreshSchema,
   refreshTokens,
@@ -101,6 +102,13 @@ function tenantOf(event: APIGatewayProxyEventV2, bound: readonly (string | undef
   if (named === undefined)
     throw new InvalidRequestError(`This service serves several Qlik tenants: name yours with ${route}?tenant=<id>.`);
   return named;
+}
+
+/** Multi-tenant: the request names no tenant at all (no bound session or token, no `?tenant=`). */
+function namesNoTenant(event: APIGatewayProxyEventV2, bound: readonly (string | undefined)[]): boolean {
+  return (
+    event.queryStringParameters?.tenant === undefined && bound.every((value) => splitTenantBound(value) === undefined)
+  );
 }
 
 /** The cookie names: the deployment's, or in multi-tenant mode the fixed ones every tenant uses. */
@@ -231,6 +239,8 @@ export function createCallbackHandler(runtime: Runtime): Handler {
   });
 }
 
+const SESSION = DEFAULT_OAUTH_COOKIES.sessionName;
+
 const tenantField = (deps: OAuthCoreDeps) => (deps.tenantId !== undefined ? { tenant: deps.tenantId } : {});
 
 /**
@@ -298,7 +308,11 @@ export function createRefreshHandler(runtime: Runtime): Handler {
       ? [clearCookie(sessionName()!, 'Strict')]
       : [],
   ).handler(async (event) => {
-    const deps = await sessionDeps(runtime, event, bodyField(event, 'refresh_token'), '/oauth/refresh');
+    const refreshToken = bodyField(event, 'refresh_token');
+    // No session of any tenant: the same 401 as a single-tenant request without a session (the app signs in).
+    if (runtime.tenancy !== undefined && namesNoTenant(event, [requestCookie(event, SESSION), refreshToken]))
+      throw new OAuthSessionMissingError('No valid session: sign in again at /oauth/login?tenant=<id>.');
+    const deps = await sessionDeps(runtime, event, refreshToken, '/oauth/refresh');
     const result = await refreshTokens(
       parseJsonBody(event, refreshSchema),
       requestCookie(event, deps.oauth.cookie.sessionName),
@@ -312,7 +326,11 @@ export function createRefreshHandler(runtime: Runtime): Handler {
 /** `POST /oauth/revoke`: `{token, token_type_hint?}` (JSON mode) or the session cookie (cookie mode): 204. */
 export function createRevokeHandler(runtime: Runtime): Handler {
   return base(runtime).handler(async (event) => {
-    const deps = await sessionDeps(runtime, event, bodyField(event, 'token'), '/oauth/revoke');
+    const token = bodyField(event, 'token');
+    // Logout without a session of any tenant: nothing to revoke; clearing the cookie keeps logout idempotent.
+    if (runtime.tenancy !== undefined && namesNoTenant(event, [requestCookie(event, SESSION), token]))
+      return { statusCode: 204, headers: NO_STORE, cookies: [clearCookie(SESSION, 'Strict')] };
+    const deps = await sessionDeps(runtime, event, token, '/oauth/revoke');
     const result = await revokeTokens(
       parseJsonBody(event, revokeSchema),
       requestCookie(event, deps.oauth.cookie.sessionName),

@@ -265,6 +265,13 @@ describe('Handlers: /oauth/* in multi-tenant mode', () => {
     expect(result).toMatchObject({ status, json: { status, code } });
   });
 
+  it('answers a refresh without any tenant’s session with 401, and a logout without one with 204 clearing the cookie', async () => {
+    const refresh = await call(createRefreshHandler(runtime), event('POST', '/oauth/refresh'));
+    expect(refresh).toMatchObject({ status: 401, json: { code: 'OAUTH_SESSION_MISSING' } });
+    const revoke = await call(createRevokeHandler(runtime), event('POST', '/oauth/revoke'));
+    expect(revoke).toMatchObject({ status: 204, cookies: { [SESSION]: '' } });
+  });
+
   it('accepts a code exchange for a tenant only from one of that tenant’s origins', async () => {
     const body = { code: 'c', redirect_uri: REDIRECT, code_verifier: 'v'.repeat(43) };
     const exchange = (origin?: string) =>
