@@ -86,6 +86,11 @@ export const commands: readonly CommandEntry[] = [
     load: async () => (await import('./commands/tenant-admin.js')).tenantSuspendCommand,
   },
   {
+    name: 'tenant rotation',
+    summary: "rotate a tenant's key secret with the deployment's rotation function (RotateSecret)",
+    load: async () => (await import('./commands/tenant-rotation.js')).tenantRotationCommand,
+  },
+  {
     name: 'tenant remove',
     summary: "delete a tenant's registry item (its key and Qlik IdP are left for you to delete)",
     load: async () => (await import('./commands/tenant-admin.js')).tenantRemoveCommand,

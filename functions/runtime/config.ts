@@ -191,6 +191,9 @@ const rotationProbeIdentitySchema = z.strictObject({
   email: nonEmpty.default('qtv-rotation-probe@invalid.example'),
 });
 
+/** How a rotated key reaches Qlik (`rotation.qlik.mode`; a tenant's item may choose its own). */
+export const rotationQlikModeSchema = z.enum(['register', 'manual', 'promote-without-qlik']);
+
 /**
  * Scheduled rotation of the signing key secret (issue #4, docs/rotation.md). Only the rotation function
  * and the KeyRotation construct read this section.
@@ -230,7 +233,7 @@ export const rotationSchema = z.strictObject({
        * `manual`: an operator pastes the IdP; promotion waits until a probe login works (or is blocked with a message).
        * `promote-without-qlik`: promote after local checks only; tokens fail until the operator pastes the IdP.
        */
-      mode: z.enum(['register', 'manual', 'promote-without-qlik']).default('manual'),
+      mode: rotationQlikModeSchema.default('manual'),
       /** Secrets Manager secret with `{"clientId","clientSecret"}` of an admin-scoped Qlik OAuth client (register mode). */
       adminCredentialsSecretId: nonEmpty.optional(),
       /** Sent as `qlik-web-integration-id` on the probe login, when the tenant wants one. */
@@ -479,6 +482,11 @@ export const tenancySchema = z.strictObject({
       cacheTtlSeconds: positiveInt.max(86_400).default(300),
     })
     .prefault({}),
+  /**
+   * The DynamoDB table of the OAuth refresh grace window, shared by every tenant (keys carry the tenant).
+   * The stack sets it; without it each container coordinates its own requests only (the dev server).
+   */
+  refreshGraceTableName: nonEmpty.optional(),
 });
 
 /** Cross-field rules of a Qlik token policy (the deployment's and each tenant's). */
