@@ -8,18 +8,27 @@
  *      the impersonation client; secrets into Secrets Manager under `<secretPrefix><id>/`), each through the
  *      REST API qlik.dev documents for it (./tenant-qlik-setup.ts, functions/qlik/tenant-setup.ts);
  *   4. the registry item, written last and only if absent, so a tenant becomes usable only once Qlik
- *      trusts its key.
+ *      trusts its key;
+ *   5. with `--rotation-function`, the rotation function attached to the key secret (./tenant-rotation.ts).
+ * Step 1 also writes the key's public material (key ID, issuer, public key, certificate) to
+ * `<secretPrefix><id>/public`, the only secret the public `GET /qlik/idp-config?tenant=<id>` may read.
  * A failure names the steps already done; re-running the same command continues where it stopped.
  * `--dry-run` performs only the reads and prints the plan.
  */
-import { generateKeyPairSync } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, type KeyObject, X509Certificate } from 'node:crypto';
 import { CreateAliasCommand, CreateKeyCommand, DescribeKeyCommand } from '@aws-sdk/client-kms';
-import { CreateSecretCommand, GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+import {
+  CreateSecretCommand,
+  DescribeSecretCommand,
+  type DescribeSecretCommandOutput,
+  GetSecretValueCommand,
+} from '@aws-sdk/client-secrets-manager';
 import { QlikApiError, QlikRestIdentityProviders } from '../../functions/qlik/identity-providers.js';
 import { QlikRestTenantSetup } from '../../functions/qlik/tenant-setup.js';
 import type { TenancyConfig } from '../../functions/runtime/config.js';
 import { createSelfSignedCertificate } from '../../functions/signing/certificates.js';
 import { kmsCertificate, kmsPublicJwk } from '../../functions/signing/kms-certificate.js';
+import { parsePublicMaterial } from '../../functions/signing/public-material.js';
 import { signingKeyFromSecret } from '../../functions/signing/signing-key.js';
 import { documentOf, type TenantRecord } from '../../functions/tenancy/store.js';
 import {
@@ -27,9 +36,11 @@ import {
   type TenantItemInput,
   tenantKeySecretName,
   tenantKmsAlias,
+  tenantPublicSecretName,
   validateTenantItem,
 } from '../../functions/tenancy/tenant.js';
 import { awsError, kmsClient, kmsError, secretsManagerClient } from '../cli/key-source.js';
+import { putPublicMaterial } from '../cli/public-material.js';
 import {
   CliError,
   type Command,
@@ -37,6 +48,7 @@ import {
   inputErrorFrom,
   jsonText,
   parseCommandArgs,
+  parsePositiveInt,
   readTextFile,
   upstreamError,
   usageError,
@@ -44,6 +56,7 @@ import {
 import { REGISTRY_HELP, registryError, registryFrom, registryOptions, tenantIdArg } from '../cli/tenant-support.js';
 import { adminCredential, tenantBaseUrl } from './idp-push.js';
 import { type QlikSetupResult, type SetupStep, setUpQlikTenant } from './tenant-qlik-setup.js';
+import { attachRotation } from './tenant-rotation.js';
 
 const help = `qtv tenant add: onboard a Qlik tenant (key, Qlik JWT IdP, web integration, CSP, OAuth clients, registry item) without a redeploy
 
@@ -52,13 +65,14 @@ usage: qtv tenant add <id> --table NAME --tenant-host HOST --issuer ISS
                       [--item-file FILE] [--origin URL]... [--web-integration-id ID]
                       [--oauth-redirect-uri URL]... [--app-url URL]... [--impersonation]
                       [--qlik-url URL] [--client-id ID | env QTV_QLIK_API_KEY] [--skip-qlik]
-                      [--dry-run] [--json]
+                      [--rotation-function ARN [--rotation-schedule-days N]] [--dry-run] [--json]
 
   <id>                  the tenant ID: exactly the value of the callers' tenant claim (tenancy.tenantClaim)
   --tenant-host HOST    the customer's Qlik Cloud tenant, e.g. acme.eu.qlikcloud.com
   --issuer ISS          the issuer this tenant's Qlik JWT IdP trusts (one per tenant)
   --key MODE            secret (default): a new RSA key in the secret <secret-prefix><id>
                         kms: a new KMS key (RSA_2048, SIGN_VERIFY) aliased <kms-alias-prefix><id>
+                        (both: its public material goes to <secret-prefix><id>/public, for /qlik/idp-config)
                         shared: the deployment's key (--shared-secret-id) under this tenant's --kid
   --kid KID             key ID for the Qlik IdP (secret/kms: default the key's RFC 7638 thumbprint; shared: required)
   --item-file FILE      JSON with more item fields (identity, oauth, token policy ...); flags win
@@ -71,6 +85,9 @@ usage: qtv tenant add <id> --table NAME --tenant-host HOST --issuer ISS
   --qlik-url URL        the tenant's base URL for the REST API (default https://<tenant-host>; the emulator's URL locally)
   --client-id ID        admin OAuth client (secret in env QTV_QLIK_CLIENT_SECRET); or env QTV_QLIK_API_KEY
   --skip-qlik           do not touch the Qlik tenant (prints the manual steps; register the IdP with qtv idp push)
+  --rotation-function ARN  attach the deployment's rotation function (stack output RotationFunctionName) to the
+                        key secret, as qtv tenant rotation does (--key secret only; no rotation now)
+  --rotation-schedule-days N  days between rotations (default 30; 1-1000)
   --dry-run             only read; print what would be created
 ${REGISTRY_HELP}
 
@@ -82,13 +99,18 @@ example:
     --tenant-host acme.eu.qlikcloud.com --issuer https://qtv.example.com/acme --origin https://reports.acme.com
 `;
 
-/** One step of the plan: key, qlik-idp, web-integration, csp-origin, oauth-client, impersonation-client, registry. */
+/**
+ * One step of the plan: key, public-material, qlik-idp, web-integration, csp-origin, oauth-client,
+ * impersonation-client, registry, rotation.
+ */
 type Step = SetupStep;
 
 /** The tenant's key, as the IdP needs it. */
 interface KeyFacts {
   readonly kid: string;
   readonly certificate: string | undefined;
+  /** The key's public half (undefined only in a dry run before the key exists). */
+  readonly publicKey?: KeyObject;
 }
 
 function readItemFile(path: string | undefined): Partial<TenantItemInput> {
@@ -131,6 +153,8 @@ export const tenantAddCommand: Command = {
         'client-id': { type: 'string' },
         scope: { type: 'string' },
         'skip-qlik': { type: 'boolean', default: false },
+        'rotation-function': { type: 'string' },
+        'rotation-schedule-days': { type: 'string', default: '30' },
         'dry-run': { type: 'boolean', default: false },
       },
       true,
@@ -150,6 +174,13 @@ export const tenantAddCommand: Command = {
       throw usageError(
         "--key shared needs --kid (this tenant's key ID) and --shared-secret-id (the deployment's key secret, for its certificate)",
       );
+    const rotationFunction = values['rotation-function'];
+    if (rotationFunction !== undefined && mode !== 'secret')
+      throw usageError(
+        `--rotation-function works with --key secret only: a ${mode === 'kms' ? 'KMS key' : 'shared key'} is not rotated by the rotation function`,
+      );
+    const rotationDays = parsePositiveInt(values['rotation-schedule-days']!, '--rotation-schedule-days');
+    if (rotationDays > 1000) throw usageError('--rotation-schedule-days: Secrets Manager allows 1-1000 days');
     const dryRun = values['dry-run'];
     const now = new Date().toISOString();
     const extra = readItemFile(values['item-file']);
@@ -258,8 +289,19 @@ export const tenantAddCommand: Command = {
     if (!keyed.ok) throw usageError(`the tenant item would be invalid: ${keyed.problems.join('; ')}`);
     if (storedItem !== undefined && !sameSetup(storedItem, keyed.item, true)) throw existsWithOtherSettings(id, table);
 
-    // 2. and 3. The Qlik tenant: JWT IdP, web integration, CSP, OAuth clients. A failure says what was done.
+    // 1b., 2. and 3. The public material, then the Qlik tenant: JWT IdP, web integration, CSP, OAuth clients.
+    // A failure says what was done.
     try {
+      if (mode !== 'shared')
+        await ensurePublicMaterial(tenantPublicSecretName(tenancy, id), key, {
+          id,
+          issuer: keyed.item.qlik.issuer,
+          keyName: mode === 'secret' ? `secret ${secretName}` : `KMS key ${alias}`,
+          compareKid: mode === 'secret',
+          dryRun,
+          steps,
+          region,
+        });
       if (values['skip-qlik']) {
         steps.push({ step: 'qlik-idp', action: 'skip', detail: '--skip-qlik: register it with qtv idp push' });
         for (const manual of manualQlikSteps(values['tenant-host']!, origins))
@@ -295,7 +337,7 @@ export const tenantAddCommand: Command = {
         );
       }
     } catch (error) {
-      throw partialFailure(error, steps, dryRun);
+      throw partialFailure(error, steps, dryRun, false);
     }
 
     const validated = validateTenantItem(draft(key?.kid ?? values.kid), tenancy, id);
@@ -324,6 +366,15 @@ export const tenantAddCommand: Command = {
       if (!written)
         throw upstreamError(`tenant ${id} was written by someone else meanwhile: run qtv tenant show ${id}`);
       steps.push({ step: 'registry', action: 'create', detail: `${table}: ${id} v1 (active)` });
+    }
+
+    // 5. Rotation, after the item: the rotation function finds the tenant's issuer and Qlik host in it.
+    if (rotationFunction !== undefined) {
+      try {
+        await ensureRotation(secretName, rotationFunction, rotationDays, dryRun, steps, region);
+      } catch (error) {
+        throw partialFailure(error, steps, dryRun, true);
+      }
     }
 
     if (values.json) io.stdout(jsonText({ id, dryRun, keyId: key?.kid, steps }));
@@ -375,7 +426,7 @@ function manualQlikSteps(tenantHost: string, origins: readonly string[]): { step
  * A failure after the key exists: the error's own line, then what was done and how to continue. Every step
  * is idempotent, so the same command picks up where this one stopped.
  */
-function partialFailure(caught: unknown, steps: readonly Step[], dryRun: boolean): unknown {
+function partialFailure(caught: unknown, steps: readonly Step[], dryRun: boolean, registryWritten: boolean): unknown {
   const error =
     caught instanceof QlikApiError
       ? upstreamError(
@@ -387,7 +438,7 @@ function partialFailure(caught: unknown, steps: readonly Step[], dryRun: boolean
   const done = steps.filter((s) => s.action !== 'exists' && s.action !== 'skip').map((s) => `${s.step} ${s.action}`);
   const summary = dryRun
     ? ''
-    : ` Done before the failure: ${done.length > 0 ? done.join(', ') : 'nothing new'}; the registry item is not written yet. Fix the cause and re-run the same command: finished steps report "exists".`;
+    : ` Done before the failure: ${done.length > 0 ? done.join(', ') : 'nothing new'}; the registry item is ${registryWritten ? 'written' : 'not written yet'}. Fix the cause and re-run the same command: finished steps report "exists".`;
   return new CliError(error.exitCode, `${error.message}${summary}`, { cause: error });
 }
 
@@ -427,7 +478,7 @@ async function readSecretKey(secretId: string, region: string | undefined, fallb
   }
   try {
     const key = await signingKeyFromSecret(value ?? '', fallbackKid === undefined ? {} : { fallbackKid });
-    return { kid: key.kid, certificate: key.certificatePem };
+    return { kid: key.kid, certificate: key.certificatePem, publicKey: key.publicKey };
   } catch (error) {
     return inputErrorFrom(error);
   }
@@ -475,7 +526,7 @@ async function ensureSecretKey(
     throw awsError(error, `cannot create secret ${secretName}`);
   }
   steps.push({ step: 'key', action: 'create', detail: `secret ${secretName} (RSA 2048, key ID ${key.kid})` });
-  return { kid: key.kid, certificate };
+  return { kid: key.kid, certificate, publicKey: key.publicKey };
 }
 
 async function ensureKmsKey(
@@ -520,7 +571,7 @@ async function ensureKmsKey(
       validityDays: 397,
     });
     steps.push({ step: 'key', action: exists ? 'exists' : 'create', detail: `KMS key ${alias} (key ID ${kid})` });
-    return { kid, certificate };
+    return { kid, certificate, publicKey: new X509Certificate(certificate).publicKey };
   } catch (error) {
     throw kmsError(error, alias);
   }
@@ -575,4 +626,125 @@ async function ensureQlikIdp(
       );
     throw error;
   }
+}
+
+/**
+ * The tenant's public-material secret `<secretPrefix><id>/public`, in the one format of
+ * functions/signing/public-material.ts (written by scripts/cli/public-material.ts, as `qtv secret put
+ * --public-secret-id` writes it). `GET /qlik/idp-config?tenant=<id>` reads it (functions/tenancy/public-material.ts):
+ * an own secret's key ID, public key and certificate; on an own KMS key the certificate, checked against
+ * `kms:GetPublicKey`. Found and matching the key: "exists"; found for another key: refused with the fix.
+ */
+async function ensurePublicMaterial(
+  secretId: string,
+  key: KeyFacts | undefined,
+  options: {
+    readonly id: string;
+    readonly issuer: string;
+    readonly keyName: string;
+    /** Secret keys: the stored key ID is the one served, so it must be the key's. KMS: served from the item. */
+    readonly compareKid: boolean;
+    readonly dryRun: boolean;
+    readonly steps: Step[];
+    readonly region: string | undefined;
+  },
+): Promise<void> {
+  const { steps, region } = options;
+  const client = secretsManagerClient(region);
+  let text: string | undefined;
+  try {
+    text = (await client.send(new GetSecretValueCommand({ SecretId: secretId }))).SecretString;
+  } catch (error) {
+    // Also a secret created without a value (a run stopped between CreateSecret and PutSecretValue).
+    if ((error as { name?: string }).name !== 'ResourceNotFoundException')
+      throw awsError(error, `cannot read the public key material ${secretId}`);
+  }
+  if (text !== undefined) {
+    let stored: ReturnType<typeof parsePublicMaterial>['current'];
+    try {
+      stored = parsePublicMaterial(text).current;
+    } catch (error) {
+      throw mismatch(secretId, options, `holds no valid public key material (${(error as Error).message})`);
+    }
+    if (key?.publicKey !== undefined) {
+      if (!createPublicKey(stored.publicKey).equals(key.publicKey))
+        throw mismatch(secretId, options, `holds the public key of another key (key ID ${stored.kid})`);
+      if (options.compareKid && stored.kid !== key.kid)
+        throw mismatch(secretId, options, `names key ID ${stored.kid}, but the key is ${key.kid}`);
+    }
+    steps.push({ step: 'public-material', action: 'exists', detail: `secret ${secretId} (key ID ${stored.kid})` });
+    return;
+  }
+  if (options.dryRun || key?.publicKey === undefined || key.certificate === undefined) {
+    if (!options.dryRun)
+      throw usageError(
+        `${options.keyName} has no certificate, so ${secretId} cannot be written: store the key with its certificate (qtv secret put --cert-file ... --public-secret-id ${secretId}), then re-run`,
+      );
+    steps.push({
+      step: 'public-material',
+      action: 'create',
+      detail: `secret ${secretId} with the key's key ID, public key and certificate (for /qlik/idp-config)`,
+    });
+    return;
+  }
+  try {
+    // Without a value: putPublicMaterial (the one writer of the format) stores it next.
+    await client.send(
+      new CreateSecretCommand({
+        Name: secretId,
+        Description: `Public key material (no private key) of tenant ${options.id}'s signing key (qlik-token-vending)`,
+        Tags: [{ Key: 'qtv:tenant', Value: options.id }],
+      }),
+    );
+  } catch (error) {
+    if ((error as { name?: string }).name !== 'ResourceExistsException')
+      throw awsError(error, `cannot create secret ${secretId}`);
+  }
+  await putPublicMaterial({
+    secretId,
+    region,
+    kid: key.kid,
+    publicKey: key.publicKey,
+    certificate: key.certificate,
+    issuer: options.issuer,
+  });
+  steps.push({ step: 'public-material', action: 'create', detail: `secret ${secretId} (key ID ${key.kid})` });
+}
+
+const mismatch = (secretId: string, options: { keyName: string }, what: string) =>
+  usageError(
+    `the public key material ${secretId} ${what}, not ${options.keyName}: /qlik/idp-config would serve the wrong key. Delete it (aws secretsmanager delete-secret --secret-id ${secretId} --force-delete-without-recovery) and re-run this command to write it from the key`,
+  );
+
+/** The rotation function on the tenant's key secret, through the one implementation `qtv tenant rotation` uses. */
+async function ensureRotation(
+  secretId: string,
+  functionArn: string,
+  days: number,
+  dryRun: boolean,
+  steps: Step[],
+  region: string | undefined,
+): Promise<void> {
+  const client = secretsManagerClient(region);
+  let described: DescribeSecretCommandOutput | undefined;
+  try {
+    described = await client.send(new DescribeSecretCommand({ SecretId: secretId }));
+  } catch (error) {
+    // Only a dry run gets here without the key secret (it plans to create it).
+    if (!(dryRun && (error as { name?: string }).name === 'ResourceNotFoundException'))
+      throw awsError(error, `cannot describe the key secret ${secretId}`);
+  }
+  const action = await attachRotation(client, {
+    secretId,
+    functionArn,
+    days,
+    rotateNow: false,
+    dryRun,
+    described: described ?? {},
+  });
+  steps.push({
+    step: 'rotation',
+    action: action === 'exists' ? 'exists' : 'create',
+    detail: `${secretId} rotated by ${functionArn} every ${days} days`,
+  });
 }

@@ -3,7 +3,12 @@
  * operator's credentials. Validation is the registry's own (functions/tenancy/tenant.ts), so `show` reports an
  * item exactly as the token functions will judge it. No command prints a secret: items hold references only.
  */
-import { validateTenantItem } from '../../functions/tenancy/tenant.js';
+import {
+  tenantKeySecretName,
+  tenantKmsAlias,
+  tenantPublicSecretName,
+  validateTenantItem,
+} from '../../functions/tenancy/tenant.js';
 import { type Command, EXIT, jsonText, parseCommandArgs, usageError } from '../cli/support.js';
 import { REGISTRY_HELP, registryError, registryFrom, registryOptions, tenantIdArg } from '../cli/tenant-support.js';
 
@@ -158,7 +163,7 @@ usage: qtv tenant remove <id> --table NAME [--json]
 ${REGISTRY_HELP}
 
 Callers of the tenant get 403 TENANT_UNKNOWN within one cache TTL. The tenant's key (secret or KMS key), its
-other secrets (<secret-prefix><id>/...) and what qtv tenant add set up in its Qlik tenant (JWT identity provider,
+public-material secret (<secret-prefix><id>/public), its other secrets (<secret-prefix><id>/...) and what qtv tenant add set up in its Qlik tenant (JWT identity provider,
 web integration, CSP entries and OAuth clients named "qlik-token-vending <id>...") are left in place: delete them
 deliberately (qtv prints where).
 `;
@@ -179,11 +184,13 @@ export const tenantRemoveCommand: Command = {
       throw registryError(error, values.table!, `cannot remove tenant ${id}`);
     }
     if (!removed) throw usageError(`tenant ${id} is not in ${values.table}: see qtv tenant list`);
-    const secret = `${tenancy.keys.secretPrefix}${id}`;
+    const secret = tenantKeySecretName(tenancy, id);
+    const publicSecret = tenantPublicSecretName(tenancy, id);
+    const kmsAlias = tenantKmsAlias(tenancy, id);
     io.stdout(
       values.json
-        ? jsonText({ id, removed: true, leftInPlace: { secret, kmsAlias: `${tenancy.keys.kmsAliasPrefix}${id}` } })
-        : `removed tenant ${id}\nleft in place: key secret ${secret} (or KMS alias ${tenancy.keys.kmsAliasPrefix}${id}), secrets under ${secret}/, and in the tenant's Qlik its JWT identity provider, web integration, CSP entries and OAuth clients named "qlik-token-vending ${id}..."\n`,
+        ? jsonText({ id, removed: true, leftInPlace: { secret, publicSecret, kmsAlias } })
+        : `removed tenant ${id}\nleft in place: key secret ${secret} (or KMS alias ${kmsAlias}), its public-material secret ${publicSecret}, other secrets under ${secret}/, and in the tenant's Qlik its JWT identity provider, web integration, CSP entries and OAuth clients named "qlik-token-vending ${id}..."\n`,
     );
     return EXIT.ok;
   },

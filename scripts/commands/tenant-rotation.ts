@@ -9,6 +9,7 @@ import {
   DescribeSecretCommand,
   type DescribeSecretCommandOutput,
   RotateSecretCommand,
+  type SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import { tenantKeySecretName, validateTenantItem } from '../../functions/tenancy/tenant.js';
 import { awsError, secretsManagerClient } from '../cli/key-source.js';
@@ -82,27 +83,14 @@ export const tenantRotationCommand: Command = {
     } catch (error) {
       throw awsError(error, `cannot describe tenant ${id}'s key secret ${secretId}`);
     }
-    const functionName = values.function.split(':function:').at(-1)?.split(':')[0];
-    const attached =
-      described.RotationEnabled === true &&
-      described.RotationLambdaARN?.split(':function:').at(-1)?.split(':')[0] === functionName &&
-      described.RotationRules?.AutomaticallyAfterDays === days;
-    const action = attached ? 'exists' : values['dry-run'] ? 'would-attach' : 'attach';
-    if (action === 'attach' || (values['rotate-now'] && !values['dry-run'])) {
-      try {
-        await client.send(
-          new RotateSecretCommand({
-            SecretId: secretId,
-            RotationLambdaARN: values.function,
-            RotationRules: { AutomaticallyAfterDays: days },
-            // false: attaching must not rotate as a side effect; --rotate-now asks for it explicitly.
-            RotateImmediately: values['rotate-now'],
-          }),
-        );
-      } catch (error) {
-        throw awsError(error, `cannot attach the rotation function to ${secretId}`);
-      }
-    }
+    const action = await attachRotation(client, {
+      secretId,
+      functionArn: values.function,
+      days,
+      rotateNow: values['rotate-now'],
+      dryRun: values['dry-run'],
+      described,
+    });
     const result = { tenant: id, secretId, function: values.function, scheduleDays: days, action };
     if (values.json) io.stdout(jsonText(result));
     else
@@ -114,3 +102,48 @@ export const tenantRotationCommand: Command = {
     return EXIT.ok;
   },
 };
+
+/** What {@link attachRotation} did: found it attached, attached it, or (dry run) would attach it. */
+export type RotationAction = 'exists' | 'attach' | 'would-attach';
+
+/**
+ * Attaches `functionArn` to `secretId` with RotateSecret unless DescribeSecret (`described`) shows that function
+ * already rotating it every `days` days. The one implementation behind `qtv tenant rotation` and
+ * `qtv tenant add --rotation-function`.
+ */
+export async function attachRotation(
+  client: SecretsManagerClient,
+  options: {
+    readonly secretId: string;
+    readonly functionArn: string;
+    readonly days: number;
+    readonly rotateNow: boolean;
+    readonly dryRun: boolean;
+    readonly described: Pick<DescribeSecretCommandOutput, 'RotationEnabled' | 'RotationLambdaARN' | 'RotationRules'>;
+  },
+): Promise<RotationAction> {
+  const { secretId, functionArn, days, described } = options;
+  // A function name and its ARN name the same function.
+  const functionName = functionArn.split(':function:').at(-1)?.split(':')[0];
+  const attached =
+    described.RotationEnabled === true &&
+    described.RotationLambdaARN?.split(':function:').at(-1)?.split(':')[0] === functionName &&
+    described.RotationRules?.AutomaticallyAfterDays === days;
+  const action: RotationAction = attached ? 'exists' : options.dryRun ? 'would-attach' : 'attach';
+  if (action === 'attach' || (options.rotateNow && !options.dryRun)) {
+    try {
+      await client.send(
+        new RotateSecretCommand({
+          SecretId: secretId,
+          RotationLambdaARN: functionArn,
+          RotationRules: { AutomaticallyAfterDays: days },
+          // false: attaching must not rotate as a side effect; --rotate-now asks for it explicitly.
+          RotateImmediately: options.rotateNow,
+        }),
+      );
+    } catch (error) {
+      throw awsError(error, `cannot attach the rotation function to ${secretId}`);
+    }
+  }
+  return action;
+}
