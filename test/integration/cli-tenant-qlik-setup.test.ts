@@ -92,6 +92,7 @@ describe('Command: qtv tenant add, the Qlik set-up', () => {
     expect(result.code, result.stderr).toBe(0);
     expect(stepsOf(result.stdout)).toEqual([
       'key create',
+      'public-material create',
       'qlik-idp create',
       'web-integration create',
       'csp-origin create',
@@ -153,6 +154,7 @@ describe('Command: qtv tenant add, the Qlik set-up', () => {
     expect(again.code, again.stderr).toBe(0);
     expect(stepsOf(again.stdout)).toEqual([
       'key exists',
+      'public-material exists',
       'qlik-idp exists',
       'web-integration exists',
       'csp-origin exists',
@@ -206,7 +208,7 @@ describe('Command: qtv tenant add, the Qlik set-up', () => {
     expect(failed.code).toBe(3);
     expect(failed.stderr).toMatch(/Listing Qlik OAuth clients failed \(HTTP 503/);
     expect(failed.stderr).toMatch(
-      /Done before the failure: key create, qlik-idp create, web-integration create, csp-origin create, csp-origin create; the registry item is not written yet\. Fix the cause and re-run the same command/,
+      /Done before the failure: key create, public-material create, qlik-idp create, web-integration create, csp-origin create, csp-origin create; the registry item is not written yet\. Fix the cause and re-run the same command/,
     );
     expect((await qtv(['show', 'flaky'])).code).not.toBe(0);
     // Act: the same command again.
@@ -214,6 +216,7 @@ describe('Command: qtv tenant add, the Qlik set-up', () => {
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(stepsOf(resumed.stdout)).toEqual([
       'key exists',
+      'public-material exists',
       'qlik-idp exists',
       'web-integration exists',
       'csp-origin exists',
@@ -268,6 +271,7 @@ describe('Command: qtv tenant add, the Qlik set-up', () => {
     expect(again.code, again.stderr).toBe(0);
     expect(stepsOf(again.stdout)).toEqual([
       'key exists',
+      'public-material exists',
       'qlik-idp exists',
       'web-integration manual',
       'csp-origin exists',

@@ -110,6 +110,7 @@ describe('Command: qtv tenant', () => {
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toMatch(/plan \(dry run, nothing changed\)/);
     expect(result.stdout).toMatch(/key\s+would create\s+secret .*acme with a new RSA 2048 key/);
+    expect(result.stdout).toMatch(/public-material\s+would create\s+secret .*acme\/public/);
     expect(result.stdout).toMatch(/qlik-idp\s+would create/);
     expect(result.stdout).toMatch(/registry\s+would create/);
     expect(emulators.acme!.identityProviders.list()).toHaveLength(0);
@@ -124,7 +125,14 @@ describe('Command: qtv tenant', () => {
     expect(acme.code, acme.stderr).toBe(0);
     expect(globex.code, globex.stderr).toBe(0);
     expect(JSON.parse(acme.stdout).steps.map((s: { step: string; action: string }) => `${s.step} ${s.action}`)).toEqual(
-      ['key create', 'qlik-idp create', 'web-integration create', 'csp-origin skip', 'registry create'],
+      [
+        'key create',
+        'public-material create',
+        'qlik-idp create',
+        'web-integration create',
+        'csp-origin skip',
+        'registry create',
+      ],
     );
     // Each Qlik tenant now has exactly one JWT IdP, for its own issuer.
     expect(emulators.acme!.identityProviders.list()).toMatchObject([
@@ -147,7 +155,14 @@ describe('Command: qtv tenant', () => {
     expect(again.code, again.stderr).toBe(0);
     expect(
       JSON.parse(again.stdout).steps.map((s: { step: string; action: string }) => `${s.step} ${s.action}`),
-    ).toEqual(['key exists', 'qlik-idp exists', 'web-integration exists', 'csp-origin skip', 'registry exists']);
+    ).toEqual([
+      'key exists',
+      'public-material exists',
+      'qlik-idp exists',
+      'web-integration exists',
+      'csp-origin skip',
+      'registry exists',
+    ]);
     expect(emulators.acme!.webIntegrations.size).toBe(2);
     expect(emulators.acme!.identityProviders.list()).toHaveLength(1);
   });
