@@ -678,7 +678,7 @@ async function ensurePublicMaterial(
   if (options.dryRun || key?.publicKey === undefined || key.certificate === undefined) {
     if (!options.dryRun)
       throw usageError(
-        `${options.keyName} holds no certificate, so ${secretId} cannot be written: store the key with one (qtv secret put --secret-id ${options.keyName.replace(/^secret /, '')} --key-file KEY.pem --cert-file CERT.cer --public-secret-id ${secretId}; create ${secretId} first), then re-run`,
+        `${options.keyName} holds no certificate, so ${secretId} cannot be written: store the key with one (qtv secret put --secret-id ${options.keyName.replace(/^secret /, '')} --key-file KEY.pem --cert-file CERT.cer), then re-run: this command then writes ${secretId}`,
       );
     steps.push({
       step: 'public-material',
