@@ -11,6 +11,7 @@
  */
 import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import {
+  CreateSecretCommand,
   DescribeSecretCommand,
   GetSecretValueCommand,
   PutSecretValueCommand,
@@ -35,6 +36,7 @@ import { tenantAddCommand } from '../../scripts/commands/tenant-add.js';
 import { motoDynamoDb, motoEnv, motoKms, motoSecretsManager, uniqueName } from '../support/aws.js';
 import { runQtv } from '../support/cli.js';
 import { httpEvent, lambdaContext } from '../support/events.js';
+import { pkcs8Pem } from '../support/keys.js';
 import { capturingLogger } from '../support/logs.js';
 import { type MultiTenantEmulator, startMultiTenantEmulator } from '../support/multi-tenant-emulator.js';
 import { createTenantTable, tenancyConfig } from '../support/tenants.js';
@@ -57,6 +59,7 @@ beforeAll(async () => {
     globex: { adminApiKey: API_KEY },
     initech: { adminApiKey: API_KEY },
     hooli: { adminApiKey: API_KEY },
+    umbrella: { adminApiKey: API_KEY },
   });
 });
 
@@ -231,6 +234,24 @@ describe('Command: qtv tenant add writes the tenant’s public material for /qli
     );
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
     expect(await publicSecretOf('acme')).toBe(other);
+  });
+
+  it('refuses a key secret without a certificate with one line naming the fix, writing no public material', async () => {
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    await sm.send(
+      new CreateSecretCommand({
+        Name: `${prefix}umbrella`,
+        SecretString: JSON.stringify({ privateKey: pkcs8Pem(privateKey) }),
+      }),
+    );
+    const result = await qtv(addArgs('umbrella'));
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(
+      /^qtv: secret \S+umbrella holds no certificate, so \S+umbrella\/public cannot be written: store the key with one \(qtv secret put --secret-id \S+umbrella --key-file KEY.pem --cert-file CERT.cer\), then re-run/,
+    );
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    await expect(publicSecretOf('umbrella')).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+    expect(qlik.tenants.get('umbrella')!.identityProviders.list()).toHaveLength(0);
   });
 
   it('names the public material among the steps done when a later step fails', async () => {
