@@ -21,7 +21,8 @@ import { parseConfig } from '../../functions/runtime/config.js';
 import { createSelfSignedCertificate } from '../../functions/signing/certificates.js';
 import { bundleLambda } from '../bench/cold-start.js';
 import { median, percentile } from '../bench/stats.js';
-import { flattenClaim } from '../dev/local-api-gateway.js';
+import { type AuthenticatedCaller, authenticatedCaller } from '../dev/caller-event.js';
+import type { DevTokenRequest } from '../dev/dev-identity.js';
 import { DEV_KEY_ID, DEV_QLIK_ISSUER } from '../dev-server.js';
 import type { ServerSettings } from './servers.js';
 import { checkVendResponse, loadUsers } from './vend-load.js';
@@ -101,6 +102,26 @@ function startServer(
   });
 }
 
+/**
+ * The load's callers as API Gateway's JWT authorizer hands them to the function: each user's caller token
+ * (in `Authorization`) and its claims, flattened, in the authorizer context.
+ */
+export function handlerLoadCallers(users: readonly DevTokenRequest[], nowSeconds: number): AuthenticatedCaller[] {
+  return users.map((u) =>
+    authenticatedCaller({
+      iss: 'https://caller-idp.example',
+      aud: 'qtv-load',
+      iat: nowSeconds,
+      exp: nowSeconds + 3600,
+      sub: u.sub,
+      name: u.name,
+      email: u.email,
+      email_verified: true,
+      ...(u.groups !== undefined ? { groups: u.groups } : {}),
+    }),
+  );
+}
+
 /** Runs the handler-mode load. */
 export async function runHandlerLoad(options: HandlerLoadOptions = {}): Promise<HandlerLoadReport> {
   const requests = options.requests ?? 2500;
@@ -135,45 +156,33 @@ export async function runHandlerLoad(options: HandlerLoadOptions = {}): Promise<
 
     const users = loadUsers(userCount);
     const now = Math.floor(Date.now() / 1000);
-    // What API Gateway's JWT authorizer passes on: every claim of the verified caller token, as strings.
-    const claims = users.map((u) =>
-      Object.fromEntries(
-        Object.entries({
-          iss: 'https://caller-idp.example',
-          aud: 'qtv-load',
-          iat: now,
-          exp: now + 3600,
-          sub: u.sub,
-          name: u.name,
-          email: u.email,
-          email_verified: true,
-          ...(u.groups !== undefined ? { groups: u.groups } : {}),
-        }).map(([k, v]) => [k, flattenClaim(v)]),
-      ),
-    );
+    const callers = handlerLoadCallers(users, now);
     const expected = users.map((u) => ({ sub: u.sub, name: u.name ?? u.sub, email: u.email ?? '', groups: u.groups }));
 
     // A real token's signing input, so the bare-sign server signs as many bytes as ours does.
     const signingInputFile = join(dir, 'probe.json');
     writeFileSync(
       signingInputFile,
-      JSON.stringify({ claims, issuer: DEV_QLIK_ISSUER, keyId: DEV_KEY_ID, bundlePath }),
+      JSON.stringify({ callers, issuer: DEV_QLIK_ISSUER, keyId: DEV_KEY_ID, bundlePath }),
       {
         mode: 0o600,
       },
     );
     const probe = await startServer('handler', signingInputFile, qtvConfig);
     children.push(probe.child);
-    const sample = (await (
-      await fetch(`${probe.url}/qlik/jwt`, { method: 'POST', headers: { 'x-load-user': '0' } })
-    ).json()) as { token: string };
+    const probeResponse = await fetch(`${probe.url}/qlik/jwt`, { method: 'POST', headers: { 'x-load-user': '0' } });
+    const probeBody = await probeResponse.text();
+    // The event must be one the function accepts, or every request of the run would time a refusal.
+    if (probeResponse.status !== 200)
+      throw new Error(`the handler answered ${probeResponse.status} to the load's event, not 200: ${probeBody}`);
+    const sample = JSON.parse(probeBody) as { token: string };
     const signingInput = sample.token.split('.').slice(0, 2).join('.');
 
     const settings: ServerSettings = {
       privateKeyPem,
       signingInput,
       bundlePath,
-      claims,
+      callers,
       issuer: DEV_QLIK_ISSUER,
       keyId: DEV_KEY_ID,
     };
