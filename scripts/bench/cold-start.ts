@@ -426,9 +426,7 @@ export async function benchColdStart(options: { runs?: number } = {}): Promise<C
         );
     }
     const wall = new Map<string, number[]>(cases.map((c) => [c.name, []]));
-    const inside = new Map<string, HarnessResult[]>(
-      cases.map((c) => [c.name, []]),
-    );
+    const inside = new Map<string, HarnessResult[]>(cases.map((c) => [c.name, []]));
     for (let round = 0; round < runs; round++) {
       for (let k = 0; k < cases.length; k++) {
         const c = cases[(round + k) % cases.length]!;
