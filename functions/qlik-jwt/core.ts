@@ -68,8 +68,17 @@ export async function vendQlikJwt(
   deps.onIssued?.(claims);
   return {
     token,
-    expiresAt: new Date(claims.exp * 1000).toISOString(),
+    expiresAt: isoSeconds(claims.exp),
     expiresIn: claims.exp - issuedAtSeconds,
     keyId: key.kid,
   };
+}
+
+/** The last expiry formatted: tokens issued within the same second share it, so most tokens need no Date. */
+let lastIso: { readonly seconds: number; readonly iso: string } = { seconds: Number.NaN, iso: '' };
+
+/** `seconds` since the epoch as ISO 8601 (`toISOString`), remembered for the next token of the same second. */
+function isoSeconds(seconds: number): string {
+  if (lastIso.seconds !== seconds) lastIso = { seconds, iso: new Date(seconds * 1000).toISOString() };
+  return lastIso.iso;
 }

@@ -54,17 +54,19 @@ export function createKeyObjectSigner(privateKey: KeyObject, kid: string, alg: J
   };
 }
 
-const encodedHeaders = new Map<string, string>();
+/** Each signer's encoded JOSE header, made once per signer object instead of per token. */
+const encodedHeaders = new WeakMap<
+  Signer,
+  { readonly alg: JwsAlgorithm; readonly kid: string; readonly encoded: string }
+>();
 
-function encodeHeader(alg: JwsAlgorithm, kid: string): string {
-  const cacheKey = `${alg}\u0000${kid}`;
-  let encoded = encodedHeaders.get(cacheKey);
-  if (encoded === undefined) {
-    encoded = Buffer.from(JSON.stringify({ alg, kid, typ: 'JWT' })).toString('base64url');
-    // Keys change rarely; bound the map anyway so a misbehaving source cannot grow it forever.
-    if (encodedHeaders.size > 64) encodedHeaders.clear();
-    encodedHeaders.set(cacheKey, encoded);
-  }
+function encodeHeader(signer: Signer): string {
+  const { alg, kid } = signer;
+  const cached = encodedHeaders.get(signer);
+  // alg and kid are compared too: a signer is an interface, and nothing stops an implementation changing them.
+  if (cached !== undefined && cached.alg === alg && cached.kid === kid) return cached.encoded;
+  const encoded = Buffer.from(JSON.stringify({ alg, kid, typ: 'JWT' })).toString('base64url');
+  encodedHeaders.set(signer, { alg, kid, encoded });
   return encoded;
 }
 
@@ -73,7 +75,11 @@ function encodeHeader(alg: JwsAlgorithm, kid: string): string {
  * The one place a token is put together, for every backend.
  */
 export async function signCompactJws(payload: object, signer: Signer): Promise<string> {
-  const signingInput = `${encodeHeader(signer.alg, signer.kid)}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}`;
-  const signature = await signer.sign(Buffer.from(signingInput));
-  return `${signingInput}.${Buffer.from(signature.buffer, signature.byteOffset, signature.byteLength).toString('base64url')}`;
+  const signingInput = `${encodeHeader(signer)}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}`;
+  // The signing input is base64url, i.e. ASCII: latin1 is the same bytes as UTF-8, without the UTF-8 encoder.
+  const signature = await signer.sign(Buffer.from(signingInput, 'latin1'));
+  const encoded = Buffer.isBuffer(signature)
+    ? signature.toString('base64url')
+    : Buffer.from(signature.buffer, signature.byteOffset, signature.byteLength).toString('base64url');
+  return `${signingInput}.${encoded}`;
 }
