@@ -39,7 +39,10 @@ describe('Identity rules: the ASCII fast path', () => {
         fc.oneof(
           fc.string({ unit: 'grapheme-ascii', maxLength: 40 }),
           fc.string({ unit: 'binary', maxLength: 40 }),
-          fc.string({ unit: fc.constantFrom(' ', 'a', '\t', '\u00a0', '\u200b', '\u007f', '~', '\ud800'), maxLength: 8 }),
+          fc.string({
+            unit: fc.constantFrom(' ', 'a', '\t', '\u00a0', '\u200b', '\u007f', '~', '\ud800'),
+            maxLength: 8,
+          }),
         ),
         (value) => {
           expect(identityRuleBroken(value)).toBe(reference(value));
