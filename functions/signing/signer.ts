@@ -47,12 +47,18 @@ export function createKeyObjectSigner(privateKey: KeyObject, kid: string, alg: J
   const hash = HASH_OF[alg];
   // JWS wants ECDSA signatures as r||s (RFC 7518 §3.4), which node calls ieee-p1363.
   const key = alg.startsWith('ES') ? { key: privateKey, dsaEncoding: 'ieee-p1363' as const } : privateKey;
-  return {
-    alg,
-    kid,
-    sign: async (signingInput) => cryptoSign(hash, signingInput, key),
-  };
+  const signNow = (signingInput: Uint8Array) => cryptoSign(hash, signingInput, key);
+  const sign = async (signingInput: Uint8Array) => signNow(signingInput);
+  localSigners.set(sign, signNow);
+  return { alg, kid, sign };
 }
+
+/**
+ * The synchronous form of each key-object signer's `sign`, keyed by that very function: the JWS assembler
+ * calls it directly and saves a promise and an await per token. Keyed by the function, not the signer, so a
+ * signer copied with another `sign` (a wrapper, a stub) is never bypassed: its `sign` has no entry here.
+ */
+const localSigners = new WeakMap<Signer['sign'], (signingInput: Uint8Array) => Uint8Array>();
 
 /** Each signer's encoded JOSE header, made once per signer object instead of per token. */
 const encodedHeaders = new WeakMap<
@@ -77,7 +83,9 @@ function encodeHeader(signer: Signer): string {
 export async function signCompactJws(payload: object, signer: Signer): Promise<string> {
   const signingInput = `${encodeHeader(signer)}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}`;
   // The signing input is base64url, i.e. ASCII: latin1 is the same bytes as UTF-8, without the UTF-8 encoder.
-  const signature = await signer.sign(Buffer.from(signingInput, 'latin1'));
+  const bytes = Buffer.from(signingInput, 'latin1');
+  const signNow = localSigners.get(signer.sign);
+  const signature = signNow !== undefined ? signNow(bytes) : await signer.sign(bytes);
   const encoded = Buffer.isBuffer(signature)
     ? signature.toString('base64url')
     : Buffer.from(signature.buffer, signature.byteOffset, signature.byteLength).toString('base64url');
