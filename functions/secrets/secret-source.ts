@@ -112,6 +112,15 @@ export class CachedSecret<T> {
     return this.inFlight;
   }
 
+  /**
+   * The cached value while it is fresh (what `get` would answer without asking the store), else undefined.
+   * Lets a hot path skip a promise per call; anything undefined here must go through `get`.
+   */
+  peek(): T | undefined {
+    const entry = this.entry;
+    return entry !== undefined && this.options.clock.nowMs() < entry.refreshAtMs ? entry.value : undefined;
+  }
+
   /** Marks the cached value due, so the next `get` asks the store (e.g. after a rotation finishes). */
   invalidate(): void {
     if (this.entry !== undefined) this.entry.refreshAtMs = 0;

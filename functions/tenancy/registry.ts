@@ -106,6 +106,14 @@ export class TenantRegistry {
     return entry.get();
   }
 
+  /**
+   * What the cache says about `tenantId` while it is fresh, without a promise (the per-token path); undefined
+   * when {@link lookup} would read the store, or nothing is cached.
+   */
+  cached(tenantId: string): TenantLookup | undefined {
+    return this.#entries.get(tenantId)?.peek();
+  }
+
   /** Forgets what is cached for `tenantId` (the next look-up reads the store). */
   invalidate(tenantId: string): void {
     this.#entries.get(tenantId)?.invalidate();

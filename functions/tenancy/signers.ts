@@ -42,6 +42,8 @@ interface Entry {
   readonly source: SignerSource;
   /** The last key the source gave, and the tenant's view of it (its issuer and, on the shared key, its kid). */
   view: { readonly from: ActiveSigningKey; readonly to: ActiveSigningKey } | undefined;
+  /** The entry's SignerSource for {@link TenantSigners.forTenant}, made once per entry rather than per token. */
+  bound: SignerSource | undefined;
 }
 
 /** The signer sources of every tenant a container has served lately. */
@@ -67,7 +69,10 @@ export class TenantSigners {
 
   /** A SignerSource bound to one tenant (the shape vendQlikJwt takes). */
   forTenant(tenant: Tenant): SignerSource {
-    return { current: () => this.current(tenant) };
+    const entry = this.#entry(tenant);
+    // Reads the entry's tenant when called: a newer version of the same item replaces it there.
+    entry.bound ??= { current: () => this.current(entry.tenant) };
+    return entry.bound;
   }
 
   #entry(tenant: Tenant): Entry {
@@ -81,7 +86,7 @@ export class TenantSigners {
       cached.view = undefined;
       return cached;
     }
-    const entry: Entry = { fingerprint, tenant, source: this.#build(tenant), view: undefined };
+    const entry: Entry = { fingerprint, tenant, source: this.#build(tenant), view: undefined, bound: undefined };
     this.#entries.set(item.id, entry);
     return entry;
   }
