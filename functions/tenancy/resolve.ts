@@ -54,8 +54,8 @@ export function selectTenantId(granted: readonly string[], requested: string | u
       );
     return requested;
   }
-  const [only, ...others] = granted;
-  if (only === undefined || others.length > 0)
+  const only = granted[0];
+  if (only === undefined || granted.length > 1)
     throw new TenantForbiddenError(
       'TENANT_AMBIGUOUS',
       `Your token's "${claimName}" claim lists ${granted.length} tenants: name one in the request body as {"tenant": "<id>"}.`,

@@ -34,12 +34,15 @@ export interface TenantSignersOptions {
   readonly maxEntries?: number;
 }
 
+/** A tenant's key source; a cached one (a key secret) can say without a promise whether its key is fresh. */
+type TenantSignerSource = SignerSource & { readonly cache?: { peek(): ActiveSigningKey | undefined } };
+
 interface Entry {
   /** The item fields the source was built from; a change rebuilds it. */
   readonly fingerprint: string;
   /** The tenant object last seen (one per registry item version). */
   tenant: Tenant;
-  readonly source: SignerSource;
+  readonly source: TenantSignerSource;
   /** The last key the source gave, and the tenant's view of it (its issuer and, on the shared key, its kid). */
   view: { readonly from: ActiveSigningKey; readonly to: ActiveSigningKey } | undefined;
   /** The entry's SignerSource for {@link TenantSigners.forTenant}, made once per entry rather than per token. */
@@ -55,24 +58,34 @@ export class TenantSigners {
   }
 
   /** The key to sign `tenant`'s next token with, carrying the tenant's issuer. */
-  async current(tenant: Tenant): Promise<ActiveSigningKey> {
-    const entry = this.#entry(tenant);
-    const key = await entry.source.current();
-    // The tenant's view of a key is made once per key version, not per token (hot path).
-    if (entry.view?.from === key) return entry.view.to;
-    const issuer = tenant.item.qlik.issuer;
-    const kid = tenant.item.signing.backend === 'shared' ? tenant.item.qlik.keyId! : key.kid;
-    const to = key.issuer === issuer && key.kid === kid ? key : { ...key, issuer, kid };
-    entry.view = { from: key, to };
-    return to;
+  current(tenant: Tenant): Promise<ActiveSigningKey> {
+    return this.#keyOf(this.#entry(tenant));
   }
 
   /** A SignerSource bound to one tenant (the shape vendQlikJwt takes). */
   forTenant(tenant: Tenant): SignerSource {
     const entry = this.#entry(tenant);
-    // Reads the entry's tenant when called: a newer version of the same item replaces it there.
-    entry.bound ??= { current: () => this.current(entry.tenant) };
+    entry.bound ??= { current: () => this.#keyOf(entry) };
     return entry.bound;
+  }
+
+  #keyOf(entry: Entry): Promise<ActiveSigningKey> {
+    // A key still fresh in the source's cache needs no wait (the per-token path); otherwise ask the source.
+    const fresh = entry.source.cache?.peek();
+    if (fresh !== undefined) return Promise.resolve(this.#view(entry, fresh));
+    return entry.source.current().then((key) => this.#view(entry, key));
+  }
+
+  /** The tenant's view of a key, made once per key version, not per token (hot path). */
+  #view(entry: Entry, key: ActiveSigningKey): ActiveSigningKey {
+    if (entry.view?.from === key) return entry.view.to;
+    // The entry's tenant: a newer version of the same item (same signing settings) replaces it there.
+    const { item } = entry.tenant;
+    const issuer = item.qlik.issuer;
+    const kid = item.signing.backend === 'shared' ? item.qlik.keyId! : key.kid;
+    const to = key.issuer === issuer && key.kid === kid ? key : { ...key, issuer, kid };
+    entry.view = { from: key, to };
+    return to;
   }
 
   #entry(tenant: Tenant): Entry {
@@ -91,7 +104,7 @@ export class TenantSigners {
     return entry;
   }
 
-  #build(tenant: Tenant): SignerSource {
+  #build(tenant: Tenant): TenantSignerSource {
     const { item } = tenant;
     const { tenancy, clock, logger } = this.options;
     const signing = item.signing;
