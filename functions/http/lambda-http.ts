@@ -22,14 +22,20 @@ const NO_STORE = { 'cache-control': 'no-store' };
 export function json(
   status: number,
   body: unknown,
-  headers: Record<string, string> = {},
+  headers: Record<string, string> = NO_EXTRA_HEADERS,
 ): APIGatewayProxyStructuredResultV2 {
   return {
     statusCode: status,
-    headers: { 'content-type': 'application/json', ...NO_STORE, ...headers },
+    // Without extra headers (every token response) a literal: no spreads on the per-token path.
+    headers:
+      headers === NO_EXTRA_HEADERS
+        ? { 'content-type': 'application/json', 'cache-control': 'no-store' }
+        : { 'content-type': 'application/json', ...NO_STORE, ...headers },
     body: JSON.stringify(body),
   };
 }
+
+const NO_EXTRA_HEADERS: Record<string, string> = Object.freeze({});
 
 /** The `type` URI of a problem with our stable `code`. */
 export function problemType(code: ErrorCode): string {
