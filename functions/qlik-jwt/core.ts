@@ -75,10 +75,14 @@ export async function vendQlikJwt(
 }
 
 /** The last expiry formatted: tokens issued within the same second share it, so most tokens need no Date. */
-let lastIso: { readonly seconds: number; readonly iso: string } = { seconds: Number.NaN, iso: '' };
+let lastExp = -1;
+let lastIso = '';
 
 /** `seconds` since the epoch as ISO 8601 (`toISOString`), remembered for the next token of the same second. */
 function isoSeconds(seconds: number): string {
-  if (lastIso.seconds !== seconds) lastIso = { seconds, iso: new Date(seconds * 1000).toISOString() };
-  return lastIso.iso;
+  if (seconds !== lastExp) {
+    lastIso = new Date(seconds * 1000).toISOString();
+    lastExp = seconds;
+  }
+  return lastIso;
 }

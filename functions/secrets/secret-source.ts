@@ -112,15 +112,6 @@ export class CachedSecret<T> {
     return this.inFlight;
   }
 
-  /**
-   * The cached value while it is fresh (what `get` would answer without asking the store), else undefined.
-   * Lets a hot path skip a promise per call; anything undefined here must go through `get`.
-   */
-  peek(): T | undefined {
-    const entry = this.entry;
-    return entry !== undefined && this.options.clock.nowMs() < entry.refreshAtMs ? entry.value : undefined;
-  }
-
   /** Marks the cached value due, so the next `get` asks the store (e.g. after a rotation finishes). */
   invalidate(): void {
     if (this.entry !== undefined) this.entry.refreshAtMs = 0;
@@ -147,4 +138,17 @@ export class CachedSecret<T> {
       });
     }
   }
+}
+
+/**
+ * The value `cache.get()` would answer now without asking the store (fresh within its TTL), else undefined:
+ * lets a per-token path skip a promise. A function rather than a method so that bundles which never call it
+ * (the single-tenant token routes) do not carry it; it reads the cache's private state by bracket access,
+ * TypeScript's sanctioned escape hatch, from inside the module that owns it.
+ */
+export function freshValue<T>(cache: CachedSecret<T>): T | undefined {
+  // biome-ignore lint/complexity/useLiteralKeys: private members are reachable by bracket access only
+  const entry = cache['entry'];
+  // biome-ignore lint/complexity/useLiteralKeys: as above
+  return entry !== undefined && cache['options'].clock.nowMs() < entry.refreshAtMs ? entry.value : undefined;
 }

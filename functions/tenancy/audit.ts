@@ -70,22 +70,14 @@ export function auditAttributes(audit: IssuanceAudit, nowMs: number): Record<str
   };
 }
 
-/** The EMF metric directive: the same for every line, so built once (the per-token path), and frozen. */
-const CLOUDWATCH_METRICS = deepFreeze([
+/** The EMF metric directive: the same for every line, so built once (the per-token path). Never mutated. */
+const CLOUDWATCH_METRICS = [
   {
     Namespace: METRIC_NAMESPACE,
     Dimensions: [['service', 'kind']],
     Metrics: [{ Name: TOKENS_ISSUED_METRIC, Unit: 'Count' }],
   },
-]);
-
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null) {
-    for (const member of Object.values(value)) deepFreeze(member);
-    Object.freeze(value);
-  }
-  return value;
-}
+];
 
 /** Writes the audit line of one issued token (the logger must be the service's Powertools logger: it adds `service`). */
 export function recordIssuance(

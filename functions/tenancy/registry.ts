@@ -12,7 +12,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { describeErrorForLog } from '../http/lambda-http.js';
 import type { Clock } from '../runtime/clock.js';
 import type { TenancyConfig } from '../runtime/config.js';
-import { CachedSecret, type SecretStore, type SecretValue } from '../secrets/secret-source.js';
+import { CachedSecret, freshValue, type SecretStore, type SecretValue } from '../secrets/secret-source.js';
 import { LruCache } from '../util/lru.js';
 import { TenantRegistryUnavailableError } from './errors.js';
 import type { TenantRecord, TenantStore } from './store.js';
@@ -111,7 +111,8 @@ export class TenantRegistry {
    * when {@link lookup} would read the store, or nothing is cached.
    */
   cached(tenantId: string): TenantLookup | undefined {
-    return this.#entries.get(tenantId)?.peek();
+    const entry = this.#entries.get(tenantId);
+    return entry === undefined ? undefined : freshValue(entry);
   }
 
   /** Forgets what is cached for `tenantId` (the next look-up reads the store). */

@@ -13,7 +13,7 @@ import { missingFromBundle } from '../runtime/bundle-flags.js';
 import type { Clock } from '../runtime/clock.js';
 import type { TenancyConfig } from '../runtime/config.js';
 import { secretSignerSource } from '../runtime/wiring.js';
-import type { SecretStore } from '../secrets/secret-source.js';
+import { type CachedSecret, freshValue, type SecretStore } from '../secrets/secret-source.js';
 import { kmsSignerSource } from '../signing/kms-signer.js';
 import type { ActiveSigningKey, SignerSource } from '../signing/signer.js';
 import { LruCache } from '../util/lru.js';
@@ -35,7 +35,7 @@ export interface TenantSignersOptions {
 }
 
 /** A tenant's key source; a cached one (a key secret) can say without a promise whether its key is fresh. */
-type TenantSignerSource = SignerSource & { readonly cache?: { peek(): ActiveSigningKey | undefined } };
+type TenantSignerSource = SignerSource & { readonly cache?: CachedSecret<ActiveSigningKey> };
 
 interface Entry {
   /** The item fields the source was built from; a change rebuilds it. */
@@ -71,7 +71,8 @@ export class TenantSigners {
 
   #keyOf(entry: Entry): Promise<ActiveSigningKey> {
     // A key still fresh in the source's cache needs no wait (the per-token path); otherwise ask the source.
-    const fresh = entry.source.cache?.peek();
+    const cache = entry.source.cache;
+    const fresh = cache === undefined ? undefined : freshValue(cache);
     if (fresh !== undefined) return Promise.resolve(this.#view(entry, fresh));
     return entry.source.current().then((key) => this.#view(entry, key));
   }

@@ -1,6 +1,7 @@
 /**
- * The one JWS assembler: its shortcut for key-object signers (their `sign` called synchronously) signs the
- * same bytes, and a signer copied with a different `sign` (a wrapper, a stub) is always called, never bypassed.
+ * The one JWS assembler: a key-object signer's token verifies, a signer copied with a different `sign` (a
+ * wrapper, a stub) is always called, and the header follows the signer's kid. Guards for any per-token
+ * shortcut in signer.ts (the bench and the load stub `sign` this way).
  */
 import { generateKeyPairSync, verify } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
