@@ -7,6 +7,8 @@
  *   npm run load -- --requests 5000 --connections 32 --users 4
  *   npm run load -- --json
  *   npm run load -- --tenants 50                   # multi-tenant: 50 tenants, each token checked against its own tenant
+ *   npm run load -- --tenants 1 --onboard 2        # issue #17's Done-when: 2 tenants onboarded with qtv tenant add
+ *                                                  # (moto + multi-tenant emulator) while the load runs on the first
  *   npm run load -- --mode handler                 # the function without the local authorizer, beside a
  *                                                  # bare-sign server and the boilerplate, each its own process
  *   npm run load -- --mode handler --requests 2500 --rounds 6
@@ -15,6 +17,7 @@ import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { formatNumber, keyValueTable } from './load/autocannon-run.js';
 import { type HandlerLoadReport, runHandlerLoad } from './load/handler-load.js';
+import { onboardingTable, runOnboardingLoad } from './load/onboarding.js';
 import { runTenantLoad, type TenantLoadReport } from './load/tenant-load.js';
 import { runVendLoad, type VendLoadReport } from './load/vend-load.js';
 
@@ -92,6 +95,7 @@ async function main(): Promise<number> {
       users: { type: 'string' },
       'sign-ops': { type: 'string' },
       tenants: { type: 'string' },
+      onboard: { type: 'string' },
       mode: { type: 'string' },
       rounds: { type: 'string' },
       json: { type: 'boolean' },
@@ -104,11 +108,30 @@ async function main(): Promise<number> {
       'usage: npm run load -- [--requests 20000] [--connections 64] [--users 6] [--sign-ops 2000] [--tenants N] [--json]',
     );
     console.log(
+      '       npm run load -- --tenants 1 --onboard 2 [--requests 10000] [--connections 32] [--users 4] [--json]',
+    );
+    console.log(
       '       npm run load -- --mode handler [--requests 2500] [--rounds 6] [--connections 64] [--users 6] [--json]',
     );
     return 0;
   }
   const tenants = positive('tenants', values.tenants);
+  const onboard = positive('onboard', values.onboard);
+  if (onboard !== undefined) {
+    const report = await runOnboardingLoad({
+      tenants: tenants ?? 1,
+      onboard,
+      ...(values.requests !== undefined ? { requests: positive('requests', values.requests)! } : {}),
+      ...(values.connections !== undefined ? { connections: positive('connections', values.connections)! } : {}),
+      ...(values.users !== undefined ? { usersPerTenant: positive('users', values.users)! } : {}),
+    });
+    if (values.json) console.log(JSON.stringify(report, null, 2));
+    else {
+      console.log(onboardingTable(report));
+      for (const problem of report.problems) console.log(`  problem: ${problem}`);
+    }
+    return report.passed ? 0 : 1;
+  }
   if (tenants !== undefined) return tenantMain(tenants, values);
   if (values.mode !== undefined && values.mode !== 'dev-server' && values.mode !== 'handler')
     throw new Error(`--mode must be dev-server (the default) or handler, got ${values.mode}`);

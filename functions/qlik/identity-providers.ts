@@ -108,7 +108,16 @@ export interface QlikRestOptions {
 const SILENT: UpstreamLogger = { info: () => {}, warn: () => {} };
 
 /** Which call to the tenant failed. */
-export type QlikApiStep = 'token' | 'list' | 'create' | 'delete' | 'login';
+export type QlikApiStep =
+  | 'token'
+  | 'list'
+  | 'create'
+  | 'delete'
+  | 'login'
+  // The tenant set-up APIs of ./tenant-setup.ts.
+  | 'web-integration'
+  | 'csp-origin'
+  | 'oauth-client';
 
 /** A Qlik API call failed (status or transport); carries the error code Qlik gave, never its body. */
 export class QlikApiError extends TokenVendingError {
@@ -136,8 +145,8 @@ function tokenStepError(base: string, error: unknown): QlikApiError {
   return new QlikApiError('token', `Getting an admin token from ${base} failed: ${reason}`, { cause: error });
 }
 
-/** Builds the error for a non-2xx answer, naming Qlik's error code. */
-async function refused(step: QlikApiStep, what: string, response: Response): Promise<QlikApiError> {
+/** Builds the error for a non-2xx answer, naming Qlik's error code (never copying its body). */
+export async function refused(step: QlikApiStep, what: string, response: Response): Promise<QlikApiError> {
   let body: unknown;
   try {
     body = await response.json();
@@ -230,6 +239,14 @@ export class QlikRestIdentityProviders implements QlikIdentityProviderPort {
     );
     if (response.status === 401) this.accessToken = undefined;
     return response;
+  }
+
+  /**
+   * A call to another admin REST API of the same tenant with the same bearer, timeout and errors
+   * (./tenant-setup.ts: web integrations, CSP origins, OAuth clients).
+   */
+  adminFetch(path: string, init: RequestInit, step: QlikApiStep): Promise<Response> {
+    return this.authorized(path, init, step);
   }
 
   async listJwtIdentityProviders(): Promise<QlikJwtIdentityProvider[]> {

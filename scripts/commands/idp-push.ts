@@ -66,6 +66,9 @@ const FIXES: Record<QlikApiStep, string> = {
   create: "check the credential's admin role and the IdP values (qtv idp config --json)",
   delete: 'the credential needs the tenant admin role',
   login: 'check the web integration ID',
+  'web-integration': 'the credential needs the tenant admin role',
+  'csp-origin': 'the credential needs the tenant admin role',
+  'oauth-client': 'the credential needs the tenant admin role',
 };
 
 /** `qtv idp push`. */

@@ -4,14 +4,19 @@
  *      `<kmsAliasPrefix><id>`, or the deployment's shared key under the tenant's own key ID);
  *   2. the JWT identity provider on the Qlik tenant, through `POST /api/v1/identity-providers`
  *      (https://qlik.dev/apis/rest/identity-providers/), unless one with the same issuer and key ID exists;
- *   3. the registry item, written last and only if absent, so a tenant becomes usable only once Qlik
+ *   3. the web integration, the CSP entries (frame-ancestors) and the OAuth clients (the proxy's login client,
+ *      the impersonation client; secrets into Secrets Manager under `<secretPrefix><id>/`), each through the
+ *      REST API qlik.dev documents for it (./tenant-qlik-setup.ts, functions/qlik/tenant-setup.ts);
+ *   4. the registry item, written last and only if absent, so a tenant becomes usable only once Qlik
  *      trusts its key.
+ * A failure names the steps already done; re-running the same command continues where it stopped.
  * `--dry-run` performs only the reads and prints the plan.
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { CreateAliasCommand, CreateKeyCommand, DescribeKeyCommand } from '@aws-sdk/client-kms';
 import { CreateSecretCommand, GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { QlikApiError, QlikRestIdentityProviders } from '../../functions/qlik/identity-providers.js';
+import { QlikRestTenantSetup } from '../../functions/qlik/tenant-setup.js';
 import type { TenancyConfig } from '../../functions/runtime/config.js';
 import { createSelfSignedCertificate } from '../../functions/signing/certificates.js';
 import { kmsCertificate, kmsPublicJwk } from '../../functions/signing/kms-certificate.js';
@@ -26,6 +31,7 @@ import {
 } from '../../functions/tenancy/tenant.js';
 import { awsError, kmsClient, kmsError, secretsManagerClient } from '../cli/key-source.js';
 import {
+  CliError,
   type Command,
   EXIT,
   inputErrorFrom,
@@ -37,12 +43,14 @@ import {
 } from '../cli/support.js';
 import { REGISTRY_HELP, registryError, registryFrom, registryOptions, tenantIdArg } from '../cli/tenant-support.js';
 import { adminCredential, tenantBaseUrl } from './idp-push.js';
+import { type QlikSetupResult, type SetupStep, setUpQlikTenant } from './tenant-qlik-setup.js';
 
-const help = `qtv tenant add: onboard a Qlik tenant (key, Qlik JWT IdP, registry item) without a redeploy
+const help = `qtv tenant add: onboard a Qlik tenant (key, Qlik JWT IdP, web integration, CSP, OAuth clients, registry item) without a redeploy
 
 usage: qtv tenant add <id> --table NAME --tenant-host HOST --issuer ISS
                       [--key secret|kms|shared] [--kid KID] [--shared-secret-id S]
                       [--item-file FILE] [--origin URL]... [--web-integration-id ID]
+                      [--oauth-redirect-uri URL]... [--app-url URL]... [--impersonation]
                       [--qlik-url URL] [--client-id ID | env QTV_QLIK_API_KEY] [--skip-qlik]
                       [--dry-run] [--json]
 
@@ -55,10 +63,14 @@ usage: qtv tenant add <id> --table NAME --tenant-host HOST --issuer ISS
   --kid KID             key ID for the Qlik IdP (secret/kms: default the key's RFC 7638 thumbprint; shared: required)
   --item-file FILE      JSON with more item fields (identity, oauth, token policy ...); flags win
   --origin URL          an allowed origin of the tenant's web apps (repeatable)
-  --web-integration-id  the tenant's Qlik web integration ID
+  --web-integration-id  use this Qlik web integration (default: create "qlik-token-vending <id>" allowing --origin)
+  --oauth-redirect-uri  create the proxy's OAuth login client with this redirect URI (repeatable, at most 5);
+                        its secret goes to <secret-prefix><id>/oauth-client
+  --app-url URL         an app URL the login may return to (oauth.appReturnUrls; repeatable)
+  --impersonation       create the M2M impersonation client too (secret in <secret-prefix><id>/impersonation)
   --qlik-url URL        the tenant's base URL for the REST API (default https://<tenant-host>; the emulator's URL locally)
   --client-id ID        admin OAuth client (secret in env QTV_QLIK_CLIENT_SECRET); or env QTV_QLIK_API_KEY
-  --skip-qlik           do not touch the Qlik tenant (register the IdP yourself: qtv idp push)
+  --skip-qlik           do not touch the Qlik tenant (prints the manual steps; register the IdP with qtv idp push)
   --dry-run             only read; print what would be created
 ${REGISTRY_HELP}
 
@@ -70,12 +82,8 @@ example:
     --tenant-host acme.eu.qlikcloud.com --issuer https://qtv.example.com/acme --origin https://reports.acme.com
 `;
 
-/** One step of the plan. */
-interface Step {
-  readonly step: 'key' | 'qlik-idp' | 'registry';
-  readonly action: 'create' | 'exists' | 'skip';
-  readonly detail: string;
-}
+/** One step of the plan: key, qlik-idp, web-integration, csp-origin, oauth-client, impersonation-client, registry. */
+type Step = SetupStep;
 
 /** The tenant's key, as the IdP needs it. */
 interface KeyFacts {
@@ -116,6 +124,9 @@ export const tenantAddCommand: Command = {
         'item-file': { type: 'string' },
         origin: { type: 'string', multiple: true },
         'web-integration-id': { type: 'string' },
+        'oauth-redirect-uri': { type: 'string', multiple: true },
+        'app-url': { type: 'string', multiple: true },
+        impersonation: { type: 'boolean', default: false },
         'qlik-url': { type: 'string' },
         'client-id': { type: 'string' },
         scope: { type: 'string' },
@@ -144,6 +155,47 @@ export const tenantAddCommand: Command = {
     const extra = readItemFile(values['item-file']);
     const secretName = tenantKeySecretName(tenancy, id);
     const alias = tenantKmsAlias(tenancy, id);
+    const origins = values.origin ?? extra.allowedOrigins ?? [];
+    const redirectUris = values['oauth-redirect-uri'];
+    if (values.impersonation && redirectUris === undefined && extra.oauth === undefined)
+      throw usageError(
+        "--impersonation needs the tenant's oauth section: add --oauth-redirect-uri (the proxy's callback) or an --item-file with oauth",
+      );
+    const createClients = redirectUris !== undefined || values.impersonation;
+    if (createClients && values['skip-qlik'])
+      throw usageError(
+        '--skip-qlik cannot create OAuth clients: create them in the Management Console and name them in --item-file oauth',
+      );
+    const secretNames = { proxy: `${secretName}/oauth-client`, impersonation: `${secretName}/impersonation` };
+    // Filled in by the Qlik set-up; placeholders keep the first validation meaningful.
+    const qlikSetup: QlikSetupResult = {
+      webIntegrationId: values['web-integration-id'] ?? extra.webIntegrationId,
+      proxyClientId: undefined,
+      impersonationClientId: undefined,
+    };
+    const oauthSection = (): TenantItemInput['oauth'] => {
+      if (!createClients) return extra.oauth;
+      const base = extra.oauth;
+      return {
+        ...(base ?? {}),
+        ...(values['qlik-url'] !== undefined && base?.tenantUrl === undefined ? { tenantUrl: values['qlik-url'] } : {}),
+        clientId: redirectUris !== undefined ? (qlikSetup.proxyClientId ?? 'pending-oauth-client') : base!.clientId,
+        ...(redirectUris !== undefined
+          ? { clientSecretId: secretNames.proxy, redirectUris, clientAuth: 'secret' as const }
+          : { redirectUris: base!.redirectUris }),
+        ...(values['app-url'] !== undefined ? { appReturnUrls: values['app-url'] } : {}),
+        ...(values.impersonation
+          ? {
+              impersonation: {
+                ...(base?.impersonation ?? {}),
+                enabled: true,
+                clientId: qlikSetup.impersonationClientId ?? 'pending-impersonation-client',
+                clientSecretId: secretNames.impersonation,
+              },
+            }
+          : {}),
+      };
+    };
 
     // 0. The item is validated before anything is created (the key ID is filled in after step 1).
     const draft = (kid: string | undefined): TenantItemInput => ({
@@ -164,7 +216,8 @@ export const tenantAddCommand: Command = {
             ? { backend: 'kms', keyId: alias }
             : { backend: 'shared' },
       ...(values.origin !== undefined ? { allowedOrigins: values.origin } : {}),
-      ...(values['web-integration-id'] !== undefined ? { webIntegrationId: values['web-integration-id'] } : {}),
+      ...(qlikSetup.webIntegrationId !== undefined ? { webIntegrationId: qlikSetup.webIntegrationId } : {}),
+      ...(createClients ? { oauth: oauthSection() } : {}),
       createdAt: now,
       updatedAt: now,
     });
@@ -201,19 +254,63 @@ export const tenantAddCommand: Command = {
       });
     }
 
-    const finalInput = draft(key?.kid ?? values.kid);
-    const validated = validateTenantItem(finalInput, tenancy, id);
+    const keyed = validateTenantItem(draft(key?.kid ?? values.kid), tenancy, id);
+    if (!keyed.ok) throw usageError(`the tenant item would be invalid: ${keyed.problems.join('; ')}`);
+    if (storedItem !== undefined && !sameSetup(storedItem, keyed.item, true)) throw existsWithOtherSettings(id, table);
+
+    // 2. and 3. The Qlik tenant: JWT IdP, web integration, CSP, OAuth clients. A failure says what was done.
+    try {
+      if (values['skip-qlik']) {
+        steps.push({ step: 'qlik-idp', action: 'skip', detail: '--skip-qlik: register it with qtv idp push' });
+        for (const manual of manualQlikSteps(values['tenant-host']!, origins))
+          steps.push({ step: manual.step, action: 'manual', detail: manual.detail });
+      } else {
+        const admin = new QlikRestIdentityProviders({
+          tenant: tenantBaseUrl(values['qlik-url'] ?? values['tenant-host']!),
+          fetch: io.fetch,
+          timeoutMs: 15_000,
+          ...adminCredential(values),
+          ...(values.scope !== undefined ? { scope: values.scope } : {}),
+        });
+        await ensureQlikIdp(admin, keyed.item, key, values, dryRun, steps);
+        await setUpQlikTenant(
+          {
+            tenantId: id,
+            base: tenantBaseUrl(values['qlik-url'] ?? values['tenant-host']!),
+            origins,
+            webIntegrationId: values['web-integration-id'] ?? extra.webIntegrationId,
+            proxyClient:
+              redirectUris === undefined
+                ? undefined
+                : { redirectUris, scopes: keyed.item.oauth?.scopes ?? ['user_default', 'offline_access'] },
+            impersonation: values.impersonation,
+            proxySecretName: secretNames.proxy,
+            impersonationSecretName: secretNames.impersonation,
+            dryRun,
+          },
+          new QlikRestTenantSetup(admin),
+          secretsManagerClient(region),
+          steps,
+          qlikSetup,
+        );
+      }
+    } catch (error) {
+      throw partialFailure(error, steps, dryRun);
+    }
+
+    const validated = validateTenantItem(draft(key?.kid ?? values.kid), tenancy, id);
     if (!validated.ok) throw usageError(`the tenant item would be invalid: ${validated.problems.join('; ')}`);
     const item = validated.item;
-    if (storedItem !== undefined && !sameSetup(storedItem, item, true)) throw existsWithOtherSettings(id, table);
 
-    // 2. The Qlik JWT identity provider.
-    if (values['skip-qlik'])
-      steps.push({ step: 'qlik-idp', action: 'skip', detail: '--skip-qlik: register it with qtv idp push' });
-    else await ensureQlikIdp(item, key, values, dryRun, steps, io.fetch);
-
-    // 3. The registry item, last.
-    if (existing !== undefined)
+    // 4. The registry item, last.
+    const drift = storedItem === undefined ? [] : qlikDrift(storedItem, item);
+    if (existing !== undefined && drift.length > 0)
+      steps.push({
+        step: 'registry',
+        action: 'manual',
+        detail: `${table}: ${id} v${existing.version} differs from this run in ${drift.join(', ')} and is not rewritten: compare with qtv tenant show ${id}; to replace it, qtv tenant remove ${id}, then this add again (the key and the Qlik set-up are found, not made again)`,
+      });
+    else if (existing !== undefined)
       steps.push({ step: 'registry', action: 'exists', detail: `${table}: ${id} v${existing.version}` });
     else if (dryRun)
       steps.push({ step: 'registry', action: 'create', detail: `${table}: ${id} (${documentOf(item).length} bytes)` });
@@ -235,13 +332,64 @@ export const tenantAddCommand: Command = {
         `${dryRun ? 'plan (dry run, nothing changed)' : `tenant ${id}`}:\n${steps
           .map(
             (s) =>
-              `  ${s.step.padEnd(9)} ${(dryRun && s.action === 'create' ? 'would create' : s.action).padEnd(12)} ${s.detail}`,
+              `  ${s.step.padEnd(20)} ${(dryRun && ['create', 'update', 'resume'].includes(s.action) ? `would ${s.action}` : s.action).padEnd(12)} ${s.detail}`,
           )
           .join('\n')}\n`,
       );
     return EXIT.ok;
   },
 };
+
+/** Fields the stored item holds differently from this run (Qlik set-up IDs, origins); a re-run reports them. */
+function qlikDrift(stored: TenantItem, found: TenantItem): string[] {
+  const drift: string[] = [];
+  if (JSON.stringify([...stored.allowedOrigins].sort()) !== JSON.stringify([...found.allowedOrigins].sort()))
+    drift.push('allowedOrigins');
+  if (found.webIntegrationId !== undefined && stored.webIntegrationId !== found.webIntegrationId)
+    drift.push('webIntegrationId');
+  if (found.oauth !== undefined && stored.oauth?.clientId !== found.oauth.clientId) drift.push('oauth.clientId');
+  if (
+    found.oauth?.impersonation.clientId !== undefined &&
+    stored.oauth?.impersonation.clientId !== found.oauth.impersonation.clientId
+  )
+    drift.push('oauth.impersonation.clientId');
+  return drift;
+}
+
+/** What an operator does by hand with --skip-qlik (the same things the REST steps do). */
+function manualQlikSteps(tenantHost: string, origins: readonly string[]): { step: string; detail: string }[] {
+  const list = origins.length > 0 ? origins.join(', ') : '<your app origins>';
+  return [
+    {
+      step: 'web-integration',
+      detail: `in https://${tenantHost} Administration > Web: create one allowing ${list}; pass its ID as --web-integration-id`,
+    },
+    {
+      step: 'csp-origin',
+      detail: `Administration > Content Security Policy: add ${list} with frame-ancestors (to embed in iframes)`,
+    },
+  ];
+}
+
+/**
+ * A failure after the key exists: the error's own line, then what was done and how to continue. Every step
+ * is idempotent, so the same command picks up where this one stopped.
+ */
+function partialFailure(caught: unknown, steps: readonly Step[], dryRun: boolean): unknown {
+  const error =
+    caught instanceof QlikApiError
+      ? upstreamError(
+          `${caught.message.replace(/\.$/, '')}: check the admin credential (tenant admin role) and --qlik-url.`,
+          { cause: caught },
+        )
+      : caught;
+  if (!(error instanceof CliError)) return error;
+  const done = steps.filter((s) => s.action !== 'exists' && s.action !== 'skip').map((s) => `${s.step} ${s.action}`);
+  const summary = dryRun
+    ? ''
+    : ` Done before the failure: ${done.length > 0 ? done.join(', ') : 'nothing new'}; the registry item is not written yet. Fix the cause and re-run the same command: finished steps report "exists".`;
+  return new CliError(error.exitCode, `${error.message}${summary}`, { cause: error });
+}
 
 /** The fields that decide which Qlik tenant, issuer and key a tenant uses: a re-run must match them. */
 function sameSetup(a: TenantItem, b: TenantItem, compareKeyId: boolean): boolean {
@@ -379,21 +527,14 @@ async function ensureKmsKey(
 }
 
 async function ensureQlikIdp(
+  qlik: QlikRestIdentityProviders,
   item: TenantItem,
   key: KeyFacts | undefined,
-  values: { 'qlik-url'?: string; 'client-id'?: string; scope?: string },
+  values: { 'qlik-url'?: string },
   dryRun: boolean,
   steps: Step[],
-  fetchImpl: typeof fetch,
 ): Promise<void> {
   const base = tenantBaseUrl(values['qlik-url'] ?? item.qlik.tenantHost);
-  const qlik = new QlikRestIdentityProviders({
-    tenant: base,
-    fetch: fetchImpl,
-    timeoutMs: 15_000,
-    ...adminCredential(values),
-    ...(values.scope !== undefined ? { scope: values.scope } : {}),
-  });
   const issuer = item.qlik.issuer;
   try {
     const found =
@@ -430,7 +571,7 @@ async function ensureQlikIdp(
   } catch (error) {
     if (error instanceof QlikApiError)
       throw upstreamError(
-        `${error.message.replace(/\.$/, '')}: check the admin credential (tenant admin role) and --qlik-url; the key is kept, re-run to continue`,
+        `${error.message.replace(/\.$/, '')}: check the admin credential (tenant admin role) and --qlik-url.`,
       );
     throw error;
   }

@@ -157,8 +157,10 @@ usage: qtv tenant remove <id> --table NAME [--json]
 
 ${REGISTRY_HELP}
 
-Callers of the tenant get 403 TENANT_UNKNOWN within one cache TTL. The tenant's key (secret or KMS key)
-and its Qlik identity provider are left in place (delete them deliberately: qtv prints their names).
+Callers of the tenant get 403 TENANT_UNKNOWN within one cache TTL. The tenant's key (secret or KMS key), its
+other secrets (<secret-prefix><id>/...) and what qtv tenant add set up in its Qlik tenant (JWT identity provider,
+web integration, CSP entries and OAuth clients named "qlik-token-vending <id>...") are left in place: delete them
+deliberately (qtv prints where).
 `;
 
 /** `qtv tenant remove`. */
@@ -181,7 +183,7 @@ export const tenantRemoveCommand: Command = {
     io.stdout(
       values.json
         ? jsonText({ id, removed: true, leftInPlace: { secret, kmsAlias: `${tenancy.keys.kmsAliasPrefix}${id}` } })
-        : `removed tenant ${id}\nleft in place: key secret ${secret} (or KMS alias ${tenancy.keys.kmsAliasPrefix}${id}) and the tenant's Qlik JWT identity provider\n`,
+        : `removed tenant ${id}\nleft in place: key secret ${secret} (or KMS alias ${tenancy.keys.kmsAliasPrefix}${id}), secrets under ${secret}/, and in the tenant's Qlik its JWT identity provider, web integration, CSP entries and OAuth clients named "qlik-token-vending ${id}..."\n`,
     );
     return EXIT.ok;
   },

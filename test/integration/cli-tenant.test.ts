@@ -123,11 +123,9 @@ describe('Command: qtv tenant', () => {
     // Assess: the CLI's report
     expect(acme.code, acme.stderr).toBe(0);
     expect(globex.code, globex.stderr).toBe(0);
-    expect(JSON.parse(acme.stdout).steps.map((s: { action: string }) => s.action)).toEqual([
-      'create',
-      'create',
-      'create',
-    ]);
+    expect(JSON.parse(acme.stdout).steps.map((s: { step: string; action: string }) => `${s.step} ${s.action}`)).toEqual(
+      ['key create', 'qlik-idp create', 'web-integration create', 'csp-origin skip', 'registry create'],
+    );
     // Each Qlik tenant now has exactly one JWT IdP, for its own issuer.
     expect(emulators.acme!.identityProviders.list()).toMatchObject([
       { options: { issuer: 'https://qtv.example.com/acme' } },
@@ -147,11 +145,10 @@ describe('Command: qtv tenant', () => {
   it('is idempotent: a second add reports every step as existing and creates nothing', async () => {
     const again = await qtv(addArgs('acme', ['--json']));
     expect(again.code, again.stderr).toBe(0);
-    expect(JSON.parse(again.stdout).steps.map((s: { action: string }) => s.action)).toEqual([
-      'exists',
-      'exists',
-      'exists',
-    ]);
+    expect(
+      JSON.parse(again.stdout).steps.map((s: { step: string; action: string }) => `${s.step} ${s.action}`),
+    ).toEqual(['key exists', 'qlik-idp exists', 'web-integration exists', 'csp-origin skip', 'registry exists']);
+    expect(emulators.acme!.webIntegrations.size).toBe(2);
     expect(emulators.acme!.identityProviders.list()).toHaveLength(1);
   });
 

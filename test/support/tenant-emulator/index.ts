@@ -1,7 +1,7 @@
 /**
  * A Qlik Cloud tenant emulator for tests and local runs: OAuth 2.0 (oidc-provider), users, JWT login
- * with sessions and CSRF, web integrations with CORS, and the JWT identity-provider API, on one plain
- * http server on 127.0.0.1. See docs/tenant-emulator.md for what it emulates and what it does not.
+ * with sessions and CSRF, web integrations with CORS, the JWT identity-provider API and the tenant set-up
+ * APIs (web integrations, CSP origins, OAuth clients), on one plain http server on 127.0.0.1. See docs/tenant-emulator.md for what it emulates and what it does not.
  *
  * @example
  * const tenant = await startTenantEmulator({ users: [{ subject: 'alice', name: 'Alice', email: 'a@x.io' }] });
@@ -39,6 +39,13 @@ import {
   type OAuthClientSeed,
 } from './oauth.js';
 import { QLIK_EMBED_MAIN_PATH, serveQlikEmbedMain } from './qlik-embed.js';
+import {
+  type CspOrigin,
+  DEFAULT_TENANT_CONFIG_BEHAVIOUR,
+  type TenantConfigBehaviour,
+  tenantConfigRoutes,
+  trackWebIntegration,
+} from './tenant-config.js';
 import { type EmulatedUser, type Principal, UserDirectory, type UserSeed, userRoutes } from './users.js';
 
 export type { CorsOptions } from './cors.js';
@@ -54,6 +61,8 @@ export {
   oauthErrorBody,
   USER_SCOPE,
 } from './oauth.js';
+export type { CspOrigin, TenantConfigBehaviour } from './tenant-config.js';
+export { CSP_DIRECTIVES, DEFAULT_TENANT_CONFIG_BEHAVIOUR } from './tenant-config.js';
 export type { EmulatedUser, Principal, UserSeed } from './users.js';
 export { ADMIN_SCOPE } from './users.js';
 
@@ -116,6 +125,8 @@ export interface TenantEmulatorOptions {
   readonly cors?: CorsOptions;
   /** Answers Qlik does not document (see docs/tenant-emulator.md). @default DEFAULT_OAUTH_BEHAVIOUR */
   readonly oauthBehaviour?: Partial<EmulatorOAuthBehaviour>;
+  /** Answers the set-up APIs (web integrations, CSP origins, OAuth clients) leave open (./tenant-config.ts). */
+  readonly tenantConfigBehaviour?: Partial<TenantConfigBehaviour>;
 }
 
 /** A running tenant emulator. */
@@ -132,6 +143,10 @@ export interface TenantEmulator {
   readonly users: UserDirectory;
   readonly clients: ReadonlyMap<string, EmulatedClient>;
   readonly webIntegrations: ReadonlyMap<string, WebIntegration>;
+  /** CSP entries made through `/api/v1/csp-origins`. */
+  readonly cspOrigins: ReadonlyMap<string, CspOrigin>;
+  /** The guessed answers of the set-up APIs (live: changes apply to the next request). */
+  readonly tenantConfigBehaviour: TenantConfigBehaviour;
   readonly identityProviders: IdentityProviderRegistry;
   readonly sessions: ReadonlyMap<string, EmulatedSession>;
   /** Requests received so far, oldest first. */
@@ -171,6 +186,11 @@ export async function startTenantEmulator(options: TenantEmulatorOptions = {}): 
   const idps = new IdentityProviderRegistry(tenantId, () => new Date(nowMs()));
   const clients = new Map<string, EmulatedClient>();
   const webIntegrations = new Map<string, WebIntegration>();
+  const cspOrigins = new Map<string, CspOrigin>();
+  const tenantConfigBehaviour: TenantConfigBehaviour = {
+    ...DEFAULT_TENANT_CONFIG_BEHAVIOUR,
+    ...options.tenantConfigBehaviour,
+  };
   const faults: Fault[] = [];
   // Pending fault delays, so close() can end a "hanging" tenant at once instead of waiting them out.
   const delays = new Set<NodeJS.Timeout>();
@@ -260,6 +280,15 @@ export async function startTenantEmulator(options: TenantEmulatorOptions = {}): 
       const principal = await principalOf(request);
       if (await userRoutes(request, response, url, users, principal)) return;
       if (await identityProviderRoutes(request, response, url, idps, principal, () => new Date(nowMs()))) return;
+      const configState = {
+        tenantId,
+        webIntegrations,
+        cspOrigins,
+        clients,
+        behaviour: tenantConfigBehaviour,
+        now: () => new Date(nowMs()),
+      };
+      if (await tenantConfigRoutes(request, response, url, configState, principal)) return;
     }
     sendQlikError(response, 404, 'HTTP-404', 'Not Found', `${request.method} ${url.pathname} is not emulated.`);
   }
@@ -294,6 +323,8 @@ export async function startTenantEmulator(options: TenantEmulatorOptions = {}): 
     users,
     clients,
     webIntegrations,
+    cspOrigins,
+    tenantConfigBehaviour,
     identityProviders: idps,
     sessions: login.sessions,
     requests,
@@ -310,6 +341,7 @@ export async function startTenantEmulator(options: TenantEmulatorOptions = {}): 
         validOrigins: [...seed.validOrigins],
       };
       webIntegrations.set(integration.id, integration);
+      trackWebIntegration({ now: () => new Date(nowMs()) }, integration);
       return integration;
     },
     addJwtIdentityProvider: (seed) => idps.add(seed),
