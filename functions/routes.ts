@@ -35,6 +35,9 @@ export type RouteResource =
   | 'oauth-impersonation'
   | 'oauth-admin';
 
+/** What of the tenants' resources a route's function may read (see {@link RouteDefinition.tenantAccess}). */
+export type TenantAccess = 'keys' | 'public-material' | 'oauth';
+
 /** A configuration feature a route exists for; without it, the route is not deployed or served. */
 export type RouteFeature = 'oauth' | 'impersonation';
 
@@ -56,6 +59,13 @@ export interface RouteDefinition {
    * tenants' keys or OAuth secrets (granted by the TenantRegistry construct; bundled under QTV_BUNDLE_TENANCY).
    */
   readonly servesTenants?: boolean;
+  /**
+   * What of the tenants' resources the function may read in multi-tenant mode (infra/constructs/tenant-registry.ts):
+   * `keys` the tenants' signing keys (token routes), `public-material` only their public-material secrets and
+   * `kms:GetPublicKey` (the public `/qlik/idp-config`), `oauth` only the secrets under `<prefix><id>/` (OAuth
+   * proxy routes). @default 'keys'
+   */
+  readonly tenantAccess?: TenantAccess;
   /** Served only when the configuration enables this feature (see {@link routesFor}). */
   readonly requires?: RouteFeature;
   /** Loads the module exporting `createHandler(runtime)` (the dev server calls it; Lambdas use `entry`). */
@@ -87,6 +97,9 @@ function oauthRoute(
       entry: `functions/oauth/${file}.ts`,
       uses,
       requires: 'oauth',
+      // Multi-tenant: the tenant's OAuth client and sealing secrets under `<prefix><id>/`, never a signing key.
+      servesTenants: true,
+      tenantAccess: 'oauth',
       load: async () => ({ createHandler: (await import('./oauth/handler.js'))[factory] }),
     },
   ];
@@ -115,6 +128,9 @@ export const routes: readonly RouteDefinition[] = [
     entry: 'functions/idp-config/index.ts',
     // Public material only: a public route must not be able to sign (docs/security.md).
     uses: ['signing-public'],
+    // `?tenant=<id>`: that tenant's public material, never its key (tenantAccess: public-material).
+    servesTenants: true,
+    tenantAccess: 'public-material',
     // Its core imports certificates.ts (publicKeyPem), and the dev server's file backend makes a
     // self-signed certificate when none is stored: its bundle carries the certificate code.
     makesCertificates: true,
@@ -147,14 +163,17 @@ export const routes: readonly RouteDefinition[] = [
 ];
 
 /** Whether `config` enables `feature`. */
-export function featureEnabled(config: Pick<Config, 'oauth'>, feature: RouteFeature): boolean {
+export function featureEnabled(config: Pick<Config, 'oauth' | 'tenancy'>, feature: RouteFeature): boolean {
+  // Multi-tenant mode: each tenant's registry item holds its own OAuth client (a route answers 404
+  // NOT_CONFIGURED for a tenant without one), so the routes exist whenever tenants do.
+  if (config.tenancy !== undefined) return true;
   if (feature === 'oauth') return config.oauth !== undefined;
   return config.oauth?.impersonation.enabled === true;
 }
 
 /** The routes `config` serves: every route whose `requires` feature (if any) is enabled. */
 export function routesFor(
-  config: Pick<Config, 'oauth'>,
+  config: Pick<Config, 'oauth' | 'tenancy'>,
   table: readonly RouteDefinition[] = routes,
 ): RouteDefinition[] {
   return table.filter((route) => route.requires === undefined || featureEnabled(config, route.requires));

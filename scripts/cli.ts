@@ -86,9 +86,19 @@ export const commands: readonly CommandEntry[] = [
     load: async () => (await import('./commands/tenant-admin.js')).tenantSuspendCommand,
   },
   {
+    name: 'tenant rotation',
+    summary: "rotate a tenant's key secret with the deployment's rotation function (RotateSecret)",
+    load: async () => (await import('./commands/tenant-rotation.js')).tenantRotationCommand,
+  },
+  {
     name: 'tenant remove',
     summary: "delete a tenant's registry item (its key and Qlik IdP are left for you to delete)",
     load: async () => (await import('./commands/tenant-admin.js')).tenantRemoveCommand,
+  },
+  {
+    name: 'caller-token',
+    summary: "sign in to the stack's Cognito pool (SRP + TOTP MFA) and print the ID token (smoke test, doctor)",
+    load: async () => (await import('./commands/caller-token.js')).callerTokenCommand,
   },
   {
     name: 'doctor',

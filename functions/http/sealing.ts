@@ -18,7 +18,7 @@ const HKDF_SALT = Buffer.from('qlik-token-vending/oauth-sealing');
 const HKDF_INFO = Buffer.from('aes-256-gcm v1');
 
 /** What a sealed value is for; bound into the ciphertext as additional authenticated data. */
-export type SealPurpose = 'oauth-state' | 'oauth-session' | 'oauth-refresh-grace';
+export type SealPurpose = 'oauth-state' | 'oauth-session' | 'oauth-refresh-grace' | 'oauth-refresh-token';
 
 /** Derives one 256-bit AES key per key material (HKDF-SHA256). */
 export function deriveSealingKeys(materials: readonly string[]): Buffer[] {

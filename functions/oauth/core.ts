@@ -12,7 +12,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import * as z from 'zod';
 import { InvalidRequestError, OAuthProtocolError, TokenVendingError } from '../errors.js';
-import type { Sealer } from '../http/sealing.js';
+import type { Sealer, SealPurpose } from '../http/sealing.js';
 import type { QlikOAuthClient, TokenSet } from '../qlik/oauth-client.js';
 import type { Clock } from '../runtime/clock.js';
 import type { OAuthConfig } from '../runtime/config.js';
@@ -50,6 +50,47 @@ export interface OAuthCoreDeps {
   readonly grace?: RefreshGrace;
   /** Where store faults are reported (never a token). */
   readonly logger?: { warn(message: string, extra: Record<string, unknown>): void };
+  /**
+   * Multi-tenant mode: the tenant these ports belong to. Every sealed value (state, session, JSON-mode refresh
+   * token) then carries it twice: as a clear `<tenant>.` prefix (so the proxy knows whose keys open it) and
+   * inside the sealed payload (so a value of tenant A relabelled `B.` opens for no one), see {@link sealBound}.
+   */
+  readonly tenantId?: string;
+}
+
+/**
+ * Seals `payload` for `purpose`; in multi-tenant mode as `<tenant>.<sealed>` with `t: <tenant>` inside.
+ * Single-tenant values are unchanged (no prefix, no `t`), so existing cookies stay valid.
+ */
+function sealBound(purpose: SealPurpose, payload: Record<string, unknown>, deps: OAuthCoreDeps): string {
+  if (deps.tenantId === undefined) return deps.sealer.seal(purpose, payload);
+  return `${deps.tenantId}.${deps.sealer.seal(purpose, { ...payload, t: deps.tenantId })}`;
+}
+
+/**
+ * Opens a value sealed by {@link sealBound}; undefined when it is not this tenant's: another prefix, another
+ * tenant's keys, or a `t` inside that differs from the prefix (a relabelled value).
+ */
+function openBound(purpose: SealPurpose, value: string | undefined, deps: OAuthCoreDeps): unknown {
+  if (deps.tenantId === undefined) return deps.sealer.open(purpose, value);
+  const bound = splitTenantBound(value);
+  if (bound === undefined || bound.tenantId !== deps.tenantId) return undefined;
+  const opened = deps.sealer.open(purpose, bound.sealed) as Record<string, unknown> | undefined;
+  if (typeof opened !== 'object' || opened === null || opened.t !== deps.tenantId) return undefined;
+  const { t: _tenant, ...payload } = opened;
+  return payload;
+}
+
+/** Tenant IDs (functions/runtime/config.ts TENANT_ID_PATTERN) hold no `.`, so the first `.` ends the prefix. */
+const TENANT_BOUND = /^([A-Za-z0-9][A-Za-z0-9_-]{0,63})\.(v1\..+)$/;
+
+/**
+ * The tenant a bound value names in its clear prefix, and the sealed rest. The prefix only says whose keys to
+ * try: it proves nothing until {@link openBound} opened the rest with that tenant's keys.
+ */
+export function splitTenantBound(value: string | undefined): { tenantId: string; sealed: string } | undefined {
+  const match = value === undefined ? null : TENANT_BOUND.exec(value);
+  return match === null ? undefined : { tenantId: match[1]!, sealed: match[2]! };
 }
 
 /** Tokens as the proxy answers them (JSON mode); `refreshToken` never appears in cookie mode. */
@@ -99,13 +140,19 @@ export function clearCookie(name: string, sameSite: 'Lax' | 'Strict' = 'Lax'): S
   return cookie(name, '', 0, sameSite);
 }
 
-function tokenResponse(tokens: TokenSet, nowMs: number, includeRefresh: boolean): TokenResponse {
+function tokenResponse(tokens: TokenSet, nowMs: number, includeRefresh: boolean, deps: OAuthCoreDeps): TokenResponse {
+  // Multi-tenant JSON mode: the refresh token goes out bound to the tenant (sealed), so that a refresh can only
+  // ever be sent to the tenant that issued it, whatever the request says (docs/multi-tenant.md).
+  const refreshToken =
+    tokens.refreshToken === undefined || deps.tenantId === undefined
+      ? tokens.refreshToken
+      : sealBound('oauth-refresh-token', { r: tokens.refreshToken }, deps);
   return {
     accessToken: tokens.accessToken,
     tokenType: tokens.tokenType,
     expiresAt: new Date(tokens.expiresAtMs).toISOString(),
     expiresIn: Math.max(0, Math.floor((tokens.expiresAtMs - nowMs) / 1000)),
-    ...(includeRefresh && tokens.refreshToken !== undefined ? { refreshToken: tokens.refreshToken } : {}),
+    ...(includeRefresh && refreshToken !== undefined ? { refreshToken } : {}),
     ...(tokens.scope !== undefined ? { scope: tokens.scope } : {}),
   };
 }
@@ -151,13 +198,17 @@ export function startLogin(
   const state = randomBytes(32).toString('base64url');
   const verifier = randomBytes(32).toString('base64url');
   const challenge = createHash('sha256').update(verifier).digest('base64url');
-  const sealed = deps.sealer.seal('oauth-state', {
-    s: state,
-    v: verifier,
-    ...(returnTo !== undefined ? { r: returnTo } : {}),
-    u: redirectUri,
-    e: deps.clock.nowMs() + oauth.stateTtlSeconds * 1000,
-  });
+  const sealed = sealBound(
+    'oauth-state',
+    {
+      s: state,
+      v: verifier,
+      ...(returnTo !== undefined ? { r: returnTo } : {}),
+      u: redirectUri,
+      e: deps.clock.nowMs() + oauth.stateTtlSeconds * 1000,
+    },
+    deps,
+  );
   const params = new URLSearchParams({
     response_type: 'code',
     client_id: oauth.clientId,
@@ -211,7 +262,7 @@ export async function completeLogin(
 ): Promise<CallbackResult> {
   const { oauth } = deps;
   const clearState = clearCookie(oauth.cookie.stateName);
-  const opened = sealedStateSchema.safeParse(deps.sealer.open('oauth-state', stateCookie));
+  const opened = sealedStateSchema.safeParse(openBound('oauth-state', stateCookie, deps));
   if (!opened.success)
     throw new OAuthStateError(
       'The login state is missing or invalid (cookie absent, tampered, or from another browser); start again at /oauth/login.',
@@ -234,7 +285,8 @@ export async function completeLogin(
   if (query.code === undefined) throw new InvalidRequestError('The callback carries no code.');
   const tokens = await deps.client.exchangeCode({ code: query.code, redirectUri: sealed.u, codeVerifier: sealed.v });
   const nowMs = deps.clock.nowMs();
-  if (oauth.mode === 'json') return { kind: 'json', body: tokenResponse(tokens, nowMs, true), cookies: [clearState] };
+  if (oauth.mode === 'json')
+    return { kind: 'json', body: tokenResponse(tokens, nowMs, true, deps), cookies: [clearState] };
   // Re-check: the sealed return URL was allowed at login; the allowlist may have shrunk since.
   const location = allowedTarget(sealed.r, oauth.appReturnUrls);
   if (location === undefined || sealed.r === undefined)
@@ -245,11 +297,11 @@ export async function completeLogin(
 function sessionCookie(tokens: TokenSet, previous: SealedSession | undefined, deps: OAuthCoreDeps): SetCookie {
   // Qlik rotates refresh tokens; when an answer carries none, the previous one stays valid and is kept.
   const refreshToken = tokens.refreshToken ?? previous?.r;
-  const sealed = deps.sealer.seal('oauth-session', {
-    a: tokens.accessToken,
-    e: tokens.expiresAtMs,
-    ...(refreshToken !== undefined ? { r: refreshToken } : {}),
-  });
+  const sealed = sealBound(
+    'oauth-session',
+    { a: tokens.accessToken, e: tokens.expiresAtMs, ...(refreshToken !== undefined ? { r: refreshToken } : {}) },
+    deps,
+  );
   // Browsers silently drop cookies over ~4096 bytes (RFC 6265 §6.1 minimum); fail loudly instead.
   if (sealed.length + deps.oauth.cookie.sessionName.length > MAX_COOKIE_BYTES)
     throw new TokenVendingError(
@@ -294,16 +346,33 @@ export async function exchangeCode(
   });
   const cookieMode = deps.oauth.mode === 'cookie';
   return {
-    body: tokenResponse(tokens, deps.clock.nowMs(), !cookieMode),
+    body: tokenResponse(tokens, deps.clock.nowMs(), !cookieMode, deps),
     cookies: cookieMode ? [sessionCookie(tokens, undefined, deps)] : [],
   };
+}
+
+/** The Qlik refresh token inside a tenant-bound one, or undefined when it is not this tenant's. */
+function openRefreshToken(value: string, deps: OAuthCoreDeps): string | undefined {
+  const opened = openBound('oauth-refresh-token', value, deps) as { r?: unknown } | undefined;
+  return typeof opened?.r === 'string' ? opened.r : undefined;
+}
+
+/** JSON mode: the refresh token to send to Qlik (multi-tenant: unwrapped, and only if bound to this tenant). */
+function unbindRefreshToken(value: string, deps: OAuthCoreDeps): string {
+  if (deps.tenantId === undefined) return value;
+  const refreshToken = openRefreshToken(value, deps);
+  if (refreshToken === undefined)
+    throw new OAuthSessionMissingError(
+      'The refresh token was not issued by this proxy for this tenant; sign in again at /oauth/login.',
+    );
+  return refreshToken;
 }
 
 /** Body of `POST /oauth/refresh` in JSON mode. */
 export const refreshSchema = z.strictObject({ refresh_token: z.string().min(1).max(8192).optional() });
 
 function openSession(sessionCookieValue: string | undefined, deps: OAuthCoreDeps): SealedSession {
-  const opened = sealedSessionSchema.safeParse(deps.sealer.open('oauth-session', sessionCookieValue));
+  const opened = sealedSessionSchema.safeParse(openBound('oauth-session', sessionCookieValue, deps));
   if (!opened.success) throw new OAuthSessionMissingError();
   return opened.data;
 }
@@ -320,8 +389,8 @@ export async function refreshTokens(
 ): Promise<TokenRouteResult> {
   if (deps.oauth.mode === 'json') {
     if (input.refresh_token === undefined) throw new InvalidRequestError('refresh_token is required.');
-    const tokens = await deps.client.refresh(input.refresh_token);
-    return { body: tokenResponse(tokens, deps.clock.nowMs(), true), cookies: [] };
+    const tokens = await deps.client.refresh(unbindRefreshToken(input.refresh_token, deps));
+    return { body: tokenResponse(tokens, deps.clock.nowMs(), true, deps), cookies: [] };
   }
   if (input.refresh_token !== undefined)
     throw new InvalidRequestError('In cookie mode the refresh token stays in the session cookie; send no body.');
@@ -330,7 +399,10 @@ export async function refreshTokens(
   if (refreshToken === undefined)
     throw new OAuthSessionMissingError('The session holds no refresh token; sign in again.');
   const tokens = await sharedRefresh(refreshToken, deps);
-  return { body: tokenResponse(tokens, deps.clock.nowMs(), false), cookies: [sessionCookie(tokens, session, deps)] };
+  return {
+    body: tokenResponse(tokens, deps.clock.nowMs(), false, deps),
+    cookies: [sessionCookie(tokens, session, deps)],
+  };
 }
 
 /** One upstream refresh; Qlik's refusal of the refresh token (a dead grant) becomes a dead session. */
@@ -365,7 +437,7 @@ async function sharedRefresh(refreshToken: string, deps: OAuthCoreDeps): Promise
   const grace = deps.grace;
   if (grace === undefined) return refreshOnce(refreshToken, deps);
   const { store, settings } = grace;
-  const key = graceKey(refreshToken);
+  const key = graceKey(refreshToken, deps.tenantId);
   const windowMs = settings.windowSeconds * 1000;
   // Waiting is measured in real elapsed time (a test's fixed clock must not make it endless).
   const waitUntil = performance.now() + settings.waitMs;
@@ -388,7 +460,7 @@ async function sharedRefresh(refreshToken: string, deps: OAuthCoreDeps): Promise
       if (opened.success) {
         // A logout since (revokeTokens marks the refresh token it revoked as dead): never hand out its tokens.
         if (opened.data.r !== undefined && opened.data.r !== refreshToken) {
-          const successor = await store.read(graceKey(opened.data.r), deps.clock.nowMs());
+          const successor = await store.read(graceKey(opened.data.r, deps.tenantId), deps.clock.nowMs());
           if (successor?.state === 'dead') throw new OAuthSessionExpiredError();
         }
         return {
@@ -483,7 +555,11 @@ export async function revokeTokens(
 ): Promise<TokenRouteResult> {
   if (deps.oauth.mode === 'json') {
     if (input.token === undefined) throw new InvalidRequestError('token is required.');
-    await deps.client.revoke(input.token, input.token_type_hint);
+    // Multi-tenant: a refresh token this proxy bound to the tenant is unwrapped; an access token is Qlik's own
+    // (revoking it at another tenant's Qlik does nothing: that tenant does not know it, RFC 7009 §2.2).
+    const refresh = deps.tenantId === undefined ? undefined : openRefreshToken(input.token, deps);
+    if (refresh !== undefined) await deps.client.revoke(refresh, 'refresh_token');
+    else await deps.client.revoke(input.token, input.token_type_hint);
     return { body: undefined, cookies: [] };
   }
   if (input.token !== undefined)
@@ -510,10 +586,12 @@ async function markLoggedOut(refreshToken: string, deps: OAuthCoreDeps): Promise
   const grace = deps.grace;
   if (grace === undefined) return;
   const expiresAtMs = deps.clock.nowMs() + Math.max(grace.settings.windowSeconds * 1000, grace.settings.leaseMs);
-  await grace.store.settle(graceKey(refreshToken), { state: 'dead' }, expiresAtMs).catch((error: unknown) =>
-    deps.logger?.warn('refresh grace store could not record a logout', {
-      store: grace.store.description,
-      errorName: (error as Error).name,
-    }),
-  );
+  await grace.store
+    .settle(graceKey(refreshToken, deps.tenantId), { state: 'dead' }, expiresAtMs)
+    .catch((error: unknown) =>
+      deps.logger?.warn('refresh grace store could not record a logout', {
+        store: grace.store.description,
+        errorName: (error as Error).name,
+      }),
+    );
 }

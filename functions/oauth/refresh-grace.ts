@@ -49,9 +49,14 @@ export interface RefreshGraceStore {
   release(key: string): Promise<void>;
 }
 
-/** The store key of a refresh token: a hash, so the store never holds the token. */
-export function graceKey(refreshToken: string): string {
-  return `refresh#${createHash('sha256').update(refreshToken).digest('base64url')}`;
+/**
+ * The store key of a refresh token: a hash, so the store never holds the token. In multi-tenant mode the
+ * tenant is part of the key: one table serves every tenant, two tenants' Qlik may issue equal strings, and a
+ * record (sealed with one tenant's keys) must never be what another tenant's refresh finds or waits for.
+ */
+export function graceKey(refreshToken: string, tenantId?: string): string {
+  const hash = createHash('sha256').update(refreshToken).digest('base64url');
+  return tenantId === undefined ? `refresh#${hash}` : `refresh#${tenantId}#${hash}`;
 }
 
 /**

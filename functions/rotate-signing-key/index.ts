@@ -1,12 +1,16 @@
 /** Lambda entry of the key rotation function: ports built once per container from the validated configuration. */
 import { Logger } from '@aws-lambda-powertools/logger';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { QlikRestIdentityProviders } from '../qlik/identity-providers.js';
+import { missingFromBundle } from '../runtime/bundle-flags.js';
 import { systemClock } from '../runtime/clock.js';
 import { loadConfig } from '../runtime/config.js';
 import { tracing } from '../runtime/tracing.js';
 import { SERVICE_NAME } from '../runtime/wiring.js';
+import { TenantRegistry } from '../tenancy/registry.js';
+import { DynamoDbTenantStore } from '../tenancy/store.js';
 import { SecretsManagerRotationStore, SnsRotationNotifier } from './adapters.js';
 import { adminCredentialsLoader } from './credentials.js';
 import { createHandler } from './handler.js';
@@ -18,7 +22,39 @@ const tracer = tracing === undefined ? undefined : new tracing.Tracer({ serviceN
 const traced = <T>(client: T): T => (tracer === undefined ? client : tracer.captureAWSv3Client(client));
 const logger = new Logger({ serviceName: SERVICE_NAME });
 const secretsManager = traced(new SecretsManagerClient({}));
-const { rotation, qlik } = config;
+const { rotation, qlik, tenancy } = config;
+
+/** Multi-tenant mode: tenants' key secrets are rotated with their own registry item (./tenants.ts). */
+function tenantRotation() {
+  if (tenancy === undefined || tenancy.registry.backend !== 'dynamodb') return undefined;
+  // Only a multi-tenant deployment's rotation bundle holds the registry and its DynamoDB client (bundle-flags.ts).
+  // (The guarded code sits inside the `if`: esbuild drops a constant-false branch, not code after a throw.)
+  if (typeof QTV_BUNDLE_TENANCY === 'undefined' || QTV_BUNDLE_TENANCY) {
+    const store = new DynamoDbTenantStore(traced(new DynamoDBClient({})), tenancy.registry.tableName);
+    return {
+      tenancy,
+      registry: new TenantRegistry({ store, tenancy, clock: systemClock, logger }),
+      rotation,
+      qlikFor: (tenant: {
+        baseUrl: string;
+        adminCredentialsSecretId: string | undefined;
+        webIntegrationId: string | undefined;
+      }) =>
+        new QlikRestIdentityProviders({
+          tenant: tenant.baseUrl,
+          fetch: globalThis.fetch,
+          timeoutMs: rotation.qlik.requestTimeoutMs,
+          logger,
+          ...(tenant.webIntegrationId !== undefined ? { webIntegrationId: tenant.webIntegrationId } : {}),
+          ...(tenant.adminCredentialsSecretId !== undefined
+            ? { credentials: adminCredentialsLoader(secretsManager, tenant.adminCredentialsSecretId) }
+            : {}),
+        }),
+    };
+  }
+  throw missingFromBundle('multi-tenant rotation');
+}
+const tenants = tenantRotation();
 
 export const handler = createHandler({
   config,
@@ -41,6 +77,7 @@ export const handler = createHandler({
         }),
       }
     : {}),
+  ...(tenants !== undefined ? { tenants } : {}),
   ...(rotation.notifyTopicArn !== undefined
     ? { notifier: new SnsRotationNotifier(traced(new SNSClient({})), rotation.notifyTopicArn) }
     : {}),

@@ -62,10 +62,11 @@ export function bundleFlagsFor(
   const publicMaterial = uses.has('signing-public') && config.signing.backend !== 'file';
   const publicSecret =
     publicMaterial && 'publicSecretId' in config.signing && config.signing.publicSecretId !== undefined;
-  const oauth = [...uses].some((use) => use.startsWith('oauth-')) && config.oauth !== undefined;
   // Multi-tenant mode: the route resolves the caller's tenant (registry) and uses that tenant's key or clients.
   // A tenant's key secret and OAuth secrets live in Secrets Manager; its own key may be a KMS key (signing only).
   const tenancy = route.servesTenants === true && config.tenancy !== undefined;
+  // OAuth wiring: the deployment's own `oauth`, or (multi-tenant) the tenants' OAuth clients.
+  const oauth = [...uses].some((use) => use.startsWith('oauth-')) && (config.oauth !== undefined || tenancy);
   return {
     QTV_BUNDLE_SECRETS_MANAGER:
       (signing && config.signing.backend === 'secrets-manager') ||
@@ -76,7 +77,7 @@ export function bundleFlagsFor(
       (signing && config.signing.backend === 'kms') ||
       // Every OAuth route builds the client-assertion signer with the OAuth wiring.
       (oauth && config.oauth?.clientAssertion?.backend === 'kms') ||
-      (tenancy && uses.has('signing-key')),
+      (tenancy && (uses.has('signing-key') || uses.has('signing-public'))),
     QTV_BUNDLE_CERTIFICATES: route.makesCertificates === true,
     QTV_BUNDLE_OAUTH: oauth,
     QTV_BUNDLE_TRACING: config.deployment.tracing,
@@ -85,8 +86,13 @@ export function bundleFlagsFor(
   };
 }
 
-/** The rotation function's flags: it reads and writes the key secret and makes each new key's certificate. */
-export function rotationBundleFlags(config: Pick<Config, 'deployment'>): BundleFlags {
+/**
+ * The rotation function's flags: it reads and writes the key secret and makes each new key's certificate;
+ * in multi-tenant mode it also reads the tenant registry (tenant key secrets, functions/rotate-signing-key/tenants.ts).
+ */
+export function rotationBundleFlags(
+  config: Pick<Config, 'deployment'> & { readonly tenancy?: Config['tenancy'] },
+): BundleFlags {
   return {
     QTV_BUNDLE_SECRETS_MANAGER: true,
     QTV_BUNDLE_KMS: false,
@@ -94,7 +100,7 @@ export function rotationBundleFlags(config: Pick<Config, 'deployment'>): BundleF
     QTV_BUNDLE_OAUTH: false,
     QTV_BUNDLE_TRACING: config.deployment.tracing,
     QTV_BUNDLE_PUBLIC_MATERIAL: false,
-    QTV_BUNDLE_TENANCY: false,
+    QTV_BUNDLE_TENANCY: config.tenancy !== undefined,
   };
 }
 

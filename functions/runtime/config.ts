@@ -191,6 +191,9 @@ const rotationProbeIdentitySchema = z.strictObject({
   email: nonEmpty.default('qtv-rotation-probe@invalid.example'),
 });
 
+/** How a rotated key reaches Qlik (`rotation.qlik.mode`; a tenant's item may choose its own). */
+export const rotationQlikModeSchema = z.enum(['register', 'manual', 'promote-without-qlik']);
+
 /**
  * Scheduled rotation of the signing key secret (issue #4, docs/rotation.md). Only the rotation function
  * and the KeyRotation construct read this section.
@@ -230,7 +233,7 @@ export const rotationSchema = z.strictObject({
        * `manual`: an operator pastes the IdP; promotion waits until a probe login works (or is blocked with a message).
        * `promote-without-qlik`: promote after local checks only; tokens fail until the operator pastes the IdP.
        */
-      mode: z.enum(['register', 'manual', 'promote-without-qlik']).default('manual'),
+      mode: rotationQlikModeSchema.default('manual'),
       /** Secrets Manager secret with `{"clientId","clientSecret"}` of an admin-scoped Qlik OAuth client (register mode). */
       adminCredentialsSecretId: nonEmpty.optional(),
       /** Sent as `qlik-web-integration-id` on the probe login, when the tenant wants one. */
@@ -479,6 +482,11 @@ export const tenancySchema = z.strictObject({
       cacheTtlSeconds: positiveInt.max(86_400).default(300),
     })
     .prefault({}),
+  /**
+   * The DynamoDB table of the OAuth refresh grace window, shared by every tenant (keys carry the tenant).
+   * The stack sets it; without it each container coordinates its own requests only (the dev server).
+   */
+  refreshGraceTableName: nonEmpty.optional(),
 });
 
 /** Cross-field rules of a Qlik token policy (the deployment's and each tenant's). */
@@ -772,6 +780,12 @@ export interface CliEnvironment {
   readonly callerToken: string | undefined;
   /** `AWS_ENDPOINT_URL`, shown in error messages so a wrong endpoint is easy to spot (the SDK reads it itself). */
   readonly awsEndpointUrl: string | undefined;
+  /** The Cognito user's password for `qtv caller-token` (`QTV_COGNITO_PASSWORD`). */
+  readonly cognitoPassword: string | undefined;
+  /** The password to set when Cognito asks NEW_PASSWORD_REQUIRED (`QTV_COGNITO_NEW_PASSWORD`). */
+  readonly cognitoNewPassword: string | undefined;
+  /** The user's TOTP secret, base32 or an otpauth URI (`QTV_TOTP_SECRET`). */
+  readonly totpSecret: string | undefined;
 }
 
 /** Reads the CLI's environment variables; empty values count as unset. */
@@ -786,5 +800,8 @@ export function loadCliEnvironment(env: NodeJS.ProcessEnv = process.env): CliEnv
     qlikClientSecret: value('QTV_QLIK_CLIENT_SECRET'),
     callerToken: value('QTV_CALLER_TOKEN'),
     awsEndpointUrl: value('AWS_ENDPOINT_URL'),
+    cognitoPassword: value('QTV_COGNITO_PASSWORD'),
+    cognitoNewPassword: value('QTV_COGNITO_NEW_PASSWORD'),
+    totpSecret: value('QTV_TOTP_SECRET'),
   };
 }

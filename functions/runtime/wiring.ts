@@ -25,6 +25,7 @@ import { kmsSignerSource } from '../signing/kms-signer.js';
 import type { ActiveSigningKey, Signer, SignerSource } from '../signing/signer.js';
 import { signingKeyFromSecret } from '../signing/signing-key.js';
 import { TenantOAuthRuntimes } from '../tenancy/oauth.js';
+import { TenantPublicMaterial } from '../tenancy/public-material.js';
 import { createTenancyRuntime, type TenancyRuntime } from '../tenancy/runtime.js';
 import { missingFromBundle } from './bundle-flags.js';
 import { type Clock, systemClock } from './clock.js';
@@ -345,6 +346,7 @@ function createTenancy(
   overrides: RuntimeOverrides,
   clients: AwsClients,
   sharedSigners: SignerSource,
+  sharedPublicMaterial: PublicMaterialSource | undefined,
 ): TenancyRuntime | undefined {
   const tenancy = config.tenancy;
   if (tenancy === undefined) return undefined;
@@ -369,10 +371,27 @@ function createTenancy(
                 logger,
                 secretStore: overrides.oauthSecretStore ?? secretStore,
                 ...(overrides.fetch !== undefined ? { fetch: overrides.fetch } : {}),
-                ...(overrides.dynamodb !== undefined ? { dynamodb: overrides.dynamodb } : {}),
+                // One client for every tenant's refresh grace store (the container's registry client).
+                ...(tenancy.refreshGraceTableName !== undefined
+                  ? { dynamodb: overrides.dynamodb ?? clients.tenantRegistryDynamoDb() }
+                  : {}),
               },
               tenancy.registry.maxCachedTenants,
             ),
+          }
+        : {}),
+      // Only `GET /qlik/idp-config` reads public material (QTV_BUNDLE_PUBLIC_MATERIAL); the dev server's file
+      // registry has no public-material secrets: its route derives the material from the tenant's key file.
+      ...((typeof QTV_BUNDLE_PUBLIC_MATERIAL === 'undefined' || QTV_BUNDLE_PUBLIC_MATERIAL) && !fileRegistry
+        ? {
+            publicMaterial: new TenantPublicMaterial({
+              tenancy,
+              clock,
+              logger,
+              secretStore: () => secretStore,
+              kms: () => clients.kms(),
+              ...(sharedPublicMaterial !== undefined ? { shared: sharedPublicMaterial } : {}),
+            }),
           }
         : {}),
       secretStore: () => secretStore,
@@ -414,8 +433,8 @@ export function createRuntime(config: Config, overrides: RuntimeOverrides = {}):
       ? undefined
       : (overrides.pendingSigners ??
         (overrides.signers === undefined ? defaultPendingSigners(config, clock, logger, clients) : undefined));
-  const tenancy = createTenancy(config, clock, logger, overrides, clients, signers);
   const publicMaterial = defaultPublicMaterial(config, clock, logger, clients);
+  const tenancy = createTenancy(config, clock, logger, overrides, clients, signers, publicMaterial);
   return {
     config,
     clock,

@@ -36,3 +36,13 @@ export class TenantRegistryUnavailableError extends TokenVendingError {
     super('TENANT_REGISTRY_UNAVAILABLE', 503, message, { retryAfterSeconds: 5, ...options });
   }
 }
+
+/**
+ * A public route (login, `GET /qlik/idp-config`) names a tenant the registry does not hold (404). Public
+ * routes have no caller token, so "not registered" is an answer about the URL, not a refusal of a caller.
+ */
+export class TenantNotFoundError extends TokenVendingError {
+  constructor(message = 'No tenant of this service has that ID.') {
+    super('TENANT_UNKNOWN', 404, message);
+  }
+}

@@ -39,7 +39,18 @@ export class TenantOAuthRuntimes {
     const fingerprint = JSON.stringify([item.oauth, item.qlik.tenantHost]);
     const cached = this.#entries.get(item.id);
     if (cached !== undefined && cached.fingerprint === fingerprint) return cached.runtime;
-    const runtime = createOAuthRuntime({ ...this.base, qlik: item.qlik, oauth: item.oauth }, this.deps);
+    // The refresh grace table is the deployment's (the only one the OAuth functions may write), whatever the
+    // item says; its keys carry the tenant (functions/oauth/refresh-grace.ts graceKey).
+    const tableName = this.base.tenancy?.refreshGraceTableName;
+    const oauth = {
+      ...item.oauth,
+      refreshGrace: {
+        windowSeconds: item.oauth.refreshGrace.windowSeconds,
+        waitMs: item.oauth.refreshGrace.waitMs,
+        ...(tableName !== undefined ? { tableName } : {}),
+      },
+    };
+    const runtime = createOAuthRuntime({ ...this.base, qlik: item.qlik, oauth }, this.deps);
     this.#entries.set(item.id, { fingerprint, runtime });
     return runtime;
   }

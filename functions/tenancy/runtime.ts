@@ -13,6 +13,7 @@ import type { Config, TenancyConfig } from '../runtime/config.js';
 import type { SecretStore } from '../secrets/secret-source.js';
 import type { SignerSource } from '../signing/signer.js';
 import type { TenantOAuthRuntimes } from './oauth.js';
+import type { TenantPublicMaterial } from './public-material.js';
 import { TenantRegistry } from './registry.js';
 import { callerTenantId, usableTenant } from './resolve.js';
 import { TenantSigners } from './signers.js';
@@ -32,6 +33,8 @@ export interface TenancyRuntime {
   readonly signers: TenantSigners;
   /** Per-tenant OAuth (impersonation) runtimes, built from each item's `oauth`; absent without OAuth ports. */
   readonly oauth?: TenantOAuthRuntimes;
+  /** Per-tenant public key material (`GET /qlik/idp-config?tenant=`); absent outside that route's bundle. */
+  readonly publicMaterial?: TenantPublicMaterial;
 }
 
 /** Ports {@link createTenancyRuntime} needs from the container's wiring. */
@@ -55,6 +58,8 @@ export interface TenancyRuntimeDeps {
    * that hold the OAuth wiring: this module does not import it, so `POST /qlik/jwt` does not carry it.
    */
   readonly oauth?: TenantOAuthRuntimes;
+  /** Per-tenant public material, built by the wiring only in the bundle of `GET /qlik/idp-config`. */
+  readonly publicMaterial?: TenantPublicMaterial;
 }
 
 function registryStore(registry: TenancyConfig['registry'], dynamoDb: TenancyRuntimeDeps['dynamoDb']): TenantStore {
@@ -77,8 +82,14 @@ export function createTenancyRuntime(tenancy: TenancyConfig, deps: TenancyRuntim
     kms: deps.kms,
     ...(deps.sharedSigners !== undefined ? { sharedSigners: deps.sharedSigners } : {}),
   });
-  const oauth = deps.oauth;
-  return { tenancy, registry, signers, ...(oauth !== undefined ? { oauth } : {}) };
+  const { oauth, publicMaterial } = deps;
+  return {
+    tenancy,
+    registry,
+    signers,
+    ...(oauth !== undefined ? { oauth } : {}),
+    ...(publicMaterial !== undefined ? { publicMaterial } : {}),
+  };
 }
 
 /** What a token handler uses for one request: the tenant's own signer, mapping and Qlik policy. */

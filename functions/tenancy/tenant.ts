@@ -15,10 +15,17 @@ import {
   configSchema,
   describeIssues,
   oauthSchema,
+  rotationQlikModeSchema,
   signingSchema,
   TENANT_ID_PATTERN,
   type TenancyConfig,
 } from '../runtime/config.js';
+
+/** The OAuth cookie names every tenant uses (the single-tenant defaults). */
+export const DEFAULT_OAUTH_COOKIES = {
+  stateName: '__Host-qtv-oauth-state',
+  sessionName: '__Host-qtv-oauth-session',
+} as const;
 
 /** A tenant ID: letters, digits, `_` and `-`, 1–64 characters, compared byte for byte (never case-folded). */
 export const tenantIdSchema = z
@@ -50,11 +57,8 @@ export const tenantItemSchema = z.strictObject({
   /** Free text for operators. */
   description: z.string().max(500).optional(),
   /** The Qlik tenant: host, JWT issuer, key ID and token lifetime policy (the single-tenant `qlik` section). */
-  qlik: qlikSchema.extend({
-    tenantHost: z
-      .string()
-      .regex(/^[a-z0-9.-]+(:\d+)?$/i, 'must be a host name such as example.eu.qlikcloud.com, without https://'),
-  }),
+  // The configuration's own host rule, required here (one implementation of the rule).
+  qlik: qlikSchema.extend({ tenantHost: qlikSchema.shape.tenantHost.unwrap() }),
   /** How this tenant's callers' claims become a Qlik identity (the single-tenant `identity` section). */
   identity: identitySchema,
   signing: tenantSigningSchema,
@@ -64,6 +68,21 @@ export const tenantItemSchema = z.strictObject({
   allowedOrigins: z.array(z.url()).max(50).default([]),
   /** The Qlik web integration ID the tenant's apps send (`qlik-web-integration-id`). */
   webIntegrationId: z.string().min(1).max(200).optional(),
+  /**
+   * Rotation of this tenant's key secret by the deployment's one rotation function (docs/multi-tenant.md,
+   * "Key rotation per tenant"). Absent: the deployment's `rotation.qlik.mode`, no admin client.
+   */
+  rotation: z
+    .strictObject({
+      /** How the new key reaches this tenant's Qlik (the deployment's `rotation.qlik.mode` when absent). */
+      qlikMode: rotationQlikModeSchema.optional(),
+      /**
+       * Secret `{"clientId","clientSecret"}` of an admin-scoped client of this tenant's Qlik (register mode):
+       * must lie under `<secretPrefix><id>/`, e.g. `<secretPrefix><id>/qlik-admin`.
+       */
+      adminCredentialsSecretId: z.string().min(1).optional(),
+    })
+    .optional(),
   createdAt: z.iso.datetime().optional(),
   updatedAt: z.iso.datetime().optional(),
 });
@@ -85,13 +104,22 @@ export function tenantKeySecretName(tenancy: Pick<TenancyConfig, 'keys'>, tenant
   return `${tenancy.keys.secretPrefix}${tenantId}`;
 }
 
+/**
+ * The secret holding a tenant's public key material (key ID, issuer, certificate: what `GET /qlik/idp-config`
+ * serves). One fixed name per tenant, so that the public route's grant is one resource pattern
+ * (`<secretPrefix>*\/public-??????`) that matches no private key.
+ */
+export function tenantPublicSecretName(tenancy: Pick<TenancyConfig, 'keys'>, tenantId: string): string {
+  return `${tenancy.keys.secretPrefix}${tenantId}/public`;
+}
+
 /** The KMS alias a tenant's own KMS key must carry. */
 export function tenantKmsAlias(tenancy: Pick<TenancyConfig, 'keys'>, tenantId: string): string {
   return `${tenancy.keys.kmsAliasPrefix}${tenantId}`;
 }
 
-/** The secret name without an ARN's prefix and 6-character suffix; undefined when not a secret ARN. */
-function secretNameOf(secretId: string): string {
+/** The secret name without an ARN's prefix and 6-character suffix (a name is returned as is). */
+export function secretNameOf(secretId: string): string {
   const arn = /^arn:aws[a-z-]*:secretsmanager:[^:]*:\d{12}:secret:(.+)-[A-Za-z0-9]{6}$/.exec(secretId);
   return arn?.[1] ?? secretId;
 }
@@ -130,10 +158,27 @@ function checkOwnership(item: TenantItem, tenancy: TenancyConfig, ctx: z.Refinem
   // The key's public material (key ID, issuer, certificate) kept apart from it, when the item names it.
   const publicSecretId =
     'publicSecretId' in signing ? (signing as { publicSecretId?: string }).publicSecretId : undefined;
-  if (publicSecretId !== undefined && !secretNameOf(publicSecretId).startsWith(`${ownSecret}/`))
-    issue(['signing', 'publicSecretId'], `must be a secret under the tenant's own prefix ${ownSecret}/`);
+  // Exactly one name: the public route may read `<prefix>*/public` secrets and nothing else (least privilege).
+  const ownPublic = tenantPublicSecretName(tenancy, item.id);
+  if (publicSecretId !== undefined && secretNameOf(publicSecretId) !== ownPublic)
+    issue(['signing', 'publicSecretId'], `must be the tenant's own public-material secret ${ownPublic}`);
+  const adminSecret = item.rotation?.adminCredentialsSecretId;
+  if (adminSecret !== undefined && !secretNameOf(adminSecret).startsWith(`${ownSecret}/`))
+    issue(['rotation', 'adminCredentialsSecretId'], `must be a secret under the tenant's own prefix ${ownSecret}/`);
+  if (item.rotation !== undefined && signing.backend !== 'secrets-manager')
+    issue(['rotation'], 'only a key kept in the tenant\'s own secret is rotated (signing.backend "secrets-manager")');
   const oauth = item.oauth;
   if (oauth === undefined) return;
+  // One cookie name per purpose for all tenants: the proxy must find the cookie before it knows the tenant
+  // (the tenant is read from the cookie itself, docs/multi-tenant.md "OAuth per tenant").
+  if (
+    oauth.cookie.stateName !== DEFAULT_OAUTH_COOKIES.stateName ||
+    oauth.cookie.sessionName !== DEFAULT_OAUTH_COOKIES.sessionName
+  )
+    issue(
+      ['oauth', 'cookie'],
+      `in multi-tenant mode the cookie names are fixed (${DEFAULT_OAUTH_COOKIES.stateName}, ${DEFAULT_OAUTH_COOKIES.sessionName}): remove stateName and sessionName`,
+    );
   if (oauth.secretStore === 'file' && !fileRegistry)
     issue(['oauth', 'secretStore'], '"file" works only with the dev server\'s file registry');
   if (oauth.secretStore === 'file') return;

@@ -4,6 +4,7 @@
  * TokenApi / SigningKey constructs without depending on them.
  */
 import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import {
   Architecture,
@@ -24,8 +25,17 @@ import { PACKAGE_ROOT, prebuiltBundleDir } from './prebuilt.js';
 
 /** Props of {@link KeyRotation}. */
 export interface KeyRotationProps {
-  /** The signing key secret (the one `signing.secretId` names). */
-  readonly secret: ISecret;
+  /**
+   * The deployment's signing key secret (the one `signing.secretId` names), rotated on `rotation.scheduleDays`.
+   * @default - none: the function rotates tenant key secrets only (`tenants`)
+   */
+  readonly secret?: ISecret;
+  /**
+   * Multi-tenant mode: the function also rotates tenant key secrets `<secretPrefix><id>` (attached per tenant
+   * with `qtv tenant rotation`), reading each tenant's registry item. Granted by name prefix: no policy per tenant.
+   * @default - no tenants
+   */
+  readonly tenants?: { readonly secretPrefix: string; readonly registryTable: ITable };
   /**
    * The public-material secret (`signing.publicSecretId`): the rotation writes the new key's public facts there
    * (PutSecretValue only) so /qlik/idp-config can show them without reading the private key.
@@ -88,15 +98,17 @@ export class KeyRotation extends Construct {
   readonly function: LambdaFunction;
   /** Its execution role: logging, the rotation's secret actions, and the optional grants, nothing else. */
   readonly role: Role;
-  /** The rotation schedule resource. */
-  readonly schedule: CfnRotationSchedule;
+  /** The rotation schedule of the deployment's key secret (absent when only tenants' secrets are rotated). */
+  readonly schedule: CfnRotationSchedule | undefined;
   /** The function's log group (Monitoring counts blocked rotations in it). */
   readonly logGroup: LogGroup;
 
   constructor(scope: Construct, id: string, props: KeyRotationProps) {
     super(scope, id);
     const { config, secret } = props;
-    if (config.signing.backend !== 'secrets-manager')
+    if (secret === undefined && props.tenants === undefined)
+      throw new TypeError('KeyRotation needs a secret to rotate, or tenants whose key secrets it rotates.');
+    if (secret !== undefined && config.signing.backend !== 'secrets-manager')
       throw new TypeError(
         `KeyRotation rotates a Secrets Manager key secret, but signing.backend is "${config.signing.backend}". Remove KeyRotation or use the secrets-manager backend.`,
       );
@@ -160,7 +172,9 @@ export class KeyRotation extends Construct {
           // to the runtime's copy, whose version we do not pin (the deploy rehearsal found this function importing it).
           externalModules: [],
           // Only what rotation runs goes into the bundle (functions/runtime/bundle-flags.ts).
-          define: bundleDefines(rotationBundleFlags(config)),
+          define: bundleDefines(
+            rotationBundleFlags(props.tenants !== undefined ? config : { ...config, tenancy: undefined }),
+          ),
         },
       });
 
@@ -173,12 +187,13 @@ export class KeyRotation extends Construct {
     });
 
     // Least privilege: exactly what the four steps call, on this secret only.
-    this.function.addToRolePolicy(
-      new PolicyStatement({ actions: [...ROTATION_SECRET_ACTIONS], resources: [secretArnPattern(secret)] }),
-    );
+    if (secret !== undefined)
+      this.function.addToRolePolicy(
+        new PolicyStatement({ actions: [...ROTATION_SECRET_ACTIONS], resources: [secretArnPattern(secret)] }),
+      );
     // A customer-managed key on the secret: GetSecretValue decrypts, PutSecretValue asks for a data key
     // (https://docs.aws.amazon.com/secretsmanager/latest/userguide/security-encryption.html). Exactly those two.
-    if (secret.encryptionKey !== undefined)
+    if (secret?.encryptionKey !== undefined)
       this.function.addToRolePolicy(
         new PolicyStatement({
           actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
@@ -223,6 +238,12 @@ export class KeyRotation extends Construct {
       topic.grantPublish(this.function);
     }
 
+    if (props.tenants !== undefined) this.grantTenants(props.tenants);
+    if (secret === undefined) {
+      this.schedule = undefined;
+      return;
+    }
+
     // Secrets Manager invokes the function; confused-deputy guard: only for this account and this secret.
     this.function.addPermission('SecretsManagerInvoke', {
       principal: new ServicePrincipal('secretsmanager.amazonaws.com'),
@@ -242,6 +263,34 @@ export class KeyRotation extends Construct {
     });
     // The permission and the role policy must exist before Secrets Manager may call the function.
     this.schedule.node.addDependency(this.function);
+  }
+
+  /**
+   * Tenant key secrets, by name prefix (https://docs.aws.amazon.com/secretsmanager/latest/userguide/auth-and-access_iam-policies.html):
+   * the four rotation actions on `<secretPrefix>*` (the keys, their `<id>/public` material, their `<id>/qlik-admin`
+   * client; the code rotates only `<prefix><id>` secrets whose registry item names them), `dynamodb:GetItem` on
+   * the registry, and Secrets Manager's permission to invoke the function for secrets under the prefix, for this
+   * account only (https://docs.aws.amazon.com/secretsmanager/latest/userguide/rotating-secrets-required-permissions-function.html).
+   */
+  private grantTenants(tenants: { readonly secretPrefix: string; readonly registryTable: ITable }): void {
+    const { partition, region, account } = Stack.of(this);
+    const prefixArn = `arn:${partition}:secretsmanager:${region}:${account}:secret:${tenants.secretPrefix}*`;
+    this.function.addToRolePolicy(
+      new PolicyStatement({ actions: [...ROTATION_SECRET_ACTIONS], resources: [prefixArn] }),
+    );
+    this.function.addToRolePolicy(
+      new PolicyStatement({ actions: ['dynamodb:GetItem'], resources: [tenants.registryTable.tableArn] }),
+    );
+    this.function.addPermission('SecretsManagerInvokeTenants', {
+      principal: new ServicePrincipal('secretsmanager.amazonaws.com'),
+      sourceAccount: account,
+      sourceArn: prefixArn,
+    });
+    Validations.of(this.role).acknowledge({
+      id: `AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:${tenants.secretPrefix}*]`,
+      reason:
+        'Tenant key secrets are rotated by name prefix: one statement for any number of tenants; the code rotates only <prefix><id> secrets its registry item names',
+    });
   }
 
   /** The function's invoke permission for Secrets Manager (for tests and nag acknowledgements). */

@@ -240,17 +240,22 @@ export class QlikTokenVending extends Construct {
           });
 
     // Cookie mode: parallel refreshes across containers share one upstream refresh (docs/oauth.md).
-    this.refreshGrace = config.oauth?.mode === 'cookie' ? new RefreshGraceTable(this, 'RefreshGrace') : undefined;
-    const functionConfig =
-      this.refreshGrace !== undefined && config.oauth !== undefined
-        ? {
-            ...config,
-            oauth: {
-              ...config.oauth,
-              refreshGrace: { ...config.oauth.refreshGrace, tableName: this.refreshGrace.table.tableName },
-            },
-          }
-        : config;
+    // Multi-tenant mode: any tenant's item may choose cookie mode, so the table exists whenever tenants do; its
+    // keys carry the tenant (functions/oauth/refresh-grace.ts graceKey).
+    this.refreshGrace =
+      config.oauth?.mode === 'cookie' || config.tenancy !== undefined
+        ? new RefreshGraceTable(this, 'RefreshGrace')
+        : undefined;
+    const graceTableName = this.refreshGrace?.table.tableName;
+    const functionConfig: Config = {
+      ...config,
+      ...(graceTableName !== undefined && config.oauth?.mode === 'cookie'
+        ? { oauth: { ...config.oauth, refreshGrace: { ...config.oauth.refreshGrace, tableName: graceTableName } } }
+        : {}),
+      ...(graceTableName !== undefined && config.tenancy !== undefined
+        ? { tenancy: { ...config.tenancy, refreshGraceTableName: graceTableName } }
+        : {}),
+    };
     this.functionConfigJson = this.buildFunctionConfigJson(
       functionConfig,
       this.signingKey.arn,
@@ -285,8 +290,12 @@ export class QlikTokenVending extends Construct {
         else grantOAuth(resource, fn.function);
       }
       // Routes that resolve a caller's tenant (functions/routes.ts `servesTenants`) read the registry and tenant keys.
-      if (this.tenantRegistry !== undefined && route.servesTenants === true)
-        this.tenantRegistry.grantTokenRead(fn.function);
+      if (this.tenantRegistry !== undefined && route.servesTenants === true) {
+        const access = route.tenantAccess ?? 'keys';
+        if (access === 'public-material') this.tenantRegistry.grantPublicMaterialRead(fn.function);
+        else if (access === 'oauth') this.tenantRegistry.grantOAuthRead(fn.function);
+        else this.tenantRegistry.grantTokenRead(fn.function);
+      }
       this.api.addFunctionRoute(route, fn.function);
       tokenFunctions[route.id] = fn;
     }
@@ -299,11 +308,17 @@ export class QlikTokenVending extends Construct {
 
     // Rotation of the key secret (docs/rotation.md). The config schema already refuses rotation.enabled with
     // any backend but secrets-manager, so a secret exists here whenever rotation is on.
+    // Multi-tenant mode: the same function rotates tenants' key secrets (attached per tenant, docs/multi-tenant.md).
+    const rotatedSecret = config.rotation.enabled ? this.signingKey.secret : undefined;
     this.keyRotation =
-      config.rotation.enabled && this.signingKey.secret !== undefined
+      rotatedSecret !== undefined || this.tenantRegistry !== undefined
         ? new KeyRotation(this, 'KeyRotation', {
-            secret: this.signingKey.secret,
-            publicSecret: this.signingKey.publicSecret,
+            ...(rotatedSecret !== undefined
+              ? { secret: rotatedSecret, publicSecret: this.signingKey.publicSecret }
+              : {}),
+            ...(this.tenantRegistry !== undefined && tenancy !== undefined
+              ? { tenants: { secretPrefix: tenancy.keys.secretPrefix, registryTable: this.tenantRegistry.table } }
+              : {}),
             config,
             configJson: this.functionConfigJson,
             logRetention: retention,

@@ -106,6 +106,69 @@ export class TenantRegistry extends Construct {
   }
 
   /**
+   * Read access for the OAuth proxy routes: the registry item and each tenant's OAuth secrets (client secret,
+   * sealing secret), which lie under `<secretPrefix><id>/`. The pattern `<secretPrefix>*\/*` matches no key
+   * secret (`<secretPrefix><id>-??????`; tenant IDs hold no `/`): the OAuth functions cannot sign Qlik JWTs.
+   */
+  grantOAuthRead(grantee: IGrantable): void {
+    const { partition, region, account } = Stack.of(this);
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new PolicyStatement({ actions: ['dynamodb:GetItem'], resources: [this.table.tableArn] }),
+    );
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ['secretsmanager:GetSecretValue'],
+        resources: [`arn:${partition}:secretsmanager:${region}:${account}:secret:${this.props.secretPrefix}*/*`],
+      }),
+    );
+    const role = grantee.grantPrincipal;
+    if (role instanceof Construct)
+      Validations.of(role).acknowledge({
+        id: `AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:${this.props.secretPrefix}*/*]`,
+        reason:
+          "Tenants' OAuth secrets by name pattern <prefix><id>/...: one statement for any number of tenants; no key secret matches it",
+      });
+  }
+
+  /**
+   * Read access for the public `GET /qlik/idp-config?tenant=`: the registry item, each tenant's public-material
+   * secret `<secretPrefix><id>/public` and `kms:GetPublicKey` on tenant-aliased keys. No key secret matches
+   * `<secretPrefix>*\/public-??????` (a key secret is `<secretPrefix><id>-??????`, and tenant IDs hold no `/`),
+   * and no `kms:Sign`: the public route cannot sign for any tenant.
+   */
+  grantPublicMaterialRead(grantee: IGrantable): void {
+    const { partition, region, account } = Stack.of(this);
+    const publicSecrets = `arn:${partition}:secretsmanager:${region}:${account}:secret:${this.props.secretPrefix}*/public-??????`;
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new PolicyStatement({ actions: ['dynamodb:GetItem'], resources: [this.table.tableArn] }),
+    );
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [publicSecrets] }),
+    );
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ['kms:GetPublicKey'],
+        resources: [`arn:${partition}:kms:${region}:${account}:key/*`],
+        conditions: { 'ForAnyValue:StringLike': { 'kms:ResourceAliases': `${this.props.kmsAliasPrefix}*` } },
+      }),
+    );
+    const role = grantee.grantPrincipal;
+    if (role instanceof Construct)
+      Validations.of(role).acknowledge(
+        {
+          id: `AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:${this.props.secretPrefix}*/public-??????]`,
+          reason:
+            "Tenants' public-material secrets by name pattern: one statement for any number of tenants; no private key secret matches it",
+        },
+        {
+          id: 'AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:kms:<AWS::Region>:<AWS::AccountId>:key/*]',
+          reason:
+            'kms:GetPublicKey only, on keys aliased under the tenant alias prefix (kms:ResourceAliases condition): public data',
+        },
+      );
+  }
+
+  /**
    * Alarms sent to `topic`: throttled registry reads and DynamoDB system errors (either can fail tenants
    * whose items are not cached yet).
    */

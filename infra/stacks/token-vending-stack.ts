@@ -123,7 +123,9 @@ export class TokenVendingStack extends Stack {
       new CfnOutput(this, 'RotationFunctionName', {
         value: this.keyRotation.function.functionName,
         description:
-          'Rotates the signing key secret; rotate now with: aws secretsmanager rotate-secret --secret-id <SigningSecretArn>',
+          this.tenantRegistry !== undefined
+            ? 'Rotates tenant key secrets (attach: qtv tenant rotation <id> --function <this name>) and, with rotation.enabled, the signing key secret'
+            : 'Rotates the signing key secret; rotate now with: aws secretsmanager rotate-secret --secret-id <SigningSecretArn>',
       });
     }
   }

@@ -62,6 +62,8 @@ export const FLAG_ALIASES: Readonly<Record<string, string>> = {
   username: 'name',
   useremail: 'email',
   'useremail-verified': 'email-verified',
+  // `caller-token`'s Cognito user; `doctor` declares --cognito-username itself (its --username is qs-jwt's name).
+  'cognito-username': 'username',
 };
 
 /** Rewrites alias flags (`--kid x`, `--kid=x`) to the canonical name the command declares. */

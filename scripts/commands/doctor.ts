@@ -7,19 +7,25 @@ import { createPublicKey, X509Certificate } from 'node:crypto';
 import { checkQlikToken } from '../../functions/qlik/claims.js';
 import { loadCliEnvironment } from '../../functions/runtime/config.js';
 import { errorSummary, fetchJson } from '../cli/idp-source.js';
-import { type CliIo, type Command, EXIT, jsonText, parseCommandArgs, usageError } from '../cli/support.js';
+import { CliError, type CliIo, type Command, EXIT, jsonText, parseCommandArgs, usageError } from '../cli/support.js';
+import { cognitoFlags, refuseSecretsOnArgv, signInWithFlags } from './caller-token.js';
 import { tenantBaseUrl } from './idp-push.js';
 import { decodeCompactJwt, verifyRs256 } from './inspect.js';
 
 const help = `qtv doctor: check a token-vending stack end to end and print a pass/fail list
 
 usage: qtv doctor --api-url URL [--caller-token JWT | env QTV_CALLER_TOKEN] [--sub ID --name N --email E]
+                  [--user-pool-id ID --client-id ID --cognito-username NAME (+ the caller-token inputs)]
                   [--tenant HOST --web-integration-id ID] [--json]
 
   --api-url URL           the token API (deployed, or the local dev server, e.g. http://127.0.0.1:8787)
   --caller-token JWT      a caller token for POST /qlik/jwt (or env QTV_CALLER_TOKEN); without one, the
                           local dev server's identity provider is asked (POST /dev/identity/token)
   --sub, --name, --email  the dev identity to ask for (default qtv-doctor, "qtv doctor", qtv-doctor@example.com)
+  --user-pool-id ID, --client-id ID, --cognito-username NAME
+                          get the caller token from the stack's Cognito pool as qtv caller-token does
+                          (password: QTV_COGNITO_PASSWORD, --password-file or --password-stdin; TOTP secret:
+                          --totp-secret-file or QTV_TOTP_SECRET; --new-password-file; --cognito-endpoint URL)
   --tenant HOST           also try the token on Qlik: POST https://HOST/login/jwt-session
   --web-integration-id ID the tenant's web integration ID (needed with --tenant)
   --json                  print {ok, checks: [{check, ok, detail, fix?}]}
@@ -49,7 +55,11 @@ export const doctorCommand: Command = {
   summary: 'diagnose a stack end to end: API, caller token, Qlik JWT, rules, IdP settings, Qlik session',
   help,
   async run(argv, io) {
+    refuseSecretsOnArgv(argv);
     const { values } = parseCommandArgs('doctor', argv, {
+      ...cognitoFlags,
+      'cognito-username': { type: 'string' },
+      'cognito-endpoint': { type: 'string' },
       'api-url': { type: 'string' },
       'caller-token': { type: 'string' },
       sub: { type: 'string', default: 'qtv-doctor' },
@@ -71,9 +81,24 @@ export const doctorCommand: Command = {
       );
     }
     const tenant = values.tenant === undefined ? undefined : tenantBaseUrl(values.tenant);
+    const viaCognito =
+      values['user-pool-id'] !== undefined ||
+      values['client-id'] !== undefined ||
+      values['cognito-username'] !== undefined;
+    const givenToken = values['caller-token'] ?? loadCliEnvironment().callerToken;
+    if (viaCognito && values['caller-token'] !== undefined)
+      throw usageError('give --caller-token or the Cognito pool flags (--user-pool-id ...), not both');
     const checks = await diagnose(io, {
       api,
-      callerToken: values['caller-token'] ?? loadCliEnvironment().callerToken,
+      callerToken: viaCognito ? undefined : givenToken,
+      ...(viaCognito
+        ? {
+            cognito: async () =>
+              (await signInWithFlags(values, values['cognito-username'], values['cognito-endpoint'], io, 'cognito-'))
+                .idToken,
+            cognitoLabel: `Cognito pool ${values['user-pool-id']} (user ${values['cognito-username']})`,
+          }
+        : {}),
       identity: { sub: values.sub, name: values.name, email: values.email },
       ...(tenant !== undefined ? { tenant, webIntegrationId: values['web-integration-id']! } : {}),
     });
@@ -99,6 +124,9 @@ export const doctorCommand: Command = {
 interface DiagnoseOptions {
   readonly api: string;
   readonly callerToken: string | undefined;
+  /** Signs in to the stack's Cognito pool (qtv caller-token's flow) for the caller token. */
+  readonly cognito?: () => Promise<string>;
+  readonly cognitoLabel?: string;
   readonly identity: { sub: string; name: string; email: string };
   readonly tenant?: string;
   readonly webIntegrationId?: string;
@@ -178,9 +206,24 @@ async function diagnose(io: CliIo, options: DiagnoseOptions): Promise<Check[]> {
       );
   }
 
-  // 2. A caller token: given, or from the local dev identity provider.
+  // 2. A caller token: given, from the stack's Cognito pool, or from the local dev identity provider.
   let callerToken = options.callerToken;
-  if (callerToken === undefined) {
+  if (options.cognito !== undefined) {
+    try {
+      callerToken = await options.cognito();
+    } catch (error) {
+      // Missing or unreadable inputs are the operator's to fix before any check means anything: exit 2.
+      if (!(error instanceof CliError) || error.exitCode === EXIT.usage) throw error;
+      // The message already says what Cognito answered and the fix.
+      return fail(
+        'caller.token',
+        error.message,
+        'Follow the fix above; qtv caller-token with the same pool flags shows the sign-in on its own.',
+        /unreachable/.test(error.message),
+      );
+    }
+    pass('caller.token', `from ${options.cognitoLabel ?? 'Cognito'}`);
+  } else if (callerToken === undefined) {
     const dev = await call('caller.token', `${options.api}/dev/identity/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },

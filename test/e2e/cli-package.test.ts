@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../support/cli.js';
+import { startMotoServer } from '../support/moto-server.js';
 
 const run = promisify(execFile);
 const REPO = resolve(import.meta.dirname, '../..');
@@ -19,9 +20,9 @@ let prefix: string;
 let env: NodeJS.ProcessEnv;
 
 /** Runs a command (stdin closed) with the temporary prefix's bin first on PATH; resolves with its exit code. */
-function sh(command: string, args: string[], cwd: string) {
+function sh(command: string, args: string[], cwd: string, extraEnv: Record<string, string> = {}) {
   return new Promise<{ code: number | null; stdout: string; stderr: string }>((done, fail) => {
-    const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { cwd, env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => {
@@ -152,4 +153,60 @@ describe('Package: qtv installed from the packed tarball', () => {
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toMatch(/create-qscloud/);
   }, 180_000);
+
+  it('signs in to a Cognito pool with caller-token (SRP, TOTP enrolment, then the TOTP code) from the bundle', async () => {
+    // Prepare: moto's cognito-idp with TOTP checking on, a pool like the stack's, a user made by an admin.
+    const moto = await startMotoServer(20_000, { MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP: 'true' });
+    try {
+      const cognito = async (operation: string, body: unknown) =>
+        (await (
+          await fetch(moto.endpoint, {
+            method: 'POST',
+            headers: {
+              'content-type': 'application/x-amz-json-1.1',
+              'x-amz-target': `AWSCognitoIdentityProviderService.${operation}`,
+            },
+            body: JSON.stringify(body),
+          })
+        ).json()) as Record<string, { Id?: string; ClientId?: string }>;
+      const poolId = (await cognito('CreateUserPool', { PoolName: 'pkg', UsernameAttributes: ['email'] })).UserPool?.Id;
+      await cognito('SetUserPoolMfaConfig', {
+        UserPoolId: poolId,
+        MfaConfiguration: 'ON',
+        SoftwareTokenMfaConfiguration: { Enabled: true },
+      });
+      const clientId = (
+        await cognito('CreateUserPoolClient', {
+          UserPoolId: poolId,
+          ClientName: 'web',
+          ExplicitAuthFlows: ['ALLOW_USER_SRP_AUTH'],
+        })
+      ).UserPoolClient?.ClientId;
+      await cognito('AdminCreateUser', {
+        UserPoolId: poolId,
+        Username: 'anna@example.com',
+        UserAttributes: [{ Name: 'email', Value: 'anna@example.com' }],
+        MessageAction: 'SUPPRESS',
+      });
+      await cognito('AdminSetUserPassword', {
+        UserPoolId: poolId,
+        Username: 'anna@example.com',
+        Password: 'Chosen-Passw0rd-2?',
+        Permanent: true,
+      });
+      const folder = tempDir('qtv-user-');
+      const args = ['caller-token', '--user-pool-id', String(poolId), '--client-id', String(clientId)];
+      const rest = ['--username', 'anna@example.com', '--totp-secret-file', 'anna.totp', '--endpoint', moto.endpoint];
+      // Act
+      const enrol = await sh('qtv', [...args, ...rest], folder, { QTV_COGNITO_PASSWORD: 'Chosen-Passw0rd-2?' });
+      const later = await sh('qtv', [...args, ...rest], folder, { QTV_COGNITO_PASSWORD: 'Chosen-Passw0rd-2?' });
+      // Assess
+      expect(enrol.code, enrol.stderr).toBe(0);
+      expect(enrol.stderr).toMatch(/MFA_SETUP/);
+      expect(later.code, later.stderr).toBe(0);
+      expect(later.stdout).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+\n$/);
+    } finally {
+      await moto.stop();
+    }
+  }, 120_000);
 });

@@ -119,7 +119,8 @@ for (const [name, config] of configs) {
     flags: bundleFlagsFor(route, config),
     minify: true,
   }));
-  if (config.rotation.enabled)
+  // Multi-tenant mode deploys the rotation function for the tenants' key secrets too (it reads the registry).
+  if (config.rotation.enabled || config.tenancy !== undefined)
     functions.push({
       id: 'KeyRotation',
       entry: 'functions/rotate-signing-key/index.ts',
@@ -153,6 +154,7 @@ describe('Bundles: every function of every configuration in config/', () => {
     expect(labels.some((l) => l.startsWith('QlikAccessToken'))).toBe(true);
     expect(labels.some((l) => l.includes('kms'))).toBe(true);
     expect(labels.some((l) => l.startsWith('QlikJwt') && l.includes('tenancy'))).toBe(true);
+    expect(labels.some((l) => l.startsWith('KeyRotation') && l.includes('tenancy'))).toBe(true);
   });
 
   it.each([...cases.values()].map((c) => [c.label, c.seenIn.join('; '), c] as const))(

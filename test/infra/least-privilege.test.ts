@@ -156,6 +156,60 @@ describe('Least privilege per route (every configuration in config/)', () => {
     expect(grantsOf(template, 'QlikAccessToken')).toEqual([...client, ...SM('secret:qtv/oauth-admin')].sort());
   });
 
+  it('example-multi-tenant.json: tenants’ resources by name pattern, each route only what it uses', () => {
+    const template = templates.get('example-multi-tenant.json')!;
+    const resource = (pattern: string) =>
+      `{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":${pattern.split(':')[0]}:",{"Ref":"AWS::Region"},":",{"Ref":"AWS::AccountId"},":${pattern.split(':').slice(1).join(':')}"]]}`;
+    const keys = resource('secretsmanager:secret:qtv/tenants/*');
+    const oauthSecrets = resource('secretsmanager:secret:qtv/tenants/*/*');
+    const publicSecrets = resource('secretsmanager:secret:qtv/tenants/*/public-??????');
+    const kmsKeys = resource('kms:key/*');
+    const registry = 'dynamodb:GetItem TenantRegistryTable';
+    const shared = 'secretsmanager:GetSecretValue SigningKeySecret';
+    expect(grantsOf(template, 'QlikJwt')).toEqual(
+      [
+        shared,
+        registry,
+        `secretsmanager:GetSecretValue ${keys}`,
+        `kms:GetPublicKey ${kmsKeys} (conditional)`,
+        `kms:Sign ${kmsKeys} (conditional)`,
+      ].sort(),
+    );
+    // The public route: public material only (its own and the tenants'), never a key, never Sign.
+    expect(grantsOf(template, 'IdpConfig')).toEqual(
+      [
+        PUBLIC_SECRET,
+        registry,
+        `secretsmanager:GetSecretValue ${publicSecrets}`,
+        `kms:GetPublicKey ${kmsKeys} (conditional)`,
+      ].sort(),
+    );
+    for (const id of ['OAuthLogin', 'OAuthCallback', 'OAuthCodeExchange'])
+      expect(grantsOf(template, id), id).toEqual([registry, `secretsmanager:GetSecretValue ${oauthSecrets}`].sort());
+    expect(grantsOf(template, 'OAuthRefresh')).toEqual(
+      [registry, `secretsmanager:GetSecretValue ${oauthSecrets}`, ...GRACE_REFRESH].sort(),
+    );
+    expect(grantsOf(template, 'OAuthRevoke')).toEqual(
+      [registry, `secretsmanager:GetSecretValue ${oauthSecrets}`, ...GRACE_REVOKE].sort(),
+    );
+    // The one rotation function: the four rotation actions on the tenant prefix and a registry read, no more.
+    expect(grantsOf(template, 'KeyRotation')).toEqual(
+      [
+        registry,
+        ...['DescribeSecret', 'GetSecretValue', 'PutSecretValue', 'UpdateSecretVersionStage'].map(
+          (a) => `secretsmanager:${a} ${keys}`,
+        ),
+      ].sort(),
+    );
+    // Secrets Manager may invoke it for secrets under the prefix, from this account only.
+    const permissions = Object.values(resourcesOf(template, 'AWS::Lambda::Permission')).filter(
+      (p) => p.Properties.Principal === 'secretsmanager.amazonaws.com',
+    );
+    expect(permissions).toHaveLength(1);
+    expect(JSON.stringify(permissions[0]!.Properties.SourceArn)).toContain(':secret:qtv/tenants/*');
+    expect(permissions[0]!.Properties.SourceAccount).toEqual({ Ref: 'AWS::AccountId' });
+  });
+
   it('with user provisioning off, no function may read the admin client secret', () => {
     const template = templates.get('provisioning-off')!;
     for (const route of routes) expect(grantsOf(template, route.id).join(), route.id).not.toContain('oauth-admin');

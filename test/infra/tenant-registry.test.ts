@@ -28,7 +28,8 @@ describe('Construct: TenantRegistry in the stack', () => {
     // Act
     const { template } = buildStack(multiTenant);
     // Assess
-    template.resourceCountIs('AWS::DynamoDB::Table', 1);
+    // The registry, and the OAuth refresh grace table every tenant's cookie sessions share.
+    template.resourceCountIs('AWS::DynamoDB::Table', 2);
     template.hasResource('AWS::DynamoDB::Table', {
       DeletionPolicy: 'Retain',
       Properties: {
@@ -64,9 +65,49 @@ describe('Construct: TenantRegistry in the stack', () => {
       );
   });
 
-  it('grants the registry to the token routes only, not to the public idp-config route', () => {
+  it('lets the public idp-config route read only tenants’ public-material secrets and KMS public keys, never sign', () => {
     const { template } = buildStack(multiTenant);
-    expect(actionsOf(statementsOf(template, 'IdpConfig'))).not.toContain('dynamodb:GetItem');
+    const statements = statementsOf(template, 'IdpConfig');
+    const secretResources = statements
+      .filter((s) => actionsOf([s]).includes('secretsmanager:GetSecretValue'))
+      .map((s) => JSON.stringify(s.Resource));
+    const tenantSecrets = secretResources.filter((r) => r.includes('qtv/tenants/'));
+    // One pattern, and it cannot match a key secret (<prefix><id>-XXXXXX): only <prefix>*/public-XXXXXX.
+    expect(tenantSecrets).toHaveLength(1);
+    expect(tenantSecrets[0]).toContain(':secret:qtv/tenants/*/public-??????');
+    const kms = statements.filter((s) => JSON.stringify(s.Condition ?? {}).includes('kms:ResourceAliases'));
+    expect(kms).toMatchObject([
+      {
+        Action: 'kms:GetPublicKey',
+        Condition: { 'ForAnyValue:StringLike': { 'kms:ResourceAliases': 'alias/qtv-tenant-*' } },
+      },
+    ]);
+    expect(actionsOf(statements)).not.toContain('kms:Sign');
+    expect(actionsOf(statements).filter((a) => a.startsWith('dynamodb:'))).toEqual(['dynamodb:GetItem']);
+  });
+
+  it('deploys the OAuth routes for the tenants, reading only secrets under <prefix><id>/ (no key secret), and the refresh grace table', () => {
+    const { template } = buildStack(multiTenant);
+    for (const routeId of ['OAuthLogin', 'OAuthCallback', 'OAuthCodeExchange', 'OAuthRefresh', 'OAuthRevoke']) {
+      const statements = statementsOf(template, routeId);
+      const secretResources = statements
+        .filter((s) => actionsOf([s]).includes('secretsmanager:GetSecretValue'))
+        .map((s) => JSON.stringify(s.Resource));
+      // `<prefix>*/*` cannot match a key secret `<prefix><id>-XXXXXX`: tenant IDs hold no `/`.
+      expect(secretResources, routeId).toEqual([expect.stringContaining(':secret:qtv/tenants/*/*')]);
+      expect(actionsOf(statements), routeId).not.toContain('kms:Sign');
+      const registryReads = statements.filter((s) => JSON.stringify(s.Resource).includes('TenantRegistryTable'));
+      expect(
+        registryReads.map((s) => s.Action),
+        routeId,
+      ).toEqual(['dynamodb:GetItem']);
+    }
+    // The refresh function claims and settles grace records (conditional writes on the grace table).
+    expect(actionsOf(statementsOf(template, 'OAuthRefresh'))).toContain('dynamodb:PutItem');
+    expect(actionsOf(statementsOf(template, 'OAuthLogin'))).not.toContain('dynamodb:PutItem');
+    const functions = Object.values(resourcesOf(template, 'AWS::Lambda::Function'));
+    const refresh = functions.find((f) => JSON.stringify(f.Properties).includes('POST /oauth/refresh'));
+    expect(JSON.stringify(refresh?.Properties)).toContain('refreshGraceTableName');
   });
 
   it('alarms on throttled registry reads and DynamoDB system errors into the alarm topic', () => {

@@ -31,6 +31,22 @@ describe('Function: validateTenantItem', () => {
     }
   });
 
+  it('accepts its own public-material secret and a rotation admin client under its own prefix', () => {
+    const result = validateTenantItem(
+      tenantItemInput('acme', {
+        signing: {
+          backend: 'secrets-manager',
+          secretId: 'qtv/tenants/acme',
+          publicSecretId: 'qtv/tenants/acme/public',
+        },
+        rotation: { qlikMode: 'register', adminCredentialsSecretId: 'qtv/tenants/acme/qlik-admin' },
+      }),
+      tenancy,
+      'acme',
+    );
+    expect(result).toMatchObject({ ok: true, item: { rotation: { qlikMode: 'register' } } });
+  });
+
   it.each([
     [
       'another tenant’s key secret',
@@ -112,6 +128,35 @@ describe('Function: validateTenantItem', () => {
         },
       },
       'signing.publicSecretId',
+    ],
+    [
+      'a public-material secret of its own under another name than <prefix><id>/public',
+      {
+        signing: {
+          backend: 'secrets-manager',
+          secretId: 'qtv/tenants/acme',
+          publicSecretId: 'qtv/tenants/acme/other',
+        },
+      },
+      'signing.publicSecretId',
+    ],
+    [
+      'a rotation admin client secret of another tenant',
+      { rotation: { adminCredentialsSecretId: 'qtv/tenants/globex/qlik-admin' } },
+      'rotation.adminCredentialsSecretId',
+    ],
+    [
+      'OAuth cookie names of its own (the proxy reads the cookie before it knows the tenant)',
+      {
+        oauth: {
+          clientId: 'c',
+          clientSecretId: 'qtv/tenants/acme/oauth',
+          redirectUris: ['https://app.example/cb'],
+          mode: 'json',
+          cookie: { stateName: 'acme-state', sessionName: 'acme-session' },
+        },
+      },
+      'oauth.cookie',
     ],
     ['an unknown field', { extra: true }, '(top level)'],
     ['a status that is not one of active/suspended', { status: 'Active' }, 'status'],
