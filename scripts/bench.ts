@@ -38,6 +38,52 @@ function printTable(title: string, rows: Array<Record<string, unknown>>): void {
   for (const r of rows) console.log(columns.map((c, i) => cell(r[c]).padEnd(widths[i]!)).join('  '));
 }
 
+type Row = Record<string, unknown>;
+
+/**
+ * The figures the issues' targets are judged on, from the sections of this run, one line each, so a run's
+ * verdict can be pasted into docs/performance.md as it is. A section not run leaves its lines out.
+ */
+function targetSummary(results: Record<string, unknown>): Row[] {
+  const rowsOf = (section: string) => (results[section] as Row[] | undefined) ?? [];
+  const find = (section: string, match: (row: Row) => boolean) => rowsOf(section).find(match);
+  const line = (target: string, value: unknown, limit: number, atMost = true): Row => {
+    const measured = typeof value === 'number' ? value : Number.NaN;
+    return {
+      target,
+      measured,
+      limit,
+      met: Number.isNaN(measured)
+        ? 'not measured'
+        : (atMost ? measured <= limit : measured >= limit)
+          ? 'met'
+          : 'NOT met',
+    };
+  };
+  const summary: Row[] = [];
+  const coldOff = find('cold-start', (r) => r.function === 'qlik-jwt (tracing off)');
+  const coldOn = find('cold-start', (r) => r.function === 'qlik-jwt');
+  if (coldOff !== undefined) {
+    summary.push(line('qlik-jwt bundle KiB, secrets-manager, tracing off', coldOff.bundleKiB, 450));
+    summary.push(
+      line('cold start ÷ minimal Secrets Manager Lambda, tracing off', coldOff.ratioToMinimalSecretsManager, 1.25),
+    );
+  }
+  if (coldOn !== undefined)
+    summary.push(
+      line('cold start ÷ minimal Secrets Manager Lambda, tracing on', coldOn.ratioToMinimalSecretsManager, 1.25),
+    );
+  for (const bits of [2048, 4096]) {
+    const vend = find('vend', (r) => r.bits === bits && String(r.case).startsWith('full vend path'));
+    if (vend !== undefined) summary.push(line(`per token ÷ bare crypto.sign, RSA ${bits}`, vend.ratioToBareSign, 1.05));
+  }
+  const multi = find('tenant-vend', (r) => String(r.case).includes('multi-tenant'));
+  if (multi !== undefined)
+    summary.push(line('per token, multi-tenant (50) ÷ single-tenant', multi.ratioToSingleTenant, 1.05));
+  for (const row of summary) row.node = results.node;
+  return summary;
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { json: { type: 'boolean' }, only: { type: 'string' } } });
   const wanted = values.only?.split(',');
@@ -61,6 +107,9 @@ async function main(): Promise<void> {
     if (!values.json) printTable(section.name, rows);
   }
   results.loadAverageAtEnd = loadavg().map((n) => Number(n.toFixed(2)));
+  const summary = targetSummary(results);
+  results.targets = summary;
+  if (!values.json) printTable('targets (issues #15 and #17): one run; the Done-when asks for three in a row', summary);
   if (values.json) console.log(JSON.stringify(results, null, 2));
   else
     console.log(

@@ -15,6 +15,7 @@
  */
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
+import { formatNumber, keyValueTable } from './load/autocannon-run.js';
 import { type HandlerLoadReport, runHandlerLoad } from './load/handler-load.js';
 import { onboardingTable, runOnboardingLoad } from './load/onboarding.js';
 import { runTenantLoad, type TenantLoadReport } from './load/tenant-load.js';
@@ -28,7 +29,7 @@ function positive(name: string, value: string | undefined): number | undefined {
 }
 
 function table(report: VendLoadReport): string {
-  const f = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits });
+  const f = formatNumber;
   const rows: Array<[string, string]> = [
     ['requests / connections / callers', `${f(report.requests)} / ${report.connections} / ${report.users}`],
     ['200 responses', f(report.ok)],
@@ -48,12 +49,11 @@ function table(report: VendLoadReport): string {
     ['node / cpus', `${report.node} / ${report.cpus}`],
     ['result', report.passed ? 'PASS' : 'FAIL'],
   ];
-  const width = Math.max(...rows.map(([k]) => k.length));
-  return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n');
+  return keyValueTable(rows);
 }
 
 function handlerTable(report: HandlerLoadReport): string {
-  const f = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits });
+  const f = formatNumber;
   const lines = [
     `requests per server per round / rounds / connections / callers: ${f(report.requestsPerRound)} / ${report.rounds} / ${report.connections} / ${report.users}`,
     `load average (1, 5, 15 min) at the end: ${report.loadAverage.map((n) => n.toFixed(2)).join(', ')}`,
@@ -188,7 +188,7 @@ async function tenantMain(
   );
   if (values.json) console.log(JSON.stringify(report, null, 2));
   else {
-    const f = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits });
+    const f = formatNumber;
     const rows: Array<[string, string]> = [
       ['tenants / callers', `${report.tenants} / ${report.callers}`],
       ['requests / connections', `${f(report.requests)} / ${report.connections}`],
@@ -209,8 +209,7 @@ async function tenantMain(
       ['tokens/s ÷ bare sign ops/s', f(report.ratioToBareSign, 3)],
       ['result', report.passed ? 'PASS' : 'FAIL'],
     ];
-    const width = Math.max(...rows.map(([k]) => k.length));
-    console.log(rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n'));
+    console.log(keyValueTable(rows));
     for (const problem of report.problems) console.log(`  problem: ${problem}`);
   }
   return report.passed ? 0 : 1;

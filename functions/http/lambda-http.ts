@@ -22,14 +22,20 @@ const NO_STORE = { 'cache-control': 'no-store' };
 export function json(
   status: number,
   body: unknown,
-  headers: Record<string, string> = {},
+  headers: Record<string, string> = NO_EXTRA_HEADERS,
 ): APIGatewayProxyStructuredResultV2 {
   return {
     statusCode: status,
-    headers: { 'content-type': 'application/json', ...NO_STORE, ...headers },
+    // Without extra headers (every token response) a literal: no spreads on the per-token path.
+    headers:
+      headers === NO_EXTRA_HEADERS
+        ? { 'content-type': 'application/json', 'cache-control': 'no-store' }
+        : { 'content-type': 'application/json', ...NO_STORE, ...headers },
     body: JSON.stringify(body),
   };
 }
+
+const NO_EXTRA_HEADERS: Record<string, string> = Object.freeze({});
 
 /** The `type` URI of a problem with our stable `code`. */
 export function problemType(code: ErrorCode): string {
@@ -183,10 +189,11 @@ const MAX_LISTED_ISSUES = 5;
  */
 export function parseJsonBody<S extends z.ZodType>(event: APIGatewayProxyEventV2, schema: S): z.output<S> {
   const raw = event.body ?? '';
-  const bytes = event.isBase64Encoded ? Buffer.from(raw, 'base64') : Buffer.from(raw, 'utf8');
-  if (bytes.byteLength > MAX_BODY_BYTES) throw new PayloadTooLargeError(MAX_BODY_BYTES);
+  // No body (the common vend request): nothing to decode, so no buffer per request.
+  const bytes = raw === '' ? undefined : event.isBase64Encoded ? Buffer.from(raw, 'base64') : Buffer.from(raw, 'utf8');
+  if (bytes !== undefined && bytes.byteLength > MAX_BODY_BYTES) throw new PayloadTooLargeError(MAX_BODY_BYTES);
   let value: unknown = {};
-  if (bytes.byteLength > 0) {
+  if (bytes !== undefined && bytes.byteLength > 0) {
     const contentType = headerValue(event, 'content-type') ?? '';
     if (!/^application\/json\s*(;|$)/i.test(contentType.trim())) {
       throw new UnsupportedMediaTypeError('Send the request body as application/json.');

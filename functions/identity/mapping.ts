@@ -41,6 +41,8 @@ export function resolveIdentityMapping(mapping: IdentityMappingConfig): Resolved
 }
 
 const EMAIL_SHAPE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+/** Made once, not per token (docs/performance.md: the per-token path allocates as little as it can). */
+const isEmailShaped = (value: string) => EMAIL_SHAPE.test(value);
 
 /**
  * Reads `record[key]` only when it is the record's own entry. Config records are plain objects, so a
@@ -57,12 +59,13 @@ function ownEntry<T>(record: Readonly<Record<string, T>>, key: string): T | unde
  * holds a bad value never silently falls through to the next one). `accept` may skip a valid string
  * that is not usable for this field (an Entra ID `upn` that is not an address).
  */
-function firstClaim(claims: CallerClaims, names: readonly string[], accept: (v: string) => boolean = () => true) {
-  for (const name of names) {
+function firstClaim(claims: CallerClaims, names: readonly string[], accept?: (v: string) => boolean) {
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i]!;
     const raw = Object.hasOwn(claims, name) ? claims[name] : undefined;
     if (raw === undefined || raw === null || raw === '') continue;
     const value = exactIdentityValue(name, raw);
-    if (accept(value)) return value;
+    if (accept === undefined || accept(value)) return value;
   }
   return undefined;
 }
@@ -76,13 +79,14 @@ function groupClaimValues(claim: string, value: unknown): readonly string[] {
   if (value === undefined || value === null || value === '') return [];
   if (typeof value === 'string') return [value];
   if (!Array.isArray(value)) throw new IdentityRuleError(claim, 'json-string');
-  for (const [index, item] of value.entries())
-    if (typeof item !== 'string') throw new IdentityRuleError(`${claim}[${index}]`, 'json-string');
+  for (let index = 0; index < value.length; index++)
+    if (typeof value[index] !== 'string') throw new IdentityRuleError(`${claim}[${index}]`, 'json-string');
   return value as string[];
 }
 
 function parseBooleanClaim(value: unknown): boolean {
-  return value === true || (typeof value === 'string' && value.trim().toLowerCase() === 'true');
+  // `true` and "true" first: no string copies for the values identity providers send.
+  return value === true || value === 'true' || (typeof value === 'string' && value.trim().toLowerCase() === 'true');
 }
 
 /** Applies the mapping table, prefix filter, allowlist, de-duplication and cap, in that order. */
@@ -95,7 +99,8 @@ function mapGroups(
   const allow = rules.allow ? new Set(rules.allow) : undefined;
   const out: string[] = [];
   const seen = new Set<string>();
-  for (const [index, source] of raw.entries()) {
+  for (let index = 0; index < raw.length; index++) {
+    const source = raw[index]!;
     let name: string | undefined = ownEntry(rules.map, source) ?? (rules.onlyMapped ? undefined : source);
     if (name === undefined) continue;
     if (rules.requirePrefix !== undefined) {
@@ -136,7 +141,7 @@ export function mapCallerIdentity(
   const email =
     override?.email !== undefined
       ? exactIdentityValue('identity.overrides.email', override.email)
-      : firstClaim(claims, mapping.emailClaims, (v) => EMAIL_SHAPE.test(v));
+      : firstClaim(claims, mapping.emailClaims, isEmailShaped);
   if (email === undefined) {
     throw new IdentityNotMappableError(
       `The caller token has no usable email address: none of the claims ${mapping.emailClaims.join(', ')} holds one.`,
@@ -157,7 +162,12 @@ export function mapCallerIdentity(
   if (override?.groups !== undefined) {
     groups = [...override.groups];
   } else {
-    const claimName = mapping.groups.claims.find((c) => Object.hasOwn(claims, c) && claims[c] !== undefined);
+    let claimName: string | undefined;
+    for (const c of mapping.groups.claims)
+      if (Object.hasOwn(claims, c) && claims[c] !== undefined) {
+        claimName = c;
+        break;
+      }
     groups =
       claimName === undefined
         ? []

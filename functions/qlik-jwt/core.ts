@@ -68,8 +68,21 @@ export async function vendQlikJwt(
   deps.onIssued?.(claims);
   return {
     token,
-    expiresAt: new Date(claims.exp * 1000).toISOString(),
+    expiresAt: isoSeconds(claims.exp),
     expiresIn: claims.exp - issuedAtSeconds,
     keyId: key.kid,
   };
+}
+
+/** The last expiry formatted: tokens issued within the same second share it, so most tokens need no Date. */
+let lastExp = -1;
+let lastIso = '';
+
+/** `seconds` since the epoch as ISO 8601 (`toISOString`), remembered for the next token of the same second. */
+function isoSeconds(seconds: number): string {
+  if (seconds !== lastExp) {
+    lastIso = new Date(seconds * 1000).toISOString();
+    lastExp = seconds;
+  }
+  return lastIso;
 }

@@ -47,24 +47,32 @@ export function createKeyObjectSigner(privateKey: KeyObject, kid: string, alg: J
   const hash = HASH_OF[alg];
   // JWS wants ECDSA signatures as r||s (RFC 7518 §3.4), which node calls ieee-p1363.
   const key = alg.startsWith('ES') ? { key: privateKey, dsaEncoding: 'ieee-p1363' as const } : privateKey;
-  return {
-    alg,
-    kid,
-    sign: async (signingInput) => cryptoSign(hash, signingInput, key),
-  };
+  const signNow = (signingInput: Uint8Array) => cryptoSign(hash, signingInput, key);
+  const sign = async (signingInput: Uint8Array) => signNow(signingInput);
+  localSigners.set(sign, signNow);
+  return { alg, kid, sign };
 }
 
-const encodedHeaders = new Map<string, string>();
+/**
+ * The synchronous form of each key-object signer's `sign`, keyed by that very function: the JWS assembler
+ * calls it directly and saves a promise and an await per token. Keyed by the function, not the signer, so a
+ * signer copied with another `sign` (a wrapper, a stub) is never bypassed: its `sign` has no entry here.
+ */
+const localSigners = new WeakMap<Signer['sign'], (signingInput: Uint8Array) => Uint8Array>();
 
-function encodeHeader(alg: JwsAlgorithm, kid: string): string {
-  const cacheKey = `${alg}\u0000${kid}`;
-  let encoded = encodedHeaders.get(cacheKey);
-  if (encoded === undefined) {
-    encoded = Buffer.from(JSON.stringify({ alg, kid, typ: 'JWT' })).toString('base64url');
-    // Keys change rarely; bound the map anyway so a misbehaving source cannot grow it forever.
-    if (encodedHeaders.size > 64) encodedHeaders.clear();
-    encodedHeaders.set(cacheKey, encoded);
-  }
+/** Each signer's encoded JOSE header, made once per signer object instead of per token. */
+const encodedHeaders = new WeakMap<
+  Signer,
+  { readonly alg: JwsAlgorithm; readonly kid: string; readonly encoded: string }
+>();
+
+function encodeHeader(signer: Signer): string {
+  const { alg, kid } = signer;
+  const cached = encodedHeaders.get(signer);
+  // alg and kid are compared too: a signer is an interface, and nothing stops an implementation changing them.
+  if (cached !== undefined && cached.alg === alg && cached.kid === kid) return cached.encoded;
+  const encoded = Buffer.from(JSON.stringify({ alg, kid, typ: 'JWT' })).toString('base64url');
+  encodedHeaders.set(signer, { alg, kid, encoded });
   return encoded;
 }
 
@@ -73,7 +81,13 @@ function encodeHeader(alg: JwsAlgorithm, kid: string): string {
  * The one place a token is put together, for every backend.
  */
 export async function signCompactJws(payload: object, signer: Signer): Promise<string> {
-  const signingInput = `${encodeHeader(signer.alg, signer.kid)}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}`;
-  const signature = await signer.sign(Buffer.from(signingInput));
-  return `${signingInput}.${Buffer.from(signature.buffer, signature.byteOffset, signature.byteLength).toString('base64url')}`;
+  const signingInput = `${encodeHeader(signer)}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}`;
+  // The signing input is base64url, i.e. ASCII: latin1 is the same bytes as UTF-8, without the UTF-8 encoder.
+  const bytes = Buffer.from(signingInput, 'latin1');
+  const signNow = localSigners.get(signer.sign);
+  const signature = signNow !== undefined ? signNow(bytes) : await signer.sign(bytes);
+  const encoded = Buffer.isBuffer(signature)
+    ? signature.toString('base64url')
+    : Buffer.from(signature.buffer, signature.byteOffset, signature.byteLength).toString('base64url');
+  return `${signingInput}.${encoded}`;
 }

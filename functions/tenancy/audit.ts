@@ -66,18 +66,18 @@ export function auditAttributes(audit: IssuanceAudit, nowMs: number): Record<str
     // the Powertools logger writes its service name into every line (and refuses it as an extra key).
     kind: audit.kind,
     [TOKENS_ISSUED_METRIC]: 1,
-    _aws: {
-      Timestamp: nowMs,
-      CloudWatchMetrics: [
-        {
-          Namespace: METRIC_NAMESPACE,
-          Dimensions: [['service', 'kind']],
-          Metrics: [{ Name: TOKENS_ISSUED_METRIC, Unit: 'Count' }],
-        },
-      ],
-    },
+    _aws: { Timestamp: nowMs, CloudWatchMetrics: CLOUDWATCH_METRICS },
   };
 }
+
+/** The EMF metric directive: the same for every line, so built once (the per-token path). Never mutated. */
+const CLOUDWATCH_METRICS = [
+  {
+    Namespace: METRIC_NAMESPACE,
+    Dimensions: [['service', 'kind']],
+    Metrics: [{ Name: TOKENS_ISSUED_METRIC, Unit: 'Count' }],
+  },
+];
 
 /** Writes the audit line of one issued token (the logger must be the service's Powertools logger: it adds `service`). */
 export function recordIssuance(

@@ -12,7 +12,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { describeErrorForLog } from '../http/lambda-http.js';
 import type { Clock } from '../runtime/clock.js';
 import type { TenancyConfig } from '../runtime/config.js';
-import { CachedSecret, type SecretStore, type SecretValue } from '../secrets/secret-source.js';
+import { CachedSecret, freshValue, type SecretStore, type SecretValue } from '../secrets/secret-source.js';
 import { LruCache } from '../util/lru.js';
 import { TenantRegistryUnavailableError } from './errors.js';
 import type { TenantRecord, TenantStore } from './store.js';
@@ -104,6 +104,15 @@ export class TenantRegistry {
       this.#entries.set(tenantId, entry);
     }
     return entry.get();
+  }
+
+  /**
+   * What the cache says about `tenantId` while it is fresh, without a promise (the per-token path); undefined
+   * when {@link lookup} would read the store, or nothing is cached.
+   */
+  cached(tenantId: string): TenantLookup | undefined {
+    const entry = this.#entries.get(tenantId);
+    return entry === undefined ? undefined : freshValue(entry);
   }
 
   /** Forgets what is cached for `tenantId` (the next look-up reads the store). */

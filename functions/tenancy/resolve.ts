@@ -10,7 +10,7 @@
 import type { CallerClaims } from '../identity/mapping.js';
 import { TENANT_ID_PATTERN, type TenancyConfig } from '../runtime/config.js';
 import { TenantConfigInvalidError, TenantForbiddenError } from './errors.js';
-import type { TenantRegistry } from './registry.js';
+import type { TenantLookup, TenantRegistry } from './registry.js';
 import type { Tenant } from './tenant.js';
 
 /** Most tenant IDs one caller's claim may list (a larger list is refused, not truncated). */
@@ -54,8 +54,8 @@ export function selectTenantId(granted: readonly string[], requested: string | u
       );
     return requested;
   }
-  const [only, ...others] = granted;
-  if (only === undefined || others.length > 0)
+  const only = granted[0];
+  if (only === undefined || granted.length > 1)
     throw new TenantForbiddenError(
       'TENANT_AMBIGUOUS',
       `Your token's "${claimName}" claim lists ${granted.length} tenants: name one in the request body as {"tenant": "<id>"}.`,
@@ -64,16 +64,11 @@ export function selectTenantId(granted: readonly string[], requested: string | u
 }
 
 /**
- * Resolves the caller's tenant to a usable registry item.
- * @throws TenantForbiddenError (403 with the reason in `code`), TenantConfigInvalidError (503),
- *   TenantRegistryUnavailableError (503)
+ * The tenant ID this request is for, checked for the shape a tenant ID has; no registry read.
+ * @throws TenantForbiddenError (403 with the reason in `code`)
  */
-export async function resolveCallerTenant(
-  claims: CallerClaims,
-  requested: string | undefined,
-  deps: { readonly tenancy: TenancyConfig; readonly registry: TenantRegistry },
-): Promise<Tenant> {
-  const claimName = deps.tenancy.tenantClaim;
+export function callerTenantId(claims: CallerClaims, requested: string | undefined, tenancy: TenancyConfig): string {
+  const claimName = tenancy.tenantClaim;
   const tenantId = selectTenantId(callerTenantIds(claims, claimName), requested, claimName);
   // A value no tenant ID can have is not looked up: no registry read, no cache entry, no echo of it.
   if (!TENANT_ID_PATTERN.test(tenantId))
@@ -81,7 +76,14 @@ export async function resolveCallerTenant(
       'TENANT_UNKNOWN',
       'The tenant your token names is not registered with this service.',
     );
-  const found = await deps.registry.lookup(tenantId);
+  return tenantId;
+}
+
+/**
+ * The usable tenant of a registry answer.
+ * @throws TenantForbiddenError (suspended, unknown), TenantConfigInvalidError (503)
+ */
+export function usableTenant(found: TenantLookup, tenantId: string): Tenant {
   switch (found.state) {
     case 'active':
       return found.tenant;
@@ -95,4 +97,18 @@ export async function resolveCallerTenant(
     case 'invalid':
       throw new TenantConfigInvalidError(tenantId, found.problems);
   }
+}
+
+/**
+ * Resolves the caller's tenant to a usable registry item.
+ * @throws TenantForbiddenError (403 with the reason in `code`), TenantConfigInvalidError (503),
+ *   TenantRegistryUnavailableError (503)
+ */
+export async function resolveCallerTenant(
+  claims: CallerClaims,
+  requested: string | undefined,
+  deps: { readonly tenancy: TenancyConfig; readonly registry: TenantRegistry },
+): Promise<Tenant> {
+  const tenantId = callerTenantId(claims, requested, deps.tenancy);
+  return usableTenant(await deps.registry.lookup(tenantId), tenantId);
 }

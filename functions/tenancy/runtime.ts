@@ -15,7 +15,7 @@ import type { SignerSource } from '../signing/signer.js';
 import type { TenantOAuthRuntimes } from './oauth.js';
 import type { TenantPublicMaterial } from './public-material.js';
 import { TenantRegistry } from './registry.js';
-import { resolveCallerTenant } from './resolve.js';
+import { callerTenantId, usableTenant } from './resolve.js';
 import { TenantSigners } from './signers.js';
 import { DynamoDbTenantStore, FileTenantStore, type TenantStore } from './store.js';
 import type { Tenant } from './tenant.js';
@@ -110,7 +110,9 @@ export async function tenantRequestContext(
   requested: string | undefined,
   runtime: TenancyRuntime,
 ): Promise<TenantRequestContext> {
-  const tenant = await resolveCallerTenant(claims, requested, runtime);
+  const tenantId = callerTenantId(claims, requested, runtime.tenancy);
+  // A fresh cache entry answers without a promise (the per-token path); otherwise the registry is read.
+  const tenant = usableTenant(runtime.registry.cached(tenantId) ?? (await runtime.registry.lookup(tenantId)), tenantId);
   return {
     tenant,
     signers: runtime.signers.forTenant(tenant),

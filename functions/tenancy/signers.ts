@@ -13,7 +13,7 @@ import { missingFromBundle } from '../runtime/bundle-flags.js';
 import type { Clock } from '../runtime/clock.js';
 import type { TenancyConfig } from '../runtime/config.js';
 import { secretSignerSource } from '../runtime/wiring.js';
-import type { SecretStore } from '../secrets/secret-source.js';
+import { type CachedSecret, freshValue, type SecretStore } from '../secrets/secret-source.js';
 import { kmsSignerSource } from '../signing/kms-signer.js';
 import type { ActiveSigningKey, SignerSource } from '../signing/signer.js';
 import { LruCache } from '../util/lru.js';
@@ -34,14 +34,19 @@ export interface TenantSignersOptions {
   readonly maxEntries?: number;
 }
 
+/** A tenant's key source; a cached one (a key secret) can say without a promise whether its key is fresh. */
+type TenantSignerSource = SignerSource & { readonly cache?: CachedSecret<ActiveSigningKey> };
+
 interface Entry {
   /** The item fields the source was built from; a change rebuilds it. */
   readonly fingerprint: string;
   /** The tenant object last seen (one per registry item version). */
   tenant: Tenant;
-  readonly source: SignerSource;
+  readonly source: TenantSignerSource;
   /** The last key the source gave, and the tenant's view of it (its issuer and, on the shared key, its kid). */
   view: { readonly from: ActiveSigningKey; readonly to: ActiveSigningKey } | undefined;
+  /** The entry's SignerSource for {@link TenantSigners.forTenant}, made once per entry rather than per token. */
+  bound: SignerSource | undefined;
 }
 
 /** The signer sources of every tenant a container has served lately. */
@@ -53,21 +58,35 @@ export class TenantSigners {
   }
 
   /** The key to sign `tenant`'s next token with, carrying the tenant's issuer. */
-  async current(tenant: Tenant): Promise<ActiveSigningKey> {
-    const entry = this.#entry(tenant);
-    const key = await entry.source.current();
-    // The tenant's view of a key is made once per key version, not per token (hot path).
-    if (entry.view?.from === key) return entry.view.to;
-    const issuer = tenant.item.qlik.issuer;
-    const kid = tenant.item.signing.backend === 'shared' ? tenant.item.qlik.keyId! : key.kid;
-    const to = key.issuer === issuer && key.kid === kid ? key : { ...key, issuer, kid };
-    entry.view = { from: key, to };
-    return to;
+  current(tenant: Tenant): Promise<ActiveSigningKey> {
+    return this.#keyOf(this.#entry(tenant));
   }
 
   /** A SignerSource bound to one tenant (the shape vendQlikJwt takes). */
   forTenant(tenant: Tenant): SignerSource {
-    return { current: () => this.current(tenant) };
+    const entry = this.#entry(tenant);
+    entry.bound ??= { current: () => this.#keyOf(entry) };
+    return entry.bound;
+  }
+
+  #keyOf(entry: Entry): Promise<ActiveSigningKey> {
+    // A key still fresh in the source's cache needs no wait (the per-token path); otherwise ask the source.
+    const cache = entry.source.cache;
+    const fresh = cache === undefined ? undefined : freshValue(cache);
+    if (fresh !== undefined) return Promise.resolve(this.#view(entry, fresh));
+    return entry.source.current().then((key) => this.#view(entry, key));
+  }
+
+  /** The tenant's view of a key, made once per key version, not per token (hot path). */
+  #view(entry: Entry, key: ActiveSigningKey): ActiveSigningKey {
+    if (entry.view?.from === key) return entry.view.to;
+    // The entry's tenant: a newer version of the same item (same signing settings) replaces it there.
+    const { item } = entry.tenant;
+    const issuer = item.qlik.issuer;
+    const kid = item.signing.backend === 'shared' ? item.qlik.keyId! : key.kid;
+    const to = key.issuer === issuer && key.kid === kid ? key : { ...key, issuer, kid };
+    entry.view = { from: key, to };
+    return to;
   }
 
   #entry(tenant: Tenant): Entry {
@@ -81,12 +100,12 @@ export class TenantSigners {
       cached.view = undefined;
       return cached;
     }
-    const entry: Entry = { fingerprint, tenant, source: this.#build(tenant), view: undefined };
+    const entry: Entry = { fingerprint, tenant, source: this.#build(tenant), view: undefined, bound: undefined };
     this.#entries.set(item.id, entry);
     return entry;
   }
 
-  #build(tenant: Tenant): SignerSource {
+  #build(tenant: Tenant): TenantSignerSource {
     const { item } = tenant;
     const { tenancy, clock, logger } = this.options;
     const signing = item.signing;

@@ -36,6 +36,7 @@ import { parseConfig } from '../../functions/runtime/config.js';
 import { createSelfSignedCertificate } from '../../functions/signing/certificates.js';
 import { startMotoServer } from '../../test/support/moto-server.js';
 import { startTenantEmulator, type TenantEmulator } from '../../test/support/tenant-emulator/index.js';
+import { authenticatedCaller, callerEvent } from '../dev/caller-event.js';
 import { median, pairedRatio, percentile } from './stats.js';
 
 /** One row per measured function (ours, and the two anchors the bench builds itself). */
@@ -97,7 +98,8 @@ const context = { awsRequestId: 'cold-1', functionName: 'cold', functionVersion:
 const result = await handler(event, context);
 const answered = performance.now();
 process.stdout.write('\\n${MARKER}' + JSON.stringify({ importMs: imported - started, invokeMs: answered - imported,
-  status: result && result.statusCode }) + '\\n');
+  status: result && result.statusCode,
+  refused: result && result.statusCode !== 200 ? String(result.body).slice(0, 400) : undefined }) + '\\n');
 process.exit(0);
 `;
 
@@ -170,8 +172,29 @@ export async function bundleLambda(
   return { ...totals, packages, sources, bytes: statSync(outfile).size };
 }
 
-/** A sample API Gateway event for an HTTP route's entry; null for entries that are not HTTP routes. */
-function sampleEvent(entry: string): unknown {
+/**
+ * The claims of the bench's caller token, with their JSON types. The tenant emulator knows this subject
+ * (impersonation looks the user up).
+ */
+export function benchCallerClaims(nowSeconds = Math.floor(Date.now() / 1000)): Record<string, unknown> {
+  return {
+    iss: 'https://idp.example',
+    sub: BENCH_USER.subject,
+    name: 'Cold Start',
+    email: 'cold@example.com',
+    email_verified: true,
+    groups: ['Sales'],
+    iat: nowSeconds,
+    exp: nowSeconds + 600,
+  };
+}
+
+/**
+ * A sample API Gateway event for an HTTP route's entry; null for entries that are not HTTP routes. A caller
+ * route's event carries the caller token in `Authorization` and its claims in the authorizer context, as API
+ * Gateway sends it (scripts/dev/caller-event.ts): the function reads and binds both.
+ */
+export function sampleEvent(entry: string): unknown {
   // The anchors answer the same event as POST /qlik/jwt.
   const route = entry.startsWith('scripts/bench/anchors/')
     ? routes.find((r) => r.id === 'QlikJwt')
@@ -179,48 +202,27 @@ function sampleEvent(entry: string): unknown {
   // Not an API route (e.g. the Secrets Manager rotation function): its cold start is measured to the
   // end of the import only, since a first invocation would need that service's event and AWS.
   if (route === undefined) return null;
-  const { method, path } = route;
-  const now = Math.floor(Date.now() / 1000);
-  return {
-    version: '2.0',
-    routeKey: `${method} ${path}`,
-    rawPath: path,
-    rawQueryString: '',
-    headers: { 'content-type': 'application/json', host: 'cold.example' },
-    requestContext: {
-      accountId: '000000000000',
-      apiId: 'cold',
-      domainName: 'cold.example',
-      domainPrefix: 'cold',
-      http: { method, path, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'cold-start' },
-      requestId: 'cold-1',
-      routeKey: `${method} ${path}`,
-      stage: '$default',
-      time: new Date().toISOString(),
-      timeEpoch: Date.now(),
-      ...(route.auth === 'public'
-        ? {}
-        : {
-            authorizer: {
-              jwt: {
-                claims: {
-                  iss: 'https://idp.example',
-                  // The tenant emulator knows this subject (impersonation looks the user up).
-                  sub: BENCH_USER.subject,
-                  name: 'Cold Start',
-                  email: 'cold@example.com',
-                  email_verified: 'true',
-                  groups: '[Sales]',
-                  iat: String(now),
-                  exp: String(now + 600),
-                },
-                scopes: null,
-              },
-            },
-          }),
-    },
-    isBase64Encoded: false,
-  };
+  return callerEvent({
+    method: route.method,
+    path: route.path,
+    host: 'cold.example',
+    requestId: 'cold-1',
+    ...(route.auth === 'public' ? {} : { caller: authenticatedCaller(benchCallerClaims()) }),
+  });
+}
+
+interface HarnessResult {
+  readonly importMs: number;
+  readonly invokeMs: number;
+  readonly status: number;
+  /** The start of the body of a non-200 answer. */
+  readonly refused?: string;
+}
+
+function resultLine(stdout: string, name: string): HarnessResult {
+  const line = stdout.split('\n').find((l) => l.startsWith(MARKER));
+  if (line === undefined) throw new Error(`cold-start harness printed no result for ${name}`);
+  return JSON.parse(line.slice(MARKER.length)) as HarnessResult;
 }
 
 function timeSpawn(args: readonly string[], env: NodeJS.ProcessEnv): Promise<{ ms: number; stdout: string }> {
@@ -412,28 +414,34 @@ export async function benchColdStart(options: { runs?: number } = {}): Promise<C
       );
     }
     // One unmeasured run of each warms the file cache for the bundle, as Lambda's would be after download.
-    for (const c of cases) await timeSpawn(c.args, c.env);
+    // It also checks the events: every function that is invoked must answer 200, or its row would time a
+    // refusal (a 401 answers before any key is fetched or token signed), not a first token.
+    for (const c of cases) {
+      const { stdout } = await timeSpawn(c.args, c.env);
+      if (c.kind === 'baseline' || !c.invoked) continue;
+      const result = resultLine(stdout, c.name);
+      if (result.status !== 200)
+        throw new Error(
+          `cold-start: ${c.name} answered ${result.status} to the bench's event, not 200: ${result.refused ?? ''}`,
+        );
+    }
     const wall = new Map<string, number[]>(cases.map((c) => [c.name, []]));
-    const inside = new Map<string, Array<{ importMs: number; invokeMs: number; status: number }>>(
-      cases.map((c) => [c.name, []]),
-    );
+    const inside = new Map<string, HarnessResult[]>(cases.map((c) => [c.name, []]));
     for (let round = 0; round < runs; round++) {
       for (let k = 0; k < cases.length; k++) {
         const c = cases[(round + k) % cases.length]!;
         const { ms, stdout } = await timeSpawn(c.args, c.env);
         wall.get(c.name)!.push(ms);
         if (c.kind === 'baseline') continue;
-        const line = stdout.split('\n').find((l) => l.startsWith(MARKER));
-        if (line === undefined) throw new Error(`cold-start harness printed no result for ${c.name}`);
-        inside.get(c.name)!.push(JSON.parse(line.slice(MARKER.length)));
+        inside.get(c.name)!.push(resultLine(stdout, c.name));
       }
     }
     const base = wall.get("node -e ''")!;
     const crypto = wall.get('minimal node:crypto Lambda')!;
     const sm = wall.get('minimal Secrets Manager Lambda')!;
-    return cases
+    const rows = cases
       .filter((c) => c.kind !== 'baseline')
-      .map((c) => {
+      .map((c): ColdStartRow => {
         const times = wall.get(c.name)!;
         const results = inside.get(c.name)!;
         const statuses = [...new Set(results.map((r) => r.status))];
@@ -461,6 +469,13 @@ export async function benchColdStart(options: { runs?: number } = {}): Promise<C
           runs,
         };
       });
+    // A row whose function answered anything but 200 in any round times no first token: refuse to report it.
+    const refused = rows.filter((r) => r.measured === 'first response' && r.firstStatus !== 200);
+    if (refused.length > 0)
+      throw new Error(
+        `cold-start: not every round answered 200: ${refused.map((r) => `${r.function} (${r.firstStatus})`).join(', ')}`,
+      );
+    return rows;
   } finally {
     await tenant.close();
     await moto.stop();

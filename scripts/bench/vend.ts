@@ -63,7 +63,9 @@ export async function benchVend(options: { sizes?: readonly number[]; rounds?: n
       qlik: config.qlik,
     };
     const sample = await vendQlikJwt(CALLER, {}, deps);
-    // The same path with the RSA operation taken out: what our own code adds to one signature.
+    // The same path with the RSA operation taken out: what our own code adds to one signature. Its stub
+    // `sign` is not a key-object signer, so the JWS assembler awaits it (signer.ts): one promise more than
+    // the real path, which calls a key-object signer synchronously. An upper bound, then.
     const realKey = await cache.get();
     const fixedSignature = await realKey.sign(Buffer.from('x'));
     const stubbedDeps = {

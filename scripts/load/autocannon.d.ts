@@ -47,7 +47,7 @@ declare module 'autocannon' {
     p99_9: number;
   }
 
-  interface AutocannonResult {
+  export interface AutocannonResult {
     latency: Histogram;
     requests: Histogram & { total: number; sent: number };
     duration: number;

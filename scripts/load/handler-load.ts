@@ -14,15 +14,16 @@ import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import autocannon from 'autocannon';
 import { routes } from '../../functions/routes.js';
 import { bundleDefines, bundleFlagsFor } from '../../functions/runtime/bundle-flags.js';
 import { parseConfig } from '../../functions/runtime/config.js';
 import { createSelfSignedCertificate } from '../../functions/signing/certificates.js';
 import { bundleLambda } from '../bench/cold-start.js';
 import { median, percentile } from '../bench/stats.js';
-import { flattenClaim } from '../dev/local-api-gateway.js';
+import { type AuthenticatedCaller, authenticatedCaller } from '../dev/caller-event.js';
+import type { DevTokenRequest } from '../dev/dev-identity.js';
 import { DEV_KEY_ID, DEV_QLIK_ISSUER } from '../dev-server.js';
+import { fireTokenRequests, type LoadResponse, requireNoStore, tallyTokens } from './autocannon-run.js';
 import type { ServerSettings } from './servers.js';
 import { checkVendResponse, loadUsers } from './vend-load.js';
 
@@ -101,6 +102,26 @@ function startServer(
   });
 }
 
+/**
+ * The load's callers as API Gateway's JWT authorizer hands them to the function: each user's caller token
+ * (in `Authorization`) and its claims, flattened, in the authorizer context.
+ */
+export function handlerLoadCallers(users: readonly DevTokenRequest[], nowSeconds: number): AuthenticatedCaller[] {
+  return users.map((u) =>
+    authenticatedCaller({
+      iss: 'https://caller-idp.example',
+      aud: 'qtv-load',
+      iat: nowSeconds,
+      exp: nowSeconds + 3600,
+      sub: u.sub,
+      name: u.name,
+      email: u.email,
+      email_verified: true,
+      ...(u.groups !== undefined ? { groups: u.groups } : {}),
+    }),
+  );
+}
+
 /** Runs the handler-mode load. */
 export async function runHandlerLoad(options: HandlerLoadOptions = {}): Promise<HandlerLoadReport> {
   const requests = options.requests ?? 2500;
@@ -135,45 +156,33 @@ export async function runHandlerLoad(options: HandlerLoadOptions = {}): Promise<
 
     const users = loadUsers(userCount);
     const now = Math.floor(Date.now() / 1000);
-    // What API Gateway's JWT authorizer passes on: every claim of the verified caller token, as strings.
-    const claims = users.map((u) =>
-      Object.fromEntries(
-        Object.entries({
-          iss: 'https://caller-idp.example',
-          aud: 'qtv-load',
-          iat: now,
-          exp: now + 3600,
-          sub: u.sub,
-          name: u.name,
-          email: u.email,
-          email_verified: true,
-          ...(u.groups !== undefined ? { groups: u.groups } : {}),
-        }).map(([k, v]) => [k, flattenClaim(v)]),
-      ),
-    );
+    const callers = handlerLoadCallers(users, now);
     const expected = users.map((u) => ({ sub: u.sub, name: u.name ?? u.sub, email: u.email ?? '', groups: u.groups }));
 
     // A real token's signing input, so the bare-sign server signs as many bytes as ours does.
     const signingInputFile = join(dir, 'probe.json');
     writeFileSync(
       signingInputFile,
-      JSON.stringify({ claims, issuer: DEV_QLIK_ISSUER, keyId: DEV_KEY_ID, bundlePath }),
+      JSON.stringify({ callers, issuer: DEV_QLIK_ISSUER, keyId: DEV_KEY_ID, bundlePath }),
       {
         mode: 0o600,
       },
     );
     const probe = await startServer('handler', signingInputFile, qtvConfig);
     children.push(probe.child);
-    const sample = (await (
-      await fetch(`${probe.url}/qlik/jwt`, { method: 'POST', headers: { 'x-load-user': '0' } })
-    ).json()) as { token: string };
+    const probeResponse = await fetch(`${probe.url}/qlik/jwt`, { method: 'POST', headers: { 'x-load-user': '0' } });
+    const probeBody = await probeResponse.text();
+    // The event must be one the function accepts, or every request of the run would time a refusal.
+    if (probeResponse.status !== 200)
+      throw new Error(`the handler answered ${probeResponse.status} to the load's event, not 200: ${probeBody}`);
+    const sample = JSON.parse(probeBody) as { token: string };
     const signingInput = sample.token.split('.').slice(0, 2).join('.');
 
     const settings: ServerSettings = {
       privateKeyPem,
       signingInput,
       bundlePath,
-      claims,
+      callers,
       issuer: DEV_QLIK_ISSUER,
       keyId: DEV_KEY_ID,
     };
@@ -191,42 +200,18 @@ export async function runHandlerLoad(options: HandlerLoadOptions = {}): Promise<
     children.push(untracedServer.child);
     servers.set('handler (tracing off)', untracedServer.url);
 
-    const collected: Array<{ body: string; user: number; atMs: number; cacheControl: unknown }> = [];
-    // First request built and last response received, per run: autocannon's promise resolves on its
-    // next one-second tick (toolchain.md), which made 3-second rounds up to a third too long.
-    let firstAt = 0n;
-    let lastAt = 0n;
-    const fire = (url: string, amount: number, keep: boolean) => {
-      let next = 0;
-      firstAt = 0n;
-      return autocannon({
+    const collected: LoadResponse[] = [];
+    const fire = async (url: string, amount: number, keep: boolean) => {
+      const run = await fireTokenRequests({
         url,
-        connections: Math.min(connections, amount),
         amount,
-        timeout: 30,
-        requests: [
-          {
-            method: 'POST',
-            path: '/qlik/jwt',
-            setupRequest: (request, context) => {
-              if (firstAt === 0n) firstAt = process.hrtime.bigint();
-              const user = next++ % userCount;
-              context.user = user;
-              return { ...request, headers: { ...request.headers, 'x-load-user': String(user) } };
-            },
-            onResponse: (status, body, context, headers) => {
-              lastAt = process.hrtime.bigint();
-              if (keep && status === 200)
-                collected.push({
-                  body,
-                  user: context.user as number,
-                  atMs: Date.now(),
-                  cacheControl: headers['cache-control'],
-                });
-            },
-          },
-        ],
+        connections,
+        callers: userCount,
+        headersFor: (user) => ({ 'x-load-user': String(user) }),
+        keep,
       });
+      collected.push(...run.responses);
+      return run;
     };
 
     for (const kind of SERVERS) await fire(servers.get(kind)!, warmup, false);
@@ -237,8 +222,7 @@ export async function runHandlerLoad(options: HandlerLoadOptions = {}): Promise<
     for (let round = 0; round < rounds; round++) {
       for (let k = 0; k < SERVERS.length; k++) {
         const kind = SERVERS[(round + k) % SERVERS.length]!;
-        const result = await fire(servers.get(kind)!, requests, kind.startsWith('handler'));
-        const seconds = Number(lastAt - firstAt) / 1e9;
+        const { result, seconds } = await fire(servers.get(kind)!, requests, kind.startsWith('handler'));
         const ok = result['2xx'];
         perServer.get(kind)!.push({
           tps: ok / seconds,
@@ -251,29 +235,15 @@ export async function runHandlerLoad(options: HandlerLoadOptions = {}): Promise<
       }
     }
 
-    const jtis = new Set<string>();
-    const problems: string[] = [];
-    let invalid = 0;
-    let duplicateJti = 0;
     // Verified against the certificate's public key, not the signer's key object.
     const verificationKey = new X509Certificate(certificatePem).publicKey;
-    for (const response of collected) {
-      const verdict = checkVendResponse(
-        response.body,
-        expected[response.user]!,
-        verificationKey,
-        Math.floor(response.atMs / 1000),
-      );
-      const problem =
-        verdict.problem ?? (response.cacheControl === 'no-store' ? undefined : 'Cache-Control is not no-store');
-      if (problem !== undefined) {
-        invalid++;
-        if (problems.length < 10) problems.push(problem);
-      } else if (verdict.jti !== undefined) {
-        if (jtis.has(verdict.jti)) duplicateJti++;
-        jtis.add(verdict.jti);
-      }
-    }
+    const tally = tallyTokens(collected, (response) =>
+      requireNoStore(
+        response,
+        checkVendResponse(response.body, expected[response.caller]!, verificationKey, Math.floor(response.atMs / 1000)),
+      ),
+    );
+    const { invalid, duplicateJti, problems } = tally;
 
     const bare = perServer.get('bare-sign')!.map((r) => r.tps);
     const rows: ServerLoadRow[] = SERVERS.map((kind) => {
@@ -299,16 +269,17 @@ export async function runHandlerLoad(options: HandlerLoadOptions = {}): Promise<
       rows.every((r) => r.ok === expectedPerServer && r.non2xx === 0 && r.errors === 0) &&
       // Both handler servers' tokens are kept and checked.
       collected.length === 2 * expectedPerServer &&
+      tally.non2xx === 0 &&
       invalid === 0 &&
       duplicateJti === 0 &&
-      jtis.size === 2 * expectedPerServer;
+      tally.unique === 2 * expectedPerServer;
     return {
       requestsPerRound: requests,
       rounds,
       connections,
       users: userCount,
       rows,
-      verified: jtis.size,
+      verified: tally.unique,
       invalid,
       duplicateJti,
       problems,

@@ -3,9 +3,10 @@
  * own process so none shares an event loop with the others or with the load client:
  *
  * - `handler`: node:http in front of the bundled `POST /qlik/jwt` Lambda (as synth bundles it). Each
- *   request becomes a payload-2.0 event whose `requestContext.authorizer.jwt.claims` are the claims of
- *   the user named by the `x-load-user` header: what API Gateway's JWT authorizer hands the function
- *   after verifying the caller token, which in AWS is API Gateway's work, not the function's.
+ *   request becomes a payload-2.0 event for the user named by the `x-load-user` header as API Gateway's
+ *   JWT authorizer hands it over after verifying the caller token (in AWS that is API Gateway's work, not
+ *   the function's): the token in `Authorization`, its claims flattened in
+ *   `requestContext.authorizer.jwt.claims` (scripts/dev/caller-event.ts).
  * - `bare-sign`: node:http answering each request with one bare `crypto.sign` (RS256) over a signing
  *   input as long as a real token's, key parsed once: the floor of any token server.
  * - `boilerplate`: node:http with the boilerplate call, `jsonwebtoken.sign(payload, pemString, …)` per
@@ -21,6 +22,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { pathToFileURL } from 'node:url';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import jsonwebtoken from 'jsonwebtoken';
+import { type AuthenticatedCaller, callerEvent } from '../dev/caller-event.js';
 
 /** What the orchestrator hands a server. */
 export interface ServerSettings {
@@ -30,8 +32,8 @@ export interface ServerSettings {
   readonly signingInput?: string;
   /** The bundled qlik-jwt Lambda (handler). */
   readonly bundlePath?: string;
-  /** Each user's authorizer claims, as API Gateway flattens them (all strings). */
-  readonly claims: ReadonlyArray<Record<string, string>>;
+  /** Each user as API Gateway hands it to the function: its token in `Authorization`, its claims flattened. */
+  readonly callers: readonly AuthenticatedCaller[];
   readonly issuer: string;
   readonly keyId: string;
 }
@@ -61,7 +63,7 @@ async function readBody(request: IncomingMessage): Promise<string> {
 
 function userOf(request: IncomingMessage, settings: ServerSettings): number {
   const index = Number(request.headers['x-load-user'] ?? 0);
-  return Number.isInteger(index) && index >= 0 && index < settings.claims.length ? index : 0;
+  return Number.isInteger(index) && index >= 0 && index < settings.callers.length ? index : 0;
 }
 
 async function listener(kind: string, settings: ServerSettings) {
@@ -70,30 +72,16 @@ async function listener(kind: string, settings: ServerSettings) {
     let counter = 0;
     return async (request: IncomingMessage, response: ServerResponse) => {
       const body = await readBody(request);
-      const claims = settings.claims[userOf(request, settings)]!;
-      const now = Date.now();
-      const event = {
-        version: '2.0',
-        routeKey: 'POST /qlik/jwt',
-        rawPath: '/qlik/jwt',
-        rawQueryString: '',
-        headers: { 'content-type': request.headers['content-type'] ?? 'application/json', host: 'load.local' },
-        requestContext: {
-          accountId: '000000000000',
-          apiId: 'load',
-          domainName: 'load.local',
-          domainPrefix: 'load',
-          http: { method: 'POST', path: '/qlik/jwt', protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'load' },
-          requestId: `load-${counter++}`,
-          routeKey: 'POST /qlik/jwt',
-          stage: '$default',
-          time: new Date(now).toISOString(),
-          timeEpoch: now,
-          authorizer: { jwt: { claims, scopes: null } },
-        },
-        body: body === '' ? undefined : body,
-        isBase64Encoded: false,
-      } as unknown as APIGatewayProxyEventV2;
+      // The caller token in Authorization and its claims in the authorizer context, as API Gateway passes both.
+      const event = callerEvent({
+        method: 'POST',
+        path: '/qlik/jwt',
+        caller: settings.callers[userOf(request, settings)]!,
+        body,
+        contentType: request.headers['content-type'] ?? 'application/json',
+        host: 'load.local',
+        requestId: `load-${counter++}`,
+      });
       const result = await handler(event, context);
       response.writeHead(result.statusCode ?? 200, result.headers as Record<string, string>);
       response.end(result.body ?? '');
@@ -113,7 +101,7 @@ async function listener(kind: string, settings: ServerSettings) {
     const pem = settings.privateKeyPem!;
     return async (request: IncomingMessage, response: ServerResponse) => {
       await readBody(request);
-      const claims = settings.claims[userOf(request, settings)]!;
+      const claims = settings.callers[userOf(request, settings)]!.authorizerClaims;
       const groups = claims.groups
         ?.replace(/^\[|\]$/g, '')
         .split(' ')

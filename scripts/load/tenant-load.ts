@@ -8,12 +8,12 @@
  */
 import { generateKeyPairSync, type KeyObject, X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import autocannon from 'autocannon';
 import { createSelfSignedCertificate } from '../../functions/signing/certificates.js';
 import { FileTenantStore, type TenantStore } from '../../functions/tenancy/store.js';
 import { startDevServer } from '../dev-server.js';
+import { fireTokenRequests, type LoadRunFigures, runFigures, tallyTokens } from './autocannon-run.js';
 import { bareSignOpsPerSecond, checkVendResponse, type Expected, loadUsers } from './vend-load.js';
 
 /** What to run. */
@@ -33,7 +33,7 @@ export interface TenantLoadOptions {
 }
 
 /** The outcome of one run. */
-export interface TenantLoadReport {
+export interface TenantLoadReport extends LoadRunFigures {
   readonly tenants: number;
   readonly requests: number;
   readonly connections: number;
@@ -50,14 +50,6 @@ export interface TenantLoadReport {
   readonly registryReadsPerTenant: { readonly min: number; readonly max: number };
   readonly registryTtlSeconds: number;
   readonly problems: readonly string[];
-  readonly latencyMs: { readonly p50: number; readonly p99: number; readonly max: number };
-  readonly wallSeconds: number;
-  readonly tokensPerSecond: number;
-  readonly bareSignOpsPerSecond: { readonly before: number; readonly after: number; readonly mean: number };
-  readonly ratioToBareSign: number;
-  readonly node: string;
-  readonly cpus: number;
-  readonly passed: boolean;
 }
 
 const CLAIM = 'org_id';
@@ -148,31 +140,14 @@ export async function runTenantLoad(options: TenantLoadOptions = {}): Promise<Te
             token: await dev.identityProvider.mint(request, { [CLAIM]: tenant.id }),
           });
         }
-      const collected: Array<{ status: number; body: string; caller: number; atMs: number }> = [];
-      let next = 0;
       const fire = (amount: number, keep: boolean) =>
-        autocannon({
+        fireTokenRequests({
           url: dev.url,
-          connections: Math.min(connections, amount),
           amount,
-          timeout: 30,
-          requests: [
-            {
-              method: 'POST',
-              path: '/qlik/jwt',
-              setupRequest: (request, context) => {
-                const caller = next++ % callers.length;
-                context.caller = caller;
-                return {
-                  ...request,
-                  headers: { ...request.headers, authorization: `Bearer ${callers[caller]!.token}` },
-                };
-              },
-              onResponse: (status, body, context) => {
-                if (keep) collected.push({ status, body, caller: context.caller as number, atMs: Date.now() });
-              },
-            },
-          ],
+          connections,
+          callers: callers.length,
+          headersFor: (caller) => ({ authorization: `Bearer ${callers[caller]!.token}` }),
+          keep,
         });
       // Warm-up: every caller at least once (registry reads, key parses, JIT), none of it measured.
       await fire(Math.max(callers.length * 2, Math.min(1000, Math.ceil(requests / 10))), false);
@@ -186,28 +161,12 @@ export async function runTenantLoad(options: TenantLoadOptions = {}): Promise<Te
       const sample = Buffer.from(first.token.split('.').slice(0, 2).join('.'));
       const bareKey = tenants[0]!.privateKey;
       const before = bareSignOpsPerSecond(bareKey, sample, signOps);
-      next = 0;
-      const start = process.hrtime.bigint();
-      const result = await fire(requests, true);
-      const wallSeconds = Number(process.hrtime.bigint() - start) / 1e9;
+      const run = await fire(requests, true);
+      const { result } = run;
       const after = bareSignOpsPerSecond(bareKey, sample, signOps);
 
-      const jtis = new Set<string>();
-      const problems: string[] = [];
-      let ok = 0;
-      let non2xx = 0;
-      let invalid = 0;
-      let duplicateJti = 0;
-      const note = (problem: string) => {
-        if (problems.length < 10) problems.push(problem);
-      };
-      for (const response of collected) {
-        if (response.status !== 200) {
-          non2xx++;
-          note(`status ${response.status}: ${response.body.slice(0, 200)}`);
-          continue;
-        }
-        ok++;
+      // Every token against its own tenant's certificate, issuer and key ID.
+      const tally = tallyTokens(run.responses, (response) => {
         const caller = callers[response.caller]!;
         const verdict = checkVendResponse(
           response.body,
@@ -216,17 +175,10 @@ export async function runTenantLoad(options: TenantLoadOptions = {}): Promise<Te
           Math.floor(response.atMs / 1000),
           { issuer: caller.tenant.issuer, keyId: caller.tenant.keyId },
         );
-        if (verdict.problem !== undefined) {
-          invalid++;
-          note(`${caller.tenant.id}: ${verdict.problem}`);
-        } else if (verdict.jti !== undefined) {
-          if (jtis.has(verdict.jti)) duplicateJti++;
-          else jtis.add(verdict.jti);
-        }
-      }
+        return verdict.problem === undefined ? verdict : { problem: `${caller.tenant.id}: ${verdict.problem}` };
+      });
+      const { ok, non2xx, invalid, duplicateJti, problems } = tally;
       const readCounts = tenants.map((t) => reads.get(t.id) ?? 0);
-      const mean = (before + after) / 2;
-      const tokensPerSecond = ok / wallSeconds;
       return {
         tenants: tenantCount,
         requests,
@@ -236,28 +188,13 @@ export async function runTenantLoad(options: TenantLoadOptions = {}): Promise<Te
         non2xx,
         errors: result.errors,
         timeouts: result.timeouts,
-        responses: collected.length,
+        responses: run.responses.length,
         invalid,
         duplicateJti,
         registryReadsPerTenant: { min: Math.min(...readCounts), max: Math.max(...readCounts) },
         registryTtlSeconds: ttl,
         problems,
-        latencyMs: { p50: result.latency.p50, p99: result.latency.p99, max: result.latency.max },
-        wallSeconds,
-        tokensPerSecond,
-        bareSignOpsPerSecond: { before, after, mean },
-        ratioToBareSign: tokensPerSecond / mean,
-        node: process.version,
-        cpus: cpus().length,
-        passed:
-          ok === requests &&
-          collected.length === requests &&
-          non2xx === 0 &&
-          result.errors === 0 &&
-          result.timeouts === 0 &&
-          invalid === 0 &&
-          duplicateJti === 0 &&
-          jtis.size === requests,
+        ...runFigures(run, tally, requests, { before, after }),
       };
     } finally {
       await dev.close();

@@ -17,12 +17,12 @@ import {
   X509Certificate,
 } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import autocannon from 'autocannon';
 import { checkQlikToken, qlikRejections } from '../../functions/qlik/claims.js';
 import type { DevTokenRequest } from '../dev/dev-identity.js';
 import { DEV_KEY_ID, DEV_QLIK_ISSUER, startDevServer } from '../dev-server.js';
+import { fireTokenRequests, type LoadRunFigures, requireNoStore, runFigures, tallyTokens } from './autocannon-run.js';
 
 /** What to run. */
 export interface VendLoadOptions {
@@ -39,7 +39,7 @@ export interface VendLoadOptions {
 }
 
 /** The outcome of one load run. Every count is over the measured run only. */
-export interface VendLoadReport {
+export interface VendLoadReport extends LoadRunFigures {
   readonly requests: number;
   readonly connections: number;
   readonly users: number;
@@ -58,18 +58,6 @@ export interface VendLoadReport {
   readonly invalid: number;
   /** The first few reasons for `invalid` or `non2xx`, for the operator. */
   readonly problems: readonly string[];
-  readonly latencyMs: { readonly p50: number; readonly p99: number; readonly max: number };
-  readonly wallSeconds: number;
-  /** 200 responses per second of wall time. */
-  readonly tokensPerSecond: number;
-  /** Bare `crypto.sign` (RSA-SHA256, same key object, same signing-input size), single thread. */
-  readonly bareSignOpsPerSecond: { readonly before: number; readonly after: number; readonly mean: number };
-  /** tokensPerSecond / bareSignOpsPerSecond.mean. */
-  readonly ratioToBareSign: number;
-  readonly node: string;
-  readonly cpus: number;
-  /** True when nothing failed: every request answered 200 with a unique, valid token for its caller. */
-  readonly passed: boolean;
 }
 
 export interface Expected {
@@ -173,41 +161,14 @@ export async function runVendLoad(options: VendLoadOptions = {}): Promise<VendLo
       groups: u.groups,
     }));
 
-    const collected: Array<{ status: number; body: string; user: number; cacheControl: unknown; atMs: number }> = [];
-    let next = 0;
-    // First request built and last response received: autocannon's promise resolves on its next
-    // one-second tick (toolchain.md), so timing around it overstates the run.
-    let firstAt = 0n;
-    let lastAt = 0n;
     const fire = (amount: number, keep: boolean) =>
-      autocannon({
+      fireTokenRequests({
         url: dev.url,
-        connections: Math.min(connections, amount),
         amount,
-        timeout: 30,
-        requests: [
-          {
-            method: 'POST',
-            path: '/qlik/jwt',
-            setupRequest: (request, context) => {
-              if (firstAt === 0n) firstAt = process.hrtime.bigint();
-              const user = next++ % userCount;
-              context.user = user;
-              return { ...request, headers: { ...request.headers, authorization: `Bearer ${callerTokens[user]}` } };
-            },
-            onResponse: (status, body, context, headers) => {
-              lastAt = process.hrtime.bigint();
-              if (keep)
-                collected.push({
-                  status,
-                  body,
-                  user: context.user as number,
-                  cacheControl: headers['cache-control'],
-                  atMs: Date.now(),
-                });
-            },
-          },
-        ],
+        connections,
+        callers: userCount,
+        headersFor: (user) => ({ authorization: `Bearer ${callerTokens[user]}` }),
+        keep,
       });
 
     // Warm-up: JIT, the key cache, and the first RSA operations, none of it measured.
@@ -220,52 +181,25 @@ export async function runVendLoad(options: VendLoadOptions = {}): Promise<VendLo
     );
 
     const before = bareSignOpsPerSecond(privateKey, signingInput, signOps);
-    next = 0;
-    firstAt = 0n;
-    const result = await fire(requests, true);
-    const wallSeconds = Number(lastAt - firstAt) / 1e9;
+    const run = await fire(requests, true);
+    const { result } = run;
     const after = bareSignOpsPerSecond(privateKey, signingInput, signOps);
 
     // Every body is checked after the run, so checking costs the server nothing; time rules are
     // checked against the moment each response arrived, so a slow run cannot expire its own tokens.
     const verificationKey = certificate.publicKey;
-    const jtis = new Set<string>();
-    const problems: string[] = [];
-    let ok = 0;
-    let non2xx = 0;
-    let invalid = 0;
-    let duplicateJti = 0;
-    const note = (problem: string) => {
-      if (problems.length < 10) problems.push(problem);
-    };
-    for (const response of collected) {
-      if (response.status !== 200) {
-        non2xx++;
-        note(`status ${response.status}: ${response.body.slice(0, 200)}`);
-        continue;
-      }
-      ok++;
-      const who = expected[response.user];
-      const verdict =
+    const tally = tallyTokens(run.responses, (response) => {
+      const who = expected[response.caller];
+      return requireNoStore(
+        response,
         who === undefined
           ? { problem: 'response not attributable to a caller' }
-          : checkVendResponse(response.body, who, verificationKey, Math.floor(response.atMs / 1000));
-      const problem =
-        verdict.problem ?? (response.cacheControl === 'no-store' ? undefined : 'Cache-Control is not no-store');
-      if (problem !== undefined) {
-        invalid++;
-        note(problem);
-      } else if (verdict.jti !== undefined) {
-        if (jtis.has(verdict.jti)) {
-          duplicateJti++;
-          note(`duplicate jti ${verdict.jti.slice(0, 8)}…`);
-        } else jtis.add(verdict.jti);
-      }
-    }
-    const tokensPerSecond = ok / wallSeconds;
-    const mean = (before + after) / 2;
+          : checkVendResponse(response.body, who, verificationKey, Math.floor(response.atMs / 1000)),
+      );
+    });
+    const { ok, non2xx, invalid, duplicateJti, problems } = tally;
     const errors = result.errors;
-    const responses = collected.length;
+    const responses = run.responses.length;
     return {
       requests,
       connections,
@@ -278,22 +212,7 @@ export async function runVendLoad(options: VendLoadOptions = {}): Promise<VendLo
       duplicateJti,
       invalid,
       problems,
-      latencyMs: { p50: result.latency.p50, p99: result.latency.p99, max: result.latency.max },
-      wallSeconds,
-      tokensPerSecond,
-      bareSignOpsPerSecond: { before, after, mean },
-      ratioToBareSign: tokensPerSecond / mean,
-      node: process.version,
-      cpus: cpus().length,
-      passed:
-        ok === requests &&
-        responses === requests &&
-        non2xx === 0 &&
-        errors === 0 &&
-        result.timeouts === 0 &&
-        invalid === 0 &&
-        duplicateJti === 0 &&
-        jtis.size === requests,
+      ...runFigures(run, tally, requests, { before, after }),
     };
   } finally {
     await dev.close();
