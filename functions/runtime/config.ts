@@ -4,54 +4,55 @@
  * A bad configuration fails with every problem listed at once.
  */
 import { readFileSync } from 'node:fs';
-import * as z from 'zod';
+import { z } from './zod.js';
 import { ConfigError } from '../errors.js';
 import { IDENTITY_PRESETS, identityPresets } from '../identity/presets.js';
 import { QLIK_MAX_LIFETIME_SECONDS } from '../qlik/claims.js';
 
-const nonEmpty = z.string().trim().min(1, 'must not be empty');
-const claimList = z.array(nonEmpty).min(1, 'must name at least one claim');
-const positiveInt = z.number().int('must be a whole number').positive('must be positive');
+const nonEmpty = z.string().check(z.trim(), z.minLength(1, 'must not be empty'));
+const claimList = z.array(nonEmpty).check(z.minLength(1, 'must name at least one claim'));
+const positiveInt = z.number().check(z.int('must be a whole number'), z.positive('must be positive'));
 
 const identityOverrideSchema = z.strictObject({
-  sub: nonEmpty.optional(),
-  name: nonEmpty.optional(),
-  email: nonEmpty.optional(),
-  groups: z.array(nonEmpty).optional(),
+  sub: z.optional(nonEmpty),
+  name: z.optional(nonEmpty),
+  email: z.optional(nonEmpty),
+  groups: z.optional(z.array(nonEmpty)),
 });
 
 /** How the caller's claims become a Qlik identity. */
 export const identityMappingSchema = z.strictObject({
   /** Defaults for a known provider; any field set below wins. */
-  preset: z.enum(IDENTITY_PRESETS).default('generic'),
-  subClaims: claimList.optional(),
-  nameClaims: claimList.optional(),
-  emailClaims: claimList.optional(),
+  preset: z._default(z.enum(IDENTITY_PRESETS), 'generic'),
+  subClaims: z.optional(claimList),
+  nameClaims: z.optional(claimList),
+  emailClaims: z.optional(claimList),
   /**
    * `from-claim`: copy the provider's email_verified claim. `always-true`: assert it for every caller,
    * a trust decision for providers that never send it (Entra ID, OneLogin) but only hold verified mail.
    */
-  emailVerified: z.enum(['from-claim', 'always-true']).optional(),
-  emailVerifiedClaim: nonEmpty.optional(),
-  groups: z
-    .strictObject({
-      claims: claimList.optional(),
+  emailVerified: z.optional(z.enum(['from-claim', 'always-true'])),
+  emailVerifiedClaim: z.optional(nonEmpty),
+  groups: z._default(
+    z.strictObject({
+      claims: z.optional(claimList),
       /** Renames source values (e.g. Entra ID group object IDs) to Qlik group names; applied first. */
-      map: z.record(z.string(), nonEmpty).default({}),
+      map: z._default(z.record(z.string(), nonEmpty), {}),
       /** Keep only groups that start with this prefix. */
-      requirePrefix: nonEmpty.optional(),
+      requirePrefix: z.optional(nonEmpty),
       /** Remove `requirePrefix` from the kept names. */
-      stripPrefix: z.boolean().default(false),
+      stripPrefix: z._default(z.boolean(), false),
       /** Keep only these names (after mapping and prefix handling); absent means all. */
-      allow: z.array(nonEmpty).optional(),
+      allow: z.optional(z.array(nonEmpty)),
       /** At most this many groups go into a token; the rest are dropped with a warning log. */
-      max: positiveInt.max(500).default(50),
+      max: z._default(positiveInt.check(z.maximum(500)), 50),
       /** Drop groups that `map` does not name (useful with Entra ID object IDs). */
-      onlyMapped: z.boolean().default(false),
-    })
-    .default({ map: {}, stripPrefix: false, max: 50, onlyMapped: false }),
+      onlyMapped: z._default(z.boolean(), false),
+    }),
+    { map: {}, stripPrefix: false, max: 50, onlyMapped: false },
+  ),
   /** Per-user overrides keyed by the caller's resolved `sub` (e.g. a Qlik username that differs). */
-  overrides: z.record(z.string(), identityOverrideSchema).default({}),
+  overrides: z._default(z.record(z.string(), identityOverrideSchema), {}),
 });
 
 const secretsManagerSigningSchema = z.strictObject({
@@ -59,15 +60,15 @@ const secretsManagerSigningSchema = z.strictObject({
   /** Secret name or ARN holding the PEM key (whole SecretString, or JSON with `privateKey`). */
   secretId: nonEmpty,
   /** JSON field holding the PEM when the secret is JSON; default `privateKey`. */
-  jsonField: nonEmpty.default('privateKey'),
+  jsonField: z._default(nonEmpty, 'privateKey'),
   /** How long a fetched key is served before Secrets Manager is asked again. */
-  cacheTtlSeconds: positiveInt.max(86_400).default(300),
+  cacheTtlSeconds: z._default(positiveInt.check(z.maximum(86_400)), 300),
   /**
    * The public-material secret (key ID, issuer, public key, certificate; functions/signing/public-material.ts),
    * kept apart from the private key so the public `/qlik/idp-config` function holds no signing power.
    * The CDK stack creates it and sets this; unset (the dev server), /qlik/idp-config derives the values from the key.
    */
-  publicSecretId: nonEmpty.optional(),
+  publicSecretId: z.optional(nonEmpty),
 });
 
 const kmsSigningSchema = z.strictObject({
@@ -79,18 +80,19 @@ const kmsSigningSchema = z.strictObject({
    * kept apart from the private key so the public `/qlik/idp-config` function holds no signing power.
    * The CDK stack creates it and sets this; unset (the dev server), /qlik/idp-config derives the values from the key.
    */
-  publicSecretId: nonEmpty.optional(),
+  publicSecretId: z.optional(nonEmpty),
   /** Retries of throttled or failing KMS calls before the caller gets 503 with Retry-After. */
-  retry: z
-    .strictObject({
+  retry: z._default(
+    z.strictObject({
       /** Attempts in all, including the first. */
-      maxAttempts: positiveInt.max(10).default(3),
+      maxAttempts: z._default(positiveInt.check(z.maximum(10)), 3),
       /** Cap of the first jittered backoff, doubling per attempt. */
-      baseDelayMs: positiveInt.max(5_000).default(50),
+      baseDelayMs: z._default(positiveInt.check(z.maximum(5_000)), 50),
       /** Total time one signature may spend in KMS calls and waits. */
-      budgetMs: positiveInt.max(10_000).default(1_000),
-    })
-    .default({ maxAttempts: 3, baseDelayMs: 50, budgetMs: 1_000 }),
+      budgetMs: z._default(positiveInt.check(z.maximum(10_000)), 1_000),
+    }),
+    { maxAttempts: 3, baseDelayMs: 50, budgetMs: 1_000 },
+  ),
 });
 
 const fileSigningSchema = z.strictObject({
@@ -98,7 +100,7 @@ const fileSigningSchema = z.strictObject({
   /** Path to a PEM private key (PKCS#8 or PKCS#1), for local development. */
   privateKeyPath: nonEmpty,
   /** Path to the matching X.509 certificate PEM; optional. */
-  certificatePath: nonEmpty.optional(),
+  certificatePath: z.optional(nonEmpty),
 });
 
 /** CloudWatch Logs retention periods (days) that the service accepts. */
@@ -120,62 +122,67 @@ const deploymentDefaults = {
  * provisioned follows `signing`: an ARN is imported, a plain name (secret) or `alias/...` (KMS) is created.
  */
 export const deploymentSchema = z.strictObject({
-  lambda: z
-    .strictObject({
+  lambda: z._default(
+    z.strictObject({
       /** Memory (MB); also buys CPU, which RSA signing uses. */
-      memoryMb: z.number().int('must be a whole number').min(128).max(10_240).default(512),
-      timeoutSeconds: z
-        .number()
-        .int('must be a whole number')
-        .min(1)
-        .max(29, 'must be at most 29: API Gateway gives up after 30 s')
-        .default(10),
+      memoryMb: z._default(z.number().check(z.int('must be a whole number'), z.minimum(128), z.maximum(10_240)), 512),
+      timeoutSeconds: z._default(
+        z
+          .number()
+          .check(
+            z.int('must be a whole number'),
+            z.minimum(1),
+            z.maximum(29, 'must be at most 29: API Gateway gives up after 30 s'),
+          ),
+        10,
+      ),
       /** Reserved concurrency per function; absent means the account pool. */
-      reservedConcurrency: positiveInt.optional(),
-    })
-    .default({ ...deploymentDefaults.lambda }),
+      reservedConcurrency: z.optional(positiveInt),
+    }),
+    { ...deploymentDefaults.lambda },
+  ),
   /** Retention of function logs and API access logs. */
-  logRetentionDays: z
-    .number()
-    .refine((days) => (LOG_RETENTION_DAYS as readonly number[]).includes(days), {
-      message: `must be one of ${LOG_RETENTION_DAYS.join(', ')} (CloudWatch Logs retention periods)`,
-    })
-    .default(30),
+  logRetentionDays: z._default(
+    z.number().check(
+      z.refine((days) => (LOG_RETENTION_DAYS as readonly number[]).includes(days), {
+        message: `must be one of ${LOG_RETENTION_DAYS.join(', ')} (CloudWatch Logs retention periods)`,
+      }),
+    ),
+    30,
+  ),
   /** Key spec of a KMS key the stack creates (`signing.backend: "kms"` with an alias). */
-  kmsKeySpec: z.enum(['RSA_2048', 'RSA_3072', 'RSA_4096']).default('RSA_2048'),
+  kmsKeySpec: z._default(z.enum(['RSA_2048', 'RSA_3072', 'RSA_4096']), 'RSA_2048'),
   /**
    * Encryption of a secret the stack creates: `aws-managed` (aws/secretsmanager) or `customer-managed`
    * (a KMS key with rotation, created by the stack). For an imported secret, name its CMK in `secretKmsKeyArn`.
    */
-  secretEncryption: z.enum(['aws-managed', 'customer-managed']).default('aws-managed'),
+  secretEncryption: z._default(z.enum(['aws-managed', 'customer-managed']), 'aws-managed'),
   /** The customer-managed KMS key that encrypts an imported secret, if any. */
-  secretKmsKeyArn: z
-    .string()
-    .regex(/^arn:aws[a-z-]*:kms:/, 'must be a KMS key ARN')
-    .optional(),
+  secretKmsKeyArn: z.optional(z.string().check(z.regex(/^arn:aws[a-z-]*:kms:/, 'must be a KMS key ARN'))),
   /** A custom domain for the API (the ACM certificate must be in the stack's region). */
-  customDomain: z
-    .strictObject({
+  customDomain: z.optional(
+    z.strictObject({
       domainName: nonEmpty,
-      certificateArn: z.string().regex(/^arn:aws[a-z-]*:acm:/, 'must be an ACM certificate ARN'),
-    })
-    .optional(),
+      certificateArn: z.string().check(z.regex(/^arn:aws[a-z-]*:acm:/, 'must be an ACM certificate ARN')),
+    }),
+  ),
   /**
    * X-Ray active tracing of every function, with the Powertools tracer in each bundle (a subsegment per
    * AWS SDK call). Off: no tracer code in the bundles (about 120 KiB less and a faster cold start, see
    * docs/performance.md) and Lambda's tracing mode PassThrough.
    */
-  tracing: z.boolean().default(true),
-  alarms: z
-    .strictObject({
+  tracing: z._default(z.boolean(), true),
+  alarms: z._default(
+    z.strictObject({
       /** E-mail address subscribed to the alarm topic; absent means subscribe yourself. */
-      email: z.email('must be an e-mail address').optional(),
+      email: z.optional(z.email('must be an e-mail address')),
       /** p99 integration latency that raises the latency alarm. */
-      p99LatencyMs: positiveInt.default(2000),
+      p99LatencyMs: z._default(positiveInt, 2000),
       /** Share of requests answered with 5xx (percent) that raises the 5xx alarm. */
-      fiveXxRatePercent: z.number().positive('must be positive').max(100).default(1),
-    })
-    .default({ ...deploymentDefaults.alarms }),
+      fiveXxRatePercent: z._default(z.number().check(z.positive('must be positive'), z.maximum(100)), 1),
+    }),
+    { ...deploymentDefaults.alarms },
+  ),
 });
 
 /** Where the signing key lives. */
@@ -186,9 +193,9 @@ export const signingSchema = z.discriminatedUnion('backend', [
 ]);
 
 const rotationProbeIdentitySchema = z.strictObject({
-  sub: nonEmpty.default('qtv-rotation-probe'),
-  name: nonEmpty.default('Key rotation probe'),
-  email: nonEmpty.default('qtv-rotation-probe@invalid.example'),
+  sub: z._default(nonEmpty, 'qtv-rotation-probe'),
+  name: z._default(nonEmpty, 'Key rotation probe'),
+  email: z._default(nonEmpty, 'qtv-rotation-probe@invalid.example'),
 });
 
 /** How a rotated key reaches Qlik (`rotation.qlik.mode`; a tenant's item may choose its own). */
@@ -204,56 +211,58 @@ export const rotationSchema = z.strictObject({
    * Off by default: a first deployment creates the key secret holding a placeholder, and rotation must wait
    * until the operator has put a real key and, in register mode, an admin client exists (docs/deploy.md).
    */
-  enabled: z.boolean().default(false),
+  enabled: z._default(z.boolean(), false),
   /** RSA modulus of new keys. Qlik's guides use 2048 (qs-jwt) to 4096 (ConnectReport). */
-  keySize: z.union([z.literal(2048), z.literal(3072), z.literal(4096)]).default(2048),
+  keySize: z._default(z.union([z.literal(2048), z.literal(3072), z.literal(4096)]), 2048),
   /** First part of new key IDs: `<prefix>-YYYY-MM-DD-<4 hex>`. */
-  kidPrefix: z
-    .string()
-    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$/, 'must be 1-32 letters, digits, dot, dash or underscore')
-    .default('qtv'),
+  kidPrefix: z._default(
+    z
+      .string()
+      .check(z.regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$/, 'must be 1-32 letters, digits, dot, dash or underscore')),
+    'qtv',
+  ),
   /** Days between scheduled rotations (Secrets Manager allows 1-1000). */
-  scheduleDays: positiveInt.max(1000).default(30),
+  scheduleDays: z._default(positiveInt.check(z.maximum(1000)), 30),
   /** Validity of the self-signed certificate made for each new key. */
-  certificateValidityDays: positiveInt.max(3650).default(397),
+  certificateValidityDays: z._default(positiveInt.check(z.maximum(3650)), 397),
   /**
    * How long a demoted key's Qlik IdP is kept at least (it must outlive every token signed with it:
    * cache TTL + longest token lifetime + skew). Older managed IdPs are removed when the next rotation starts.
    */
-  gracePeriodSeconds: positiveInt.default(3600),
+  gracePeriodSeconds: z._default(positiveInt, 3600),
   /** SNS topic told when the operator must act (paste an IdP, a blocked rotation). */
-  notifyTopicArn: z
-    .string()
-    .regex(/^arn:aws[a-z-]*:sns:/, 'must be an SNS topic ARN')
-    .optional(),
-  qlik: z
-    .strictObject({
+  notifyTopicArn: z.optional(z.string().check(z.regex(/^arn:aws[a-z-]*:sns:/, 'must be an SNS topic ARN'))),
+  qlik: z.prefault(
+    z.strictObject({
       /**
        * `register`: create a JWT IdP for the new key through the Qlik REST API and prove a login before promotion.
        * `manual`: an operator pastes the IdP; promotion waits until a probe login works (or is blocked with a message).
        * `promote-without-qlik`: promote after local checks only; tokens fail until the operator pastes the IdP.
        */
-      mode: rotationQlikModeSchema.default('manual'),
+      mode: z._default(rotationQlikModeSchema, 'manual'),
       /** Secrets Manager secret with `{"clientId","clientSecret"}` of an admin-scoped Qlik OAuth client (register mode). */
-      adminCredentialsSecretId: nonEmpty.optional(),
+      adminCredentialsSecretId: z.optional(nonEmpty),
       /** Sent as `qlik-web-integration-id` on the probe login, when the tenant wants one. */
-      webIntegrationId: nonEmpty.optional(),
+      webIntegrationId: z.optional(nonEmpty),
       /** The user the probe login signs in as (it appears in the tenant). */
-      probeIdentity: rotationProbeIdentitySchema.prefault({}),
+      probeIdentity: z.prefault(rotationProbeIdentitySchema, {}),
       /** Timeout of each call to the tenant. */
-      requestTimeoutMs: positiveInt.max(60_000).default(10_000),
-    })
-    .prefault({}),
+      requestTimeoutMs: z._default(positiveInt.check(z.maximum(60_000)), 10_000),
+    }),
+    {},
+  ),
 });
 
 /** Hosts a plain-http tenant URL may name: only loopback (the tenant emulator), never a real tenant. */
 const LOOPBACK_HOST = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|\[::1\])(:\d+)?$/i;
 
 /** An https URL, or http on a loopback host (the dev server and tests run on 127.0.0.1). */
-const webUrl = z.url('must be an absolute URL').refine((value) => {
-  const url = new URL(value);
-  return url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK_HOST.test(url.host));
-}, 'must be an https URL (http is allowed for 127.0.0.1/localhost only)');
+const webUrl = z.url('must be an absolute URL').check(
+  z.refine((value: string) => {
+    const url = new URL(value);
+    return url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK_HOST.test(url.host));
+  }, 'must be an https URL (http is allowed for 127.0.0.1/localhost only)'),
+);
 
 /** How the proxy authenticates itself to Qlik's /oauth/token (qlik-auth.md: client secret or client_assertion). */
 const clientAssertionSchema = z.discriminatedUnion('backend', [
@@ -262,10 +271,10 @@ const clientAssertionSchema = z.discriminatedUnion('backend', [
     /** Secret holding an RSA private key PEM (or JSON `{privateKey, kid?}`), like the signing key secret. */
     secretId: nonEmpty,
     /** The key ID registered on the Qlik OAuth client; a secret's own `kid` wins. */
-    kid: nonEmpty.optional(),
+    kid: z.optional(nonEmpty),
     /** RS256 or RS512 for RSA keys (Qlik also takes ES384, which needs a KMS or EC key). */
-    alg: z.enum(['RS256', 'RS512']).default('RS256'),
-    cacheTtlSeconds: positiveInt.max(86_400).default(300),
+    alg: z._default(z.enum(['RS256', 'RS512']), 'RS256'),
+    cacheTtlSeconds: z._default(positiveInt.check(z.maximum(86_400)), 300),
   }),
   z.strictObject({
     backend: z.literal('kms'),
@@ -273,7 +282,7 @@ const clientAssertionSchema = z.discriminatedUnion('backend', [
     keyId: nonEmpty,
     /** The key ID registered on the Qlik OAuth client. */
     kid: nonEmpty,
-    alg: z.enum(['RS256', 'RS512', 'ES384']).default('RS256'),
+    alg: z._default(z.enum(['RS256', 'RS512', 'ES384']), 'RS256'),
   }),
 ]);
 
@@ -283,115 +292,121 @@ export const oauthSchema = z.strictObject({
    * Base URL of the tenant's OAuth and REST endpoints. @default `https://<qlik.tenantHost>`.
    * Set it to the tenant emulator's `http://127.0.0.1:<port>` locally.
    */
-  tenantUrl: webUrl.optional(),
+  tenantUrl: z.optional(webUrl),
   /** The OAuth client ID from the Management Console (a "web" client). */
   clientId: nonEmpty,
   /** `secret`: client secret(s) from Secrets Manager. `private-key-jwt`: a signed client_assertion (no secret stored). */
-  clientAuth: z.enum(['secret', 'private-key-jwt']).default('secret'),
+  clientAuth: z._default(z.enum(['secret', 'private-key-jwt']), 'secret'),
   /**
    * Secrets Manager secret with the client secret: a plain string, or JSON `{"clientSecrets": [...]}` or
    * `{"clientSecret": "...", "previousClientSecret": "..."}` (several are tried in order, for rotation).
    */
-  clientSecretId: nonEmpty.optional(),
+  clientSecretId: z.optional(nonEmpty),
   /** The key that signs client assertions when `clientAuth` is `private-key-jwt`. */
-  clientAssertion: clientAssertionSchema.optional(),
+  clientAssertion: z.optional(clientAssertionSchema),
   /**
    * Secret with the sealing key material for cookies (state/PKCE and session): a string of at least 32
    * characters, or JSON `{"sealingKeys": [...]}` (first seals, all open: rotation). When absent, the keys are
    * derived with HKDF from the client secret(s).
    */
-  sealingSecretId: nonEmpty.optional(),
+  sealingSecretId: z.optional(nonEmpty),
   /** Where secrets come from: Secrets Manager, or (dev server only) files named by the secret IDs. */
-  secretStore: z.enum(['secrets-manager', 'file']).default('secrets-manager'),
-  secretCacheTtlSeconds: positiveInt.max(86_400).default(300),
+  secretStore: z._default(z.enum(['secrets-manager', 'file']), 'secrets-manager'),
+  secretCacheTtlSeconds: z._default(positiveInt.check(z.maximum(86_400)), 300),
   /** Exact redirect URIs registered on the Qlik client (Qlik allows 5). The first is this proxy's callback. */
-  redirectUris: z.array(webUrl).min(1, 'must name at least one redirect URI').max(5, 'Qlik allows at most 5'),
+  redirectUris: z
+    .array(webUrl)
+    .check(z.minLength(1, 'must name at least one redirect URI'), z.maxLength(5, 'Qlik allows at most 5')),
   /** Exact app URLs the login flow may return to (no prefixes, no wildcards). The first is the default. */
-  appReturnUrls: z.array(webUrl).max(20).default([]),
+  appReturnUrls: z._default(z.array(webUrl).check(z.maxLength(20)), []),
   /**
    * Scopes requested at /oauth/authorize. `user_default` is what Qlik's user tokens carry;
    * `offline_access` is needed for a refresh token. Request no more.
    */
-  scopes: z
-    .array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'must be a scope token'))
-    .min(1)
-    .default(['user_default', 'offline_access']),
+  scopes: z._default(
+    z.array(z.string().check(z.regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'must be a scope token'))).check(z.minLength(1)),
+    ['user_default', 'offline_access'],
+  ),
   /** `cookie`: the callback seals tokens into an HttpOnly cookie and redirects to the app. `json`: tokens are returned as JSON. */
-  mode: z.enum(['json', 'cookie']).default('cookie'),
-  cookie: z
-    .strictObject({
+  mode: z._default(z.enum(['json', 'cookie']), 'cookie'),
+  cookie: z._default(
+    z.strictObject({
       /** Cookie holding the sealed state + PKCE verifier during login (`__Host-`: Secure, Path=/, no Domain). */
-      stateName: nonEmpty.default('__Host-qtv-oauth-state'),
+      stateName: z._default(nonEmpty, '__Host-qtv-oauth-state'),
       /** Cookie holding the sealed session (tokens) in cookie mode. */
-      sessionName: nonEmpty.default('__Host-qtv-oauth-session'),
+      sessionName: z._default(nonEmpty, '__Host-qtv-oauth-session'),
       /** Lifetime of the session cookie; the refresh token inside lives ~30 days at Qlik. */
-      sessionMaxAgeSeconds: positiveInt.max(30 * 86_400).default(8 * 3600),
-    })
-    .default({
+      sessionMaxAgeSeconds: z._default(positiveInt.check(z.maximum(30 * 86_400)), 8 * 3600),
+    }),
+    {
       stateName: '__Host-qtv-oauth-state',
       sessionName: '__Host-qtv-oauth-session',
       sessionMaxAgeSeconds: 8 * 3600,
-    }),
+    },
+  ),
   /** How long a login may take between /oauth/login and /oauth/callback. */
-  stateTtlSeconds: positiveInt.max(3600).default(600),
-  impersonation: z
-    .strictObject({
-      enabled: z.boolean().default(false),
+  stateTtlSeconds: z._default(positiveInt.check(z.maximum(3600)), 600),
+  impersonation: z._default(
+    z.strictObject({
+      enabled: z._default(z.boolean(), false),
       /** Scope of impersonation tokens (qlik-auth.md: `user_default`). */
-      scope: nonEmpty.default('user_default'),
+      scope: z._default(nonEmpty, 'user_default'),
       /**
        * A separate client for the impersonation grant (a Qlik "web" client with machine-to-machine
        * impersonation); authenticated by client secret. @default the main client (`clientId`)
        */
-      clientId: nonEmpty.optional(),
-      clientSecretId: nonEmpty.optional(),
+      clientId: z.optional(nonEmpty),
+      clientSecretId: z.optional(nonEmpty),
       /** Create a user that does not exist yet, with the admin client, then impersonate it. */
-      provisionUsers: z.boolean().default(false),
+      provisionUsers: z._default(z.boolean(), false),
       /** A second, admin-scoped (client_credentials) client for user look-up and creation. */
-      adminClientId: nonEmpty.optional(),
-      adminClientSecretId: nonEmpty.optional(),
-      adminScope: nonEmpty.default('admin_classic'),
+      adminClientId: z.optional(nonEmpty),
+      adminClientSecretId: z.optional(nonEmpty),
+      adminScope: z._default(nonEmpty, 'admin_classic'),
       /** Cached tokens are renewed this long before they expire. */
-      renewBeforeExpirySeconds: z.number().int().min(0).max(3600).default(300),
+      renewBeforeExpirySeconds: z._default(z.number().check(z.int(), z.minimum(0), z.maximum(3600)), 300),
       /** Most users whose tokens are cached at once (least recently used are dropped). */
-      cacheMaxEntries: positiveInt.max(100_000).default(1000),
-    })
-    .default({
+      cacheMaxEntries: z._default(positiveInt.check(z.maximum(100_000)), 1000),
+    }),
+    {
       enabled: false,
       scope: 'user_default',
       provisionUsers: false,
       adminScope: 'admin_classic',
       renewBeforeExpirySeconds: 300,
       cacheMaxEntries: 1000,
-    }),
+    },
+  ),
   /**
    * Cookie mode: parallel refreshes of one session share one upstream refresh through a store shared by all
    * containers (docs/oauth.md, "Parallel refreshes"). `tableName` is the DynamoDB table the stack creates;
    * without it the store is in-process (the dev server; one container).
    */
-  refreshGrace: z
-    .strictObject({
-      tableName: nonEmpty.optional(),
+  refreshGrace: z._default(
+    z.strictObject({
+      tableName: z.optional(nonEmpty),
       /** How long the result of a refresh is shared with requests that carry the old refresh token. */
-      windowSeconds: positiveInt.max(300).default(30),
+      windowSeconds: z._default(positiveInt.check(z.maximum(300)), 30),
       /** How long a request waits for another request's refresh. */
-      waitMs: positiveInt.max(20_000).default(5000),
-    })
-    .default({ windowSeconds: 30, waitMs: 5000 }),
+      waitMs: z._default(positiveInt.check(z.maximum(20_000)), 5000),
+    }),
+    { windowSeconds: 30, waitMs: 5000 },
+  ),
   /** Timeout of every call to Qlik, and how often a safe call is retried. */
-  upstream: z
-    .strictObject({
-      timeoutMs: positiveInt.max(29_000).default(5000),
-      retries: z.number().int().min(0).max(3).default(1),
-    })
-    .default({ timeoutMs: 5000, retries: 1 }),
+  upstream: z._default(
+    z.strictObject({
+      timeoutMs: z._default(positiveInt.check(z.maximum(29_000)), 5000),
+      retries: z._default(z.number().check(z.int(), z.minimum(0), z.maximum(3)), 1),
+    }),
+    { timeoutMs: 5000, retries: 1 },
+  ),
 });
 
 /** Cross-field rules of the `oauth` section (also applied to each tenant's `oauth` in the tenant registry). */
 export function checkOAuth(
   tenantHost: string | undefined,
   oauth: z.infer<typeof oauthSchema>,
-  ctx: z.RefinementCtx,
+  ctx: z.core.$RefinementCtx,
 ): void {
   const issue = (path: (string | number)[], message: string) =>
     ctx.addIssue({ code: 'custom', path: ['oauth', ...path], message });
@@ -452,47 +467,54 @@ export const tenancySchema = z.strictObject({
       /** The DynamoDB table (the TenantRegistry construct creates it). */
       tableName: nonEmpty,
       /** How long a read item is served before DynamoDB is asked again. */
-      cacheTtlSeconds: positiveInt.max(3600).default(60),
+      cacheTtlSeconds: z._default(positiveInt.check(z.maximum(3600)), 60),
       /** Most tenants whose items (and signers) one container keeps (least recently used are dropped). */
-      maxCachedTenants: positiveInt.max(100_000).default(1000),
+      maxCachedTenants: z._default(positiveInt.check(z.maximum(100_000)), 1000),
     }),
     z.strictObject({
       /** Dev server only: a JSON file `{"tenants": [item, ...]}` (e.g. under .local/). */
       backend: z.literal('file'),
       path: nonEmpty,
-      cacheTtlSeconds: positiveInt.max(3600).default(5),
-      maxCachedTenants: positiveInt.max(100_000).default(1000),
+      cacheTtlSeconds: z._default(positiveInt.check(z.maximum(3600)), 5),
+      maxCachedTenants: z._default(positiveInt.check(z.maximum(100_000)), 1000),
     }),
   ]),
   /** Where each tenant's own key lives; a registry item may name only its own (the least-privilege grant relies on it). */
-  keys: z
-    .strictObject({
+  keys: z.prefault(
+    z.strictObject({
       /** Tenant key secrets are named `<secretPrefix><tenant id>`; functions may read secrets under this prefix only. */
-      secretPrefix: z
-        .string()
-        .regex(/^[A-Za-z0-9/_+=.@-]{1,200}$/, 'must be a Secrets Manager name prefix (letters, digits, /_+=.@-)')
-        .default('qtv/tenants/'),
+      secretPrefix: z._default(
+        z
+          .string()
+          .check(
+            z.regex(/^[A-Za-z0-9/_+=.@-]{1,200}$/, 'must be a Secrets Manager name prefix (letters, digits, /_+=.@-)'),
+          ),
+        'qtv/tenants/',
+      ),
       /** Tenant KMS keys carry the alias `<kmsAliasPrefix><tenant id>`; functions may sign with keys so aliased only. */
-      kmsAliasPrefix: z
-        .string()
-        .regex(/^alias\/[A-Za-z0-9/_-]{1,200}$/, 'must start with alias/ (letters, digits, /_-)')
-        .refine((value) => !value.startsWith('alias/aws/'), 'alias/aws/ is reserved for AWS managed keys')
-        .default('alias/qtv-tenant-'),
+      kmsAliasPrefix: z._default(
+        z.string().check(
+          z.regex(/^alias\/[A-Za-z0-9/_-]{1,200}$/, 'must start with alias/ (letters, digits, /_-)'),
+          z.refine((value: string) => !value.startsWith('alias/aws/'), 'alias/aws/ is reserved for AWS managed keys'),
+        ),
+        'alias/qtv-tenant-',
+      ),
       /** Secrets Manager cache TTL of each tenant's key secret. */
-      cacheTtlSeconds: positiveInt.max(86_400).default(300),
-    })
-    .prefault({}),
+      cacheTtlSeconds: z._default(positiveInt.check(z.maximum(86_400)), 300),
+    }),
+    {},
+  ),
   /**
    * The DynamoDB table of the OAuth refresh grace window, shared by every tenant (keys carry the tenant).
    * The stack sets it; without it each container coordinates its own requests only (the dev server).
    */
-  refreshGraceTableName: nonEmpty.optional(),
+  refreshGraceTableName: z.optional(nonEmpty),
 });
 
 /** Cross-field rules of a Qlik token policy (the deployment's and each tenant's). */
 export function checkTokenPolicy(
   token: { defaultTtlSeconds: number; maxTtlSeconds: number; notBeforeSkewSeconds: number },
-  ctx: z.RefinementCtx,
+  ctx: z.core.$RefinementCtx,
   path: (string | number)[] = ['qlik', 'token'],
 ): void {
   const { defaultTtlSeconds, maxTtlSeconds, notBeforeSkewSeconds } = token;
@@ -515,7 +537,7 @@ export function checkTokenPolicy(
 /** Cross-field rules of an identity mapping (the deployment's and each tenant's). */
 export function checkIdentityMapping(
   identity: z.infer<typeof identityMappingSchema>,
-  ctx: z.RefinementCtx,
+  ctx: z.core.$RefinementCtx,
   path: (string | number)[] = ['identity'],
 ): void {
   const preset = identityPresets[identity.preset];
@@ -534,101 +556,108 @@ export const configSchema = z
   .strictObject({
     qlik: z.strictObject({
       /** Tenant host, e.g. `example.eu.qlikcloud.com` (no scheme). Needed by OAuth and tenant tools. */
-      tenantHost: z
-        .string()
-        .regex(/^[a-z0-9.-]+(:\d+)?$/i, 'must be a host name such as example.eu.qlikcloud.com, without https://')
-        .optional(),
+      tenantHost: z.optional(
+        z
+          .string()
+          .check(
+            z.regex(/^[a-z0-9.-]+(:\d+)?$/i, 'must be a host name such as example.eu.qlikcloud.com, without https://'),
+          ),
+      ),
       /** The issuer configured on the Qlik JWT identity provider. */
       issuer: nonEmpty,
       /** The key ID configured on the Qlik JWT identity provider; a key secret's own `kid` wins. */
-      keyId: nonEmpty.optional(),
-      token: z
-        .strictObject({
+      keyId: z.optional(nonEmpty),
+      token: z._default(
+        z.strictObject({
           /** Lifetime when the caller asks for none. */
-          defaultTtlSeconds: positiveInt.default(300),
+          defaultTtlSeconds: z._default(positiveInt, 300),
           /** Longest lifetime a caller may get; larger requests are clamped to it. */
-          maxTtlSeconds: positiveInt.default(600),
+          maxTtlSeconds: z._default(positiveInt, 600),
           /** `nbf` is back-dated by this much to absorb clock skew with Qlik. */
-          notBeforeSkewSeconds: z.number().int().min(0).max(300).default(30),
-        })
-        .default({ defaultTtlSeconds: 300, maxTtlSeconds: 600, notBeforeSkewSeconds: 30 }),
+          notBeforeSkewSeconds: z._default(z.number().check(z.int(), z.minimum(0), z.maximum(300)), 30),
+        }),
+        { defaultTtlSeconds: 300, maxTtlSeconds: 600, notBeforeSkewSeconds: 30 },
+      ),
     }),
-    identity: identityMappingSchema.default({
+    identity: z._default(identityMappingSchema, {
       preset: 'generic',
       groups: { map: {}, stripPrefix: false, max: 50, onlyMapped: false },
       overrides: {},
     }),
     signing: signingSchema,
     /** The identity provider whose tokens callers present (API Gateway's JWT authorizer). */
-    callerIdp: z
-      .strictObject({
+    callerIdp: z.optional(
+      z.strictObject({
         issuer: z.url('must be a URL such as https://cognito-idp.eu-west-1.amazonaws.com/<pool-id>'),
-        audience: z.array(nonEmpty).min(1, 'must name at least one audience'),
-      })
-      .optional(),
-    cors: z.strictObject({ allowedOrigins: z.array(z.url()).default([]) }).default({ allowedOrigins: [] }),
-    throttling: z
-      .strictObject({ rateLimit: positiveInt.default(50), burstLimit: positiveInt.default(100) })
-      .default({ rateLimit: 50, burstLimit: 100 }),
-    rotation: rotationSchema.prefault({}),
-    oauth: oauthSchema.optional(),
-    tenancy: tenancySchema.optional(),
-    deployment: deploymentSchema.default({
+        audience: z.array(nonEmpty).check(z.minLength(1, 'must name at least one audience')),
+      }),
+    ),
+    cors: z._default(z.strictObject({ allowedOrigins: z._default(z.array(z.url()), []) }), { allowedOrigins: [] }),
+    throttling: z._default(
+      z.strictObject({ rateLimit: z._default(positiveInt, 50), burstLimit: z._default(positiveInt, 100) }),
+      { rateLimit: 50, burstLimit: 100 },
+    ),
+    rotation: z.prefault(rotationSchema, {}),
+    oauth: z.optional(oauthSchema),
+    tenancy: z.optional(tenancySchema),
+    deployment: z._default(deploymentSchema, {
       ...deploymentDefaults,
       lambda: { ...deploymentDefaults.lambda },
       alarms: { ...deploymentDefaults.alarms },
     }),
   })
-  .superRefine((config, ctx) => {
-    if (config.oauth !== undefined) checkOAuth(config.qlik.tenantHost, config.oauth, ctx);
-    checkTokenPolicy(config.qlik.token, ctx);
-    const { maxTtlSeconds, notBeforeSkewSeconds } = config.qlik.token;
-    const rotation = config.rotation;
-    if (rotation.enabled && config.signing.backend !== 'secrets-manager') {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['rotation', 'enabled'],
-        message:
-          config.signing.backend === 'kms'
-            ? 'rotation.enabled rotates a key kept in Secrets Manager, but signing.backend is "kms": a KMS private key never leaves KMS and this rotation cannot replace it (docs/kms.md). Set rotation.enabled to false, or use signing.backend "secrets-manager"'
-            : `rotation.enabled rotates a key kept in Secrets Manager, but signing.backend is "${config.signing.backend}". Set rotation.enabled to false, or use signing.backend "secrets-manager"`,
-      });
-    }
-    if (rotation.qlik.mode === 'register') {
-      if (config.qlik.tenantHost === undefined)
+  .check(
+    z.superRefine((config, ctx) => {
+      if (config.oauth !== undefined) checkOAuth(config.qlik.tenantHost, config.oauth, ctx);
+      checkTokenPolicy(config.qlik.token, ctx);
+      const { maxTtlSeconds, notBeforeSkewSeconds } = config.qlik.token;
+      const rotation = config.rotation;
+      if (rotation.enabled && config.signing.backend !== 'secrets-manager') {
         ctx.addIssue({
           code: 'custom',
-          path: ['qlik', 'tenantHost'],
-          message: 'rotation.qlik.mode "register" calls the Qlik REST API: set qlik.tenantHost',
-        });
-      if (rotation.qlik.adminCredentialsSecretId === undefined)
-        ctx.addIssue({
-          code: 'custom',
-          path: ['rotation', 'qlik', 'adminCredentialsSecretId'],
+          path: ['rotation', 'enabled'],
           message:
-            'rotation.qlik.mode "register" needs an admin-scoped Qlik OAuth client: name the secret holding {"clientId","clientSecret"}',
+            config.signing.backend === 'kms'
+              ? 'rotation.enabled rotates a key kept in Secrets Manager, but signing.backend is "kms": a KMS private key never leaves KMS and this rotation cannot replace it (docs/kms.md). Set rotation.enabled to false, or use signing.backend "secrets-manager"'
+              : `rotation.enabled rotates a key kept in Secrets Manager, but signing.backend is "${config.signing.backend}". Set rotation.enabled to false, or use signing.backend "secrets-manager"`,
         });
-    }
-    // A demoted key's IdP must outlive every token signed with it: warm signers keep the old key up to
-    // one cache TTL after promotion, and each token then lives up to maxTtlSeconds (+ the nbf skew).
-    const cacheTtl = config.signing.backend === 'secrets-manager' ? config.signing.cacheTtlSeconds : 0;
-    const minGrace = cacheTtl + maxTtlSeconds + notBeforeSkewSeconds;
-    if (rotation.gracePeriodSeconds < minGrace) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['rotation', 'gracePeriodSeconds'],
-        message: `gracePeriodSeconds (${rotation.gracePeriodSeconds}) must be at least ${minGrace} (signing.cacheTtlSeconds + qlik.token.maxTtlSeconds + notBeforeSkewSeconds), or tokens signed with the old key fail before they expire`,
-      });
-    }
-    if (rotation.gracePeriodSeconds >= rotation.scheduleDays * 86_400) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['rotation', 'gracePeriodSeconds'],
-        message: `gracePeriodSeconds (${rotation.gracePeriodSeconds}) must be shorter than the rotation interval (${rotation.scheduleDays} days)`,
-      });
-    }
-    checkIdentityMapping(config.identity, ctx);
-  });
+      }
+      if (rotation.qlik.mode === 'register') {
+        if (config.qlik.tenantHost === undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['qlik', 'tenantHost'],
+            message: 'rotation.qlik.mode "register" calls the Qlik REST API: set qlik.tenantHost',
+          });
+        if (rotation.qlik.adminCredentialsSecretId === undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['rotation', 'qlik', 'adminCredentialsSecretId'],
+            message:
+              'rotation.qlik.mode "register" needs an admin-scoped Qlik OAuth client: name the secret holding {"clientId","clientSecret"}',
+          });
+      }
+      // A demoted key's IdP must outlive every token signed with it: warm signers keep the old key up to
+      // one cache TTL after promotion, and each token then lives up to maxTtlSeconds (+ the nbf skew).
+      const cacheTtl = config.signing.backend === 'secrets-manager' ? config.signing.cacheTtlSeconds : 0;
+      const minGrace = cacheTtl + maxTtlSeconds + notBeforeSkewSeconds;
+      if (rotation.gracePeriodSeconds < minGrace) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['rotation', 'gracePeriodSeconds'],
+          message: `gracePeriodSeconds (${rotation.gracePeriodSeconds}) must be at least ${minGrace} (signing.cacheTtlSeconds + qlik.token.maxTtlSeconds + notBeforeSkewSeconds), or tokens signed with the old key fail before they expire`,
+        });
+      }
+      if (rotation.gracePeriodSeconds >= rotation.scheduleDays * 86_400) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['rotation', 'gracePeriodSeconds'],
+          message: `gracePeriodSeconds (${rotation.gracePeriodSeconds}) must be shorter than the rotation interval (${rotation.scheduleDays} days)`,
+        });
+      }
+      checkIdentityMapping(config.identity, ctx);
+    }),
+  );
 
 /** A validated configuration, defaults applied. */
 export type Config = z.infer<typeof configSchema>;
@@ -642,7 +671,7 @@ export type DeploymentConfig = Config['deployment'];
 export type TenancyConfig = NonNullable<Config['tenancy']>;
 
 /** Formats zod issues as `path: message` sentences. */
-export function describeIssues(error: z.ZodError): string[] {
+export function describeIssues(error: z.core.$ZodError): string[] {
   return error.issues.map((issue) => {
     const path = issue.path.length > 0 ? issue.path.join('.') : '(top level)';
     return `${path}: ${issue.message}`;

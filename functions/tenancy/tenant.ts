@@ -6,7 +6,7 @@
  * other secret it names lies under `<secretPrefix><id>/`. That rule is what lets one IAM grant by name prefix
  * (infra/constructs/tenant-registry.ts) serve thousands of tenants while no item can borrow another's key.
  */
-import * as z from 'zod';
+import { z } from '../runtime/zod.js';
 import { type ResolvedIdentityMapping, resolveIdentityMapping } from '../identity/mapping.js';
 import {
   checkIdentityMapping,
@@ -30,7 +30,7 @@ export const DEFAULT_OAUTH_COOKIES = {
 /** A tenant ID: letters, digits, `_` and `-`, 1–64 characters, compared byte for byte (never case-folded). */
 export const tenantIdSchema = z
   .string()
-  .regex(TENANT_ID_PATTERN, 'must be 1-64 letters, digits, _ or -, starting with a letter or digit');
+  .check(z.regex(TENANT_ID_PATTERN, 'must be 1-64 letters, digits, _ or -, starting with a letter or digit'));
 
 /** Whether a tenant may get tokens. */
 export const TENANT_STATUSES = ['active', 'suspended'] as const;
@@ -53,38 +53,38 @@ export const tenantItemSchema = z.strictObject({
   id: tenantIdSchema,
   status: z.enum(TENANT_STATUSES),
   /** Bumped by every write; the cache parses each version once. */
-  version: z.number().int().min(1),
+  version: z.number().check(z.int(), z.minimum(1)),
   /** Free text for operators. */
-  description: z.string().max(500).optional(),
+  description: z.optional(z.string().check(z.maxLength(500))),
   /** The Qlik tenant: host, JWT issuer, key ID and token lifetime policy (the single-tenant `qlik` section). */
   // The configuration's own host rule, required here (one implementation of the rule).
-  qlik: qlikSchema.extend({ tenantHost: qlikSchema.shape.tenantHost.unwrap() }),
+  qlik: z.extend(qlikSchema, { tenantHost: qlikSchema.shape.tenantHost.def.innerType }),
   /** How this tenant's callers' claims become a Qlik identity (the single-tenant `identity` section). */
   identity: identitySchema,
   signing: tenantSigningSchema,
   /** OAuth and impersonation clients of this tenant (the single-tenant `oauth` section). */
-  oauth: oauthSchema.optional(),
+  oauth: z.optional(oauthSchema),
   /** Origins of this tenant's web apps (CORS, the Qlik web integration). */
-  allowedOrigins: z.array(z.url()).max(50).default([]),
+  allowedOrigins: z._default(z.array(z.url()).check(z.maxLength(50)), []),
   /** The Qlik web integration ID the tenant's apps send (`qlik-web-integration-id`). */
-  webIntegrationId: z.string().min(1).max(200).optional(),
+  webIntegrationId: z.optional(z.string().check(z.minLength(1), z.maxLength(200))),
   /**
    * Rotation of this tenant's key secret by the deployment's one rotation function (docs/multi-tenant.md,
    * "Key rotation per tenant"). Absent: the deployment's `rotation.qlik.mode`, no admin client.
    */
-  rotation: z
-    .strictObject({
+  rotation: z.optional(
+    z.strictObject({
       /** How the new key reaches this tenant's Qlik (the deployment's `rotation.qlik.mode` when absent). */
-      qlikMode: rotationQlikModeSchema.optional(),
+      qlikMode: z.optional(rotationQlikModeSchema),
       /**
        * Secret `{"clientId","clientSecret"}` of an admin-scoped client of this tenant's Qlik (register mode):
        * must lie under `<secretPrefix><id>/`, e.g. `<secretPrefix><id>/qlik-admin`.
        */
-      adminCredentialsSecretId: z.string().min(1).optional(),
-    })
-    .optional(),
-  createdAt: z.iso.datetime().optional(),
-  updatedAt: z.iso.datetime().optional(),
+      adminCredentialsSecretId: z.optional(z.string().check(z.minLength(1))),
+    }),
+  ),
+  createdAt: z.optional(z.iso.datetime()),
+  updatedAt: z.optional(z.iso.datetime()),
 });
 
 /** A tenant item as written by a person or `qtv tenant add` (defaults optional). */
@@ -131,7 +131,7 @@ function aliasNameOf(keyId: string): string | undefined {
 }
 
 /** Rules that tie an item to its own resources and to the registry it lives in. */
-function checkOwnership(item: TenantItem, tenancy: TenancyConfig, ctx: z.RefinementCtx): void {
+function checkOwnership(item: TenantItem, tenancy: TenancyConfig, ctx: z.core.$RefinementCtx): void {
   const ownSecret = tenantKeySecretName(tenancy, item.id);
   const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
   const fileRegistry = tenancy.registry.backend === 'file';
@@ -230,17 +230,19 @@ export function validateTenantItem(input: unknown, tenancy: TenancyConfig, expec
  * per item would cost that compilation on every registry read (measured here: 1.27 ms per item
  * with a schema per item, 0.11 ms with this cache).
  */
-const schemas = new WeakMap<TenancyConfig, z.ZodType<TenantItem, unknown>>();
+const schemas = new WeakMap<TenancyConfig, z.ZodMiniType<TenantItem, unknown>>();
 
-function schemaFor(tenancy: TenancyConfig): z.ZodType<TenantItem, unknown> {
+function schemaFor(tenancy: TenancyConfig): z.ZodMiniType<TenantItem, unknown> {
   let schema = schemas.get(tenancy);
   if (schema === undefined) {
-    schema = tenantItemSchema.superRefine((item, ctx) => {
-      checkTokenPolicy(item.qlik.token, ctx);
-      checkIdentityMapping(item.identity, ctx);
-      if (item.oauth !== undefined) checkOAuth(item.qlik.tenantHost, item.oauth, ctx);
-      checkOwnership(item, tenancy, ctx);
-    });
+    schema = tenantItemSchema.check(
+      z.superRefine((item, ctx) => {
+        checkTokenPolicy(item.qlik.token, ctx);
+        checkIdentityMapping(item.identity, ctx);
+        if (item.oauth !== undefined) checkOAuth(item.qlik.tenantHost, item.oauth, ctx);
+        checkOwnership(item, tenancy, ctx);
+      }),
+    );
     schemas.set(tenancy, schema);
   }
   return schema;
