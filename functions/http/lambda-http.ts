@@ -4,7 +4,6 @@
  */
 import type { MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import type { z } from 'zod';
 import {
   type ErrorCode,
   InvalidRequestError,
@@ -12,6 +11,7 @@ import {
   TokenVendingError,
   UnsupportedMediaTypeError,
 } from '../errors.js';
+import type { z } from '../runtime/zod.js';
 
 /** Largest request body any route accepts. */
 export const MAX_BODY_BYTES = 8 * 1024;
@@ -187,7 +187,7 @@ const MAX_LISTED_ISSUES = 5;
  * Parses an optional JSON body against a strict zod schema. An empty body parses as `{}`.
  * @throws PayloadTooLargeError, UnsupportedMediaTypeError, InvalidRequestError
  */
-export function parseJsonBody<S extends z.ZodType>(event: APIGatewayProxyEventV2, schema: S): z.output<S> {
+export function parseJsonBody<S extends z.ZodMiniType>(event: APIGatewayProxyEventV2, schema: S): z.output<S> {
   const raw = event.body ?? '';
   // No body (the common vend request): nothing to decode, so no buffer per request.
   const bytes = raw === '' ? undefined : event.isBase64Encoded ? Buffer.from(raw, 'base64') : Buffer.from(raw, 'utf8');

@@ -5,15 +5,15 @@
  */
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import * as z from 'zod';
 import { InvalidRequestError, NotConfiguredError } from '../errors.js';
 import { json, problemJsonErrors } from '../http/lambda-http.js';
 import { observe, type Runtime } from '../runtime/wiring.js';
+import { z } from '../runtime/zod.js';
 import { lookupNamedTenant } from '../tenancy/named.js';
 import { describeIdpConfig, describePublicIdpConfig, type IdpConfig } from './core.js';
 
 /** Which tenant (multi-tenant mode); other query parameters are not read (the route was public without any). */
-const idpConfigQuerySchema = z.object({ tenant: z.string().min(1).max(256).optional() });
+const idpConfigQuerySchema = z.object({ tenant: z.optional(z.string().check(z.minLength(1), z.maxLength(256))) });
 
 /** Builds the handler (the Lambda entry and the dev server both call this). */
 export function createHandler(runtime: Runtime) {

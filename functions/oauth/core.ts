@@ -10,12 +10,12 @@
  * cookie holds (RFC 7636).
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import * as z from 'zod';
 import { InvalidRequestError, OAuthProtocolError, TokenVendingError } from '../errors.js';
 import type { Sealer, SealPurpose } from '../http/sealing.js';
 import type { QlikOAuthClient, TokenSet } from '../qlik/oauth-client.js';
 import type { Clock } from '../runtime/clock.js';
 import type { OAuthConfig } from '../runtime/config.js';
+import { z } from '../runtime/zod.js';
 import { graceKey, type RefreshGrace } from './refresh-grace.js';
 
 /** The login state could not be verified (missing, expired, tampered, other browser) (400). */
@@ -160,8 +160,8 @@ function tokenResponse(tokens: TokenSet, nowMs: number, includeRefresh: boolean,
 /** What the sealed state cookie holds. */
 const sealedStateSchema = z.strictObject({
   s: z.string(),
-  v: z.string().regex(VERIFIER),
-  r: z.string().optional(),
+  v: z.string().check(z.regex(VERIFIER)),
+  r: z.optional(z.string()),
   u: z.string(),
   e: z.number(),
 });
@@ -170,14 +170,14 @@ const sealedStateSchema = z.strictObject({
 const sealedSessionSchema = z.strictObject({
   a: z.string(),
   e: z.number(),
-  r: z.string().optional(),
+  r: z.optional(z.string()),
 });
 type SealedSession = z.infer<typeof sealedSessionSchema>;
 
 /** Query of `GET /oauth/login`. */
 export const loginQuerySchema = z.strictObject({
-  returnTo: z.string().max(2048).optional(),
-  prompt: z.enum(['none', 'login', 'consent']).optional(),
+  returnTo: z.optional(z.string().check(z.maxLength(2048))),
+  prompt: z.optional(z.enum(['none', 'login', 'consent'])),
 });
 
 /**
@@ -228,9 +228,9 @@ export function startLogin(
 
 /** Query of `GET /oauth/callback` (Qlik may add `iss`, RFC 9207). */
 export const callbackQuerySchema = z.looseObject({
-  code: z.string().min(1).max(4096).optional(),
-  state: z.string().max(512).optional(),
-  error: z.string().max(256).optional(),
+  code: z.optional(z.string().check(z.minLength(1), z.maxLength(4096))),
+  state: z.optional(z.string().check(z.maxLength(512))),
+  error: z.optional(z.string().check(z.maxLength(256))),
 });
 
 /** What the callback answers with. */
@@ -315,11 +315,11 @@ function sessionCookie(tokens: TokenSet, previous: SealedSession | undefined, de
 
 /** Body of `POST /oauth/code-exchange` (OAuth parameter names, as SPA OAuth libraries send them). */
 export const codeExchangeSchema = z.strictObject({
-  code: z.string('code is required').min(1).max(4096),
-  redirect_uri: z.string('redirect_uri is required').max(2048),
+  code: z.string('code is required').check(z.minLength(1), z.maxLength(4096)),
+  redirect_uri: z.string('redirect_uri is required').check(z.maxLength(2048)),
   code_verifier: z
     .string('code_verifier is required')
-    .regex(VERIFIER, 'code_verifier must be 43–128 characters of [A-Za-z0-9-._~] (RFC 7636)'),
+    .check(z.regex(VERIFIER, 'code_verifier must be 43–128 characters of [A-Za-z0-9-._~] (RFC 7636)')),
 });
 
 /** What the code exchange, refresh and revoke routes answer with. */
@@ -369,7 +369,9 @@ function unbindRefreshToken(value: string, deps: OAuthCoreDeps): string {
 }
 
 /** Body of `POST /oauth/refresh` in JSON mode. */
-export const refreshSchema = z.strictObject({ refresh_token: z.string().min(1).max(8192).optional() });
+export const refreshSchema = z.strictObject({
+  refresh_token: z.optional(z.string().check(z.minLength(1), z.maxLength(8192))),
+});
 
 function openSession(sessionCookieValue: string | undefined, deps: OAuthCoreDeps): SealedSession {
   const opened = sealedSessionSchema.safeParse(openBound('oauth-session', sessionCookieValue, deps));
@@ -421,8 +423,8 @@ const sealedGraceSchema = z.strictObject({
   a: z.string(),
   t: z.string(),
   e: z.number(),
-  r: z.string().optional(),
-  s: z.string().optional(),
+  r: z.optional(z.string()),
+  s: z.optional(z.string()),
 });
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -540,8 +542,8 @@ export class OAuthSessionExpiredError extends OAuthProtocolError {
 
 /** Body of `POST /oauth/revoke` in JSON mode (RFC 7009 parameter names). */
 export const revokeSchema = z.strictObject({
-  token: z.string().min(1).max(8192).optional(),
-  token_type_hint: z.enum(['access_token', 'refresh_token']).optional(),
+  token: z.optional(z.string().check(z.minLength(1), z.maxLength(8192))),
+  token_type_hint: z.optional(z.enum(['access_token', 'refresh_token'])),
 });
 
 /**

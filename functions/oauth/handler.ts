@@ -4,10 +4,10 @@
  */
 import middy, { type MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import * as z from 'zod';
 import { InvalidRequestError, NotConfiguredError, TokenVendingError } from '../errors.js';
 import { headerValue, json, parseJsonBody, problemJsonErrors, text, wantsText } from '../http/lambda-http.js';
 import { observe, type Runtime } from '../runtime/wiring.js';
+import { z } from '../runtime/zod.js';
 import { TenantForbiddenError } from '../tenancy/errors.js';
 import { lookupNamedTenant } from '../tenancy/named.js';
 import { DEFAULT_OAUTH_COOKIES, type Tenant } from '../tenancy/tenant.js';
@@ -76,7 +76,7 @@ async function tenantCoreDeps(runtime: Runtime, tenantId: string): Promise<{ dep
 }
 
 /** `?tenant=<id>`: names a tenant on routes that have nothing sealed yet (login, code exchange). */
-const tenantQuerySchema = z.object({ tenant: z.string().min(1).max(256).optional() });
+const tenantQuerySchema = z.object({ tenant: z.optional(z.string().check(z.minLength(1), z.maxLength(256))) });
 
 /**
  * Which tenant a request is for, multi-tenant mode. A sealed value the request carries (the state cookie, the
@@ -127,7 +127,7 @@ export function requestCookie(event: APIGatewayProxyEventV2, name: string): stri
   return undefined;
 }
 
-function parseQuery<S extends z.ZodType>(event: APIGatewayProxyEventV2, schema: S): z.output<S> {
+function parseQuery<S extends z.ZodMiniType>(event: APIGatewayProxyEventV2, schema: S): z.output<S> {
   const result = schema.safeParse(event.queryStringParameters ?? {});
   if (!result.success)
     throw new InvalidRequestError(
@@ -193,7 +193,9 @@ function tokenRouteResponse(
 }
 
 /** Query of `GET /oauth/login` in multi-tenant mode: the single-tenant query plus the tenant. */
-const tenantLoginQuerySchema = loginQuerySchema.extend({ tenant: z.string().min(1).max(256) });
+const tenantLoginQuerySchema = z.extend(loginQuerySchema, {
+  tenant: z.string().check(z.minLength(1), z.maxLength(256)),
+});
 
 /**
  * `GET /oauth/login?returnTo=<allowed app URL>[&prompt=login]`: 302 to Qlik's authorize endpoint.

@@ -4,12 +4,12 @@
  */
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import * as z from 'zod';
 import { NotConfiguredError } from '../errors.js';
 import { headerValue, json, parseJsonBody, problemJsonErrors, text, wantsText } from '../http/lambda-http.js';
 import { callerClaimsFrom } from '../identity/caller.js';
 import { missingFromBundle } from '../runtime/bundle-flags.js';
 import { observe, type Runtime } from '../runtime/wiring.js';
+import { z } from '../runtime/zod.js';
 import { recordIssuance, SINGLE_TENANT_ID } from '../tenancy/audit.js';
 import { resolveCallerTenant } from '../tenancy/resolve.js';
 import { tenantChoiceSchema } from '../tenancy/runtime.js';
@@ -18,7 +18,7 @@ import { vendAccessToken } from './core.js';
 /** The caller chooses nothing: the identity comes from its verified token only. */
 const accessTokenRequestSchema = z.strictObject({});
 /** Multi-tenant mode: the caller may pick one of the tenants its claim lists; nothing else. */
-const tenantAccessTokenRequestSchema = z.strictObject({ tenant: tenantChoiceSchema.optional() });
+const tenantAccessTokenRequestSchema = z.strictObject({ tenant: z.optional(tenantChoiceSchema) });
 
 /** True when a `Cache-Control` request header carries the `no-cache` directive (RFC 9111 §5.2.1.4). */
 export function requestsNoCache(cacheControl: string | undefined): boolean {

@@ -2,11 +2,12 @@
  * Vends a Qlik JWT for a verified caller: claims -> Qlik identity -> Qlik claims -> signature.
  * Pure apart from its injected ports.
  */
-import * as z from 'zod';
+
 import { type CallerClaims, mapCallerIdentity, type ResolvedIdentityMapping } from '../identity/mapping.js';
 import { buildQlikClaims, QLIK_MAX_LIFETIME_SECONDS, type QlikJwtPayload } from '../qlik/claims.js';
 import type { Clock } from '../runtime/clock.js';
 import type { Config } from '../runtime/config.js';
+import { z } from '../runtime/zod.js';
 import { type SignerSource, signCompactJws } from '../signing/signer.js';
 
 /**
@@ -14,12 +15,15 @@ import { type SignerSource, signCompactJws } from '../signing/signer.js';
  * unknown fields, so a caller can never choose its own sub, name, email or groups.
  */
 export const vendRequestSchema = z.strictObject({
-  ttlSeconds: z
-    .number('ttlSeconds must be a number')
-    .int('ttlSeconds must be a whole number of seconds')
-    .min(1, 'ttlSeconds must be at least 1')
-    .max(QLIK_MAX_LIFETIME_SECONDS, `ttlSeconds must be at most ${QLIK_MAX_LIFETIME_SECONDS} (Qlik's limit)`)
-    .optional(),
+  ttlSeconds: z.optional(
+    z
+      .number('ttlSeconds must be a number')
+      .check(
+        z.int('ttlSeconds must be a whole number of seconds'),
+        z.minimum(1, 'ttlSeconds must be at least 1'),
+        z.maximum(QLIK_MAX_LIFETIME_SECONDS, `ttlSeconds must be at most ${QLIK_MAX_LIFETIME_SECONDS} (Qlik's limit)`),
+      ),
+  ),
 });
 export type VendRequest = z.infer<typeof vendRequestSchema>;
 

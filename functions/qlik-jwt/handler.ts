@@ -9,12 +9,13 @@ import { callerClaimsFrom } from '../identity/caller.js';
 import type { QlikJwtPayload } from '../qlik/claims.js';
 import { missingFromBundle } from '../runtime/bundle-flags.js';
 import { observe, type Runtime } from '../runtime/wiring.js';
+import { z } from '../runtime/zod.js';
 import { recordIssuance, SINGLE_TENANT_ID } from '../tenancy/audit.js';
 import { tenantChoiceSchema, tenantRequestContext } from '../tenancy/runtime.js';
 import { vendQlikJwt, vendRequestSchema } from './core.js';
 
 /** Multi-tenant mode: the caller may also pick one of its tenants (`tenant`); nothing else is added. */
-const tenantVendRequestSchema = /* @__PURE__ */ vendRequestSchema.extend({ tenant: tenantChoiceSchema.optional() });
+const tenantVendRequestSchema = /* @__PURE__ */ z.extend(vendRequestSchema, { tenant: z.optional(tenantChoiceSchema) });
 
 /** The request and what to sign it with: the caller's tenant's (multi-tenant mode) or the deployment's. */
 async function bind(event: APIGatewayProxyEventV2, runtime: Runtime) {

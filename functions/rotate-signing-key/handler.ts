@@ -5,12 +5,12 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Tracer } from '@aws-lambda-powertools/tracer';
 import middy from '@middy/core';
-import * as z from 'zod';
 import { RotationStateError } from '../errors.js';
 import { describeErrorForLog } from '../http/lambda-http.js';
 import type { Clock } from '../runtime/clock.js';
 import type { Config } from '../runtime/config.js';
 import { observe } from '../runtime/wiring.js';
+import { z } from '../runtime/zod.js';
 import { secretNameOf } from '../tenancy/tenant.js';
 import { ROTATION_STEPS, type RotationStepResult, runRotationStep } from './core.js';
 import type { QlikIdentityProviderPort, RotationNotifier, RotationSecretsPort } from './ports.js';
@@ -18,8 +18,8 @@ import { type TenantRotationOptions, tenantRotationDependencies } from './tenant
 
 /** The event Secrets Manager sends (https://docs.aws.amazon.com/secretsmanager/latest/userguide/rotate-secrets_lambda-functions.html). */
 export const rotationEventSchema = z.object({
-  SecretId: z.string().min(1),
-  ClientRequestToken: z.string().min(1),
+  SecretId: z.string().check(z.minLength(1)),
+  ClientRequestToken: z.string().check(z.minLength(1)),
   Step: z.enum(ROTATION_STEPS),
 });
 

@@ -4,10 +4,10 @@
  * A bad configuration fails with every problem listed at once.
  */
 import { readFileSync } from 'node:fs';
-import { z } from './zod.js';
 import { ConfigError } from '../errors.js';
 import { IDENTITY_PRESETS, identityPresets } from '../identity/presets.js';
 import { QLIK_MAX_LIFETIME_SECONDS } from '../qlik/claims.js';
+import { z } from './zod.js';
 
 const nonEmpty = z.string().check(z.trim(), z.minLength(1, 'must not be empty'));
 const claimList = z.array(nonEmpty).check(z.minLength(1, 'must name at least one claim'));

@@ -6,10 +6,10 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { KMSClient } from '@aws-sdk/client-kms';
-import * as z from 'zod';
 import type { CallerClaims, ResolvedIdentityMapping } from '../identity/mapping.js';
 import type { Clock } from '../runtime/clock.js';
 import type { Config, TenancyConfig } from '../runtime/config.js';
+import { z } from '../runtime/zod.js';
 import type { SecretStore } from '../secrets/secret-source.js';
 import type { SignerSource } from '../signing/signer.js';
 import type { TenantOAuthRuntimes } from './oauth.js';
@@ -24,7 +24,9 @@ import type { Tenant } from './tenant.js';
  * The body field a caller whose claim lists several tenants uses to pick one. Any text is accepted here;
  * whether it is one of the caller's tenants is decided by {@link resolveCallerTenant} (403 otherwise).
  */
-export const tenantChoiceSchema = z.string('tenant must be a string').min(1, 'tenant must not be empty').max(256);
+export const tenantChoiceSchema = z
+  .string('tenant must be a string')
+  .check(z.minLength(1, 'tenant must not be empty'), z.maxLength(256));
 
 /** The multi-tenant ports. */
 export interface TenancyRuntime {

@@ -6,7 +6,7 @@
  * other secret it names lies under `<secretPrefix><id>/`. That rule is what lets one IAM grant by name prefix
  * (infra/constructs/tenant-registry.ts) serve thousands of tenants while no item can borrow another's key.
  */
-import { z } from '../runtime/zod.js';
+
 import { type ResolvedIdentityMapping, resolveIdentityMapping } from '../identity/mapping.js';
 import {
   checkIdentityMapping,
@@ -20,6 +20,7 @@ import {
   TENANT_ID_PATTERN,
   type TenancyConfig,
 } from '../runtime/config.js';
+import { z } from '../runtime/zod.js';
 
 /** The OAuth cookie names every tenant uses (the single-tenant defaults). */
 export const DEFAULT_OAUTH_COOKIES = {
