@@ -259,6 +259,8 @@ const LOOPBACK_HOST = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|\[::1\])(:\d+)
 /** An https URL, or http on a loopback host (the dev server and tests run on 127.0.0.1). */
 const webUrl = z.url('must be an absolute URL').check(
   z.refine((value: string) => {
+    // zod runs this check even when the URL check above failed: that one already reported the value.
+    if (!URL.canParse(value)) return true;
     const url = new URL(value);
     return url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK_HOST.test(url.host));
   }, 'must be an https URL (http is allowed for 127.0.0.1/localhost only)'),

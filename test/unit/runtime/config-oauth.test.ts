@@ -71,6 +71,21 @@ describe('Function: parseConfig (oauth section)', () => {
     expect(problems({ ...base, oauth: section }).join('\n')).toContain(`${path}:`);
   });
 
+  it('lists a redirect, return or tenant URL that is no URL at all among the problems instead of crashing', () => {
+    expect(
+      problems({
+        ...base,
+        oauth: { ...oauth, tenantUrl: 'tenant', redirectUris: ['not a url'], appReturnUrls: [''] },
+      }),
+    ).toEqual(
+      expect.arrayContaining([
+        'oauth.tenantUrl: must be an absolute URL',
+        'oauth.redirectUris.0: must be an absolute URL',
+        'oauth.appReturnUrls.0: must be an absolute URL',
+      ]),
+    );
+  });
+
   it('needs a tenant: qlik.tenantHost or oauth.tenantUrl', () => {
     expect(problems({ ...base, qlik: { issuer: 'x' }, oauth }).join('\n')).toContain('oauth.tenantUrl:');
     expect(

@@ -51,6 +51,29 @@ describe('Function: parseConfig', () => {
     expect((error as ConfigError).problems.length).toBeGreaterThanOrEqual(5);
   });
 
+  it('words zod’s own problems in English, the messages operators and docs rely on', () => {
+    // zod/mini has no default locale: without English installed (functions/runtime/zod.ts) every one of these
+    // would read "Invalid input".
+    let error: unknown;
+    try {
+      parseConfig({
+        ...minimal,
+        deployment: { kmsKeySpec: 'ECC_NIST_P256', colour: 'blue' },
+        throttling: { rateLimit: '50' },
+      });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^deployment\.kmsKeySpec: Invalid option: expected one of "RSA_2048"/),
+        'deployment: Unrecognized key: "colour"',
+        'throttling.rateLimit: Invalid input: expected number, received string',
+      ]),
+    );
+  });
+
   it('refuses a token policy that would break Qlik’s 60-minute rule', () => {
     expect(() =>
       parseConfig({ ...minimal, qlik: { issuer: 'i', token: { maxTtlSeconds: 3590, notBeforeSkewSeconds: 30 } } }),
