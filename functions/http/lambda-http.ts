@@ -11,7 +11,7 @@ import {
   TokenVendingError,
   UnsupportedMediaTypeError,
 } from '../errors.js';
-import type { z } from '../runtime/zod.js';
+import type * as z from '../runtime/zod.js';
 
 /** Largest request body any route accepts. */
 export const MAX_BODY_BYTES = 8 * 1024;

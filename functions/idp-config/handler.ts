@@ -8,7 +8,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import { InvalidRequestError, NotConfiguredError } from '../errors.js';
 import { json, problemJsonErrors } from '../http/lambda-http.js';
 import { observe, type Runtime } from '../runtime/wiring.js';
-import { z } from '../runtime/zod.js';
+import * as z from '../runtime/zod.js';
 import { lookupNamedTenant } from '../tenancy/named.js';
 import { describeIdpConfig, describePublicIdpConfig, type IdpConfig } from './core.js';
 

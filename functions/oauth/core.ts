@@ -15,7 +15,7 @@ import type { Sealer, SealPurpose } from '../http/sealing.js';
 import type { QlikOAuthClient, TokenSet } from '../qlik/oauth-client.js';
 import type { Clock } from '../runtime/clock.js';
 import type { OAuthConfig } from '../runtime/config.js';
-import { z } from '../runtime/zod.js';
+import * as z from '../runtime/zod.js';
 import { graceKey, type RefreshGrace } from './refresh-grace.js';
 
 /** The login state could not be verified (missing, expired, tampered, other browser) (400). */

@@ -7,7 +7,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import { InvalidRequestError, NotConfiguredError, TokenVendingError } from '../errors.js';
 import { headerValue, json, parseJsonBody, problemJsonErrors, text, wantsText } from '../http/lambda-http.js';
 import { observe, type Runtime } from '../runtime/wiring.js';
-import { z } from '../runtime/zod.js';
+import * as z from '../runtime/zod.js';
 import { TenantForbiddenError } from '../tenancy/errors.js';
 import { lookupNamedTenant } from '../tenancy/named.js';
 import { DEFAULT_OAUTH_COOKIES, type Tenant } from '../tenancy/tenant.js';

@@ -9,7 +9,7 @@ import { headerValue, json, parseJsonBody, problemJsonErrors, text, wantsText } 
 import { callerClaimsFrom } from '../identity/caller.js';
 import { missingFromBundle } from '../runtime/bundle-flags.js';
 import { observe, type Runtime } from '../runtime/wiring.js';
-import { z } from '../runtime/zod.js';
+import * as z from '../runtime/zod.js';
 import { recordIssuance, SINGLE_TENANT_ID } from '../tenancy/audit.js';
 import { resolveCallerTenant } from '../tenancy/resolve.js';
 import { tenantChoiceSchema } from '../tenancy/runtime.js';

@@ -7,7 +7,7 @@ import { type CallerClaims, mapCallerIdentity, type ResolvedIdentityMapping } fr
 import { buildQlikClaims, QLIK_MAX_LIFETIME_SECONDS, type QlikJwtPayload } from '../qlik/claims.js';
 import type { Clock } from '../runtime/clock.js';
 import type { Config } from '../runtime/config.js';
-import { z } from '../runtime/zod.js';
+import * as z from '../runtime/zod.js';
 import { type SignerSource, signCompactJws } from '../signing/signer.js';
 
 /**

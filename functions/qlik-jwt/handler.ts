@@ -9,7 +9,7 @@ import { callerClaimsFrom } from '../identity/caller.js';
 import type { QlikJwtPayload } from '../qlik/claims.js';
 import { missingFromBundle } from '../runtime/bundle-flags.js';
 import { observe, type Runtime } from '../runtime/wiring.js';
-import { z } from '../runtime/zod.js';
+import * as z from '../runtime/zod.js';
 import { recordIssuance, SINGLE_TENANT_ID } from '../tenancy/audit.js';
 import { tenantChoiceSchema, tenantRequestContext } from '../tenancy/runtime.js';
 import { vendQlikJwt, vendRequestSchema } from './core.js';

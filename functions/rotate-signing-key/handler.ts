@@ -10,7 +10,7 @@ import { describeErrorForLog } from '../http/lambda-http.js';
 import type { Clock } from '../runtime/clock.js';
 import type { Config } from '../runtime/config.js';
 import { observe } from '../runtime/wiring.js';
-import { z } from '../runtime/zod.js';
+import * as z from '../runtime/zod.js';
 import { secretNameOf } from '../tenancy/tenant.js';
 import { ROTATION_STEPS, type RotationStepResult, runRotationStep } from './core.js';
 import type { QlikIdentityProviderPort, RotationNotifier, RotationSecretsPort } from './ports.js';

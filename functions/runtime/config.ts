@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { ConfigError } from '../errors.js';
 import { IDENTITY_PRESETS, identityPresets } from '../identity/presets.js';
 import { QLIK_MAX_LIFETIME_SECONDS } from '../qlik/claims.js';
-import { z } from './zod.js';
+import * as z from './zod.js';
 
 const nonEmpty = z.string().check(z.trim(), z.minLength(1, 'must not be empty'));
 const claimList = z.array(nonEmpty).check(z.minLength(1, 'must name at least one claim'));

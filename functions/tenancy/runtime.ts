@@ -9,7 +9,7 @@ import type { KMSClient } from '@aws-sdk/client-kms';
 import type { CallerClaims, ResolvedIdentityMapping } from '../identity/mapping.js';
 import type { Clock } from '../runtime/clock.js';
 import type { Config, TenancyConfig } from '../runtime/config.js';
-import { z } from '../runtime/zod.js';
+import * as z from '../runtime/zod.js';
 import type { SecretStore } from '../secrets/secret-source.js';
 import type { SignerSource } from '../signing/signer.js';
 import type { TenantOAuthRuntimes } from './oauth.js';

@@ -20,7 +20,7 @@ import {
   TENANT_ID_PATTERN,
   type TenancyConfig,
 } from '../runtime/config.js';
-import { z } from '../runtime/zod.js';
+import * as z from '../runtime/zod.js';
 
 /** The OAuth cookie names every tenant uses (the single-tenant defaults). */
 export const DEFAULT_OAUTH_COOKIES = {

@@ -183,11 +183,12 @@ describe('Bundles: every function of every configuration in config/', () => {
           `${flag} is off: no such file`,
         ).toEqual([]);
       }
-      // `import { z } from 'zod'` kept all of zod (444 KiB, 258 KiB of it locales); `import * as z` keeps
-      // about 97 KiB with the English locale only (docs/performance.md).
+      // `import { z } from 'zod'` kept all of zod (444 KiB, 258 KiB of it locales); classic `import * as z`
+      // kept about 97 KiB; `zod/mini` (functions/runtime/zod.ts) keeps about 38 KiB with the English locale
+      // only (docs/performance.md).
       expect(bundle.zodLocales).toBeLessThan(10 * 1024);
       // (The rotation function's bundle is not minified, so its zod is larger.)
-      if (c.minify) expect(bundle.zod).toBeLessThan(150 * 1024);
+      if (c.minify) expect(bundle.zod).toBeLessThan(50 * 1024);
     },
   );
 
@@ -206,6 +207,22 @@ describe('Bundles: every function of every configuration in config/', () => {
     expect(child.status).not.toBe(0);
     expect(child.stderr).toContain('This function was bundled without the KMS');
     expect(child.stderr).toContain('deploy again');
+  });
+
+  it('a bundle reports a bad configuration in English, every problem at once (zod/mini has no default locale)', async () => {
+    const [, config] = configs.find(([name]) => name === 'example.json')!;
+    const route = routesFor(config).find((r) => r.id === 'QlikJwt')!;
+    const out = join(outDir, 'english', 'index.mjs');
+    await bundleLambda(route.entry, out, false, bundleDefines(bundleFlagsFor(route, config)));
+    const bad = { qlik: config.qlik, signing: config.signing, throttling: { rateLimit: '50' }, surprise: true };
+    const child = spawnSync(process.execPath, ['-e', `await import(${JSON.stringify(pathToFileURL(out).href)})`], {
+      env: { QTV_CONFIG: JSON.stringify(bad), AWS_REGION: 'eu-west-1' },
+      encoding: 'utf8',
+      input: '',
+    });
+    expect(child.status).not.toBe(0);
+    expect(child.stderr).toContain('throttling.rateLimit: Invalid input: expected number, received string');
+    expect(child.stderr).toContain('(top level): Unrecognized key: "surprise"');
   });
 
   it('a POST /qlik/jwt bundle built without multi-tenant mode refuses a tenancy configuration at cold start', async () => {
