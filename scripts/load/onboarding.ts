@@ -158,16 +158,6 @@ export async function runOnboardingLoad(options: OnboardingLoadOptions = {}): Pr
       logLevel: 'SILENT',
       config: (baseUrl) => ({
         qlik: { issuer: 'https://qtv.onboarding.example/shared', keyId: 'shared' },
-        // The deployment's own oauth section only switches the impersonation route on (functions/routes.ts);
-        // in multi-tenant mode each request uses its tenant's clients from the registry item.
-        oauth: {
-          tenantUrl: emulators.tenant(underLoad[0]!).url,
-          clientId: 'deployment-login-client',
-          clientSecretId: `${prefix}deployment/oauth-client`,
-          redirectUris: [`${baseUrl}/oauth/callback`],
-          mode: 'json',
-          impersonation: { enabled: true },
-        },
         signing: { backend: 'file', privateKeyPath: sharedKey },
         tenancy: {
           tenantClaim: CLAIM,

@@ -66,6 +66,17 @@ async function stackLikePool() {
 
 const TEMPORARY = 'Temporary-Pass-1!';
 const CHOSEN = 'Chosen-Passw0rd-2?';
+/** A user as `admin-create-user` then `admin-set-user-password --permanent` leave it: CONFIRMED, no MFA yet. */
+async function userWithPermanentPassword(poolId: string, username: string): Promise<void> {
+  await cognito('AdminCreateUser', {
+    UserPoolId: poolId,
+    Username: username,
+    UserAttributes: [{ Name: 'email', Value: username }],
+    MessageAction: 'SUPPRESS',
+  });
+  await cognito('AdminSetUserPassword', { UserPoolId: poolId, Username: username, Password: CHOSEN, Permanent: true });
+}
+
 const decodePayload = (jwt: string) =>
   JSON.parse(Buffer.from(jwt.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
 
@@ -133,18 +144,7 @@ describe('Command: qtv caller-token (moto cognito-idp)', () => {
   it('enrols a user whose password was set with admin-set-user-password --permanent, secret from the environment afterwards', async () => {
     // Arrange
     const { poolId, clientId } = await stackLikePool();
-    await cognito('AdminCreateUser', {
-      UserPoolId: poolId,
-      Username: 'bob@example.com',
-      UserAttributes: [{ Name: 'email', Value: 'bob@example.com' }],
-      MessageAction: 'SUPPRESS',
-    });
-    await cognito('AdminSetUserPassword', {
-      UserPoolId: poolId,
-      Username: 'bob@example.com',
-      Password: CHOSEN,
-      Permanent: true,
-    });
+    await userWithPermanentPassword(poolId, 'bob@example.com');
     const flags = [
       'caller-token',
       '--user-pool-id',
@@ -173,18 +173,7 @@ describe('Command: qtv caller-token (moto cognito-idp)', () => {
   it('refuses with the fix when the TOTP secret is not the enrolled one (moto: CodeMismatchException) or not given', async () => {
     // Arrange
     const { poolId, clientId } = await stackLikePool();
-    await cognito('AdminCreateUser', {
-      UserPoolId: poolId,
-      Username: 'carol@example.com',
-      UserAttributes: [{ Name: 'email', Value: 'carol@example.com' }],
-      MessageAction: 'SUPPRESS',
-    });
-    await cognito('AdminSetUserPassword', {
-      UserPoolId: poolId,
-      Username: 'carol@example.com',
-      Password: CHOSEN,
-      Permanent: true,
-    });
+    await userWithPermanentPassword(poolId, 'carol@example.com');
     const dir = tempDir('qtv-cognito-');
     const secretFile = join(dir, 'carol.totp');
     const flags = [
@@ -306,18 +295,7 @@ describe('Command: qtv doctor with the Cognito pool flags (moto cognito-idp)', (
     // Arrange: an enrolled user. The dev server trusts only its own dev identity provider, so it answers
     // 401 to moto's token: that answer shows doctor sent the Cognito token (and not a dev one) to the API.
     const { poolId, clientId } = await stackLikePool();
-    await cognito('AdminCreateUser', {
-      UserPoolId: poolId,
-      Username: 'frank@example.com',
-      UserAttributes: [{ Name: 'email', Value: 'frank@example.com' }],
-      MessageAction: 'SUPPRESS',
-    });
-    await cognito('AdminSetUserPassword', {
-      UserPoolId: poolId,
-      Username: 'frank@example.com',
-      Password: CHOSEN,
-      Permanent: true,
-    });
+    await userWithPermanentPassword(poolId, 'frank@example.com');
     const secretFile = join(tempDir('qtv-cognito-'), 'frank.totp');
     const pool = ['--user-pool-id', poolId, '--client-id', clientId, '--cognito-username', 'frank@example.com'];
     const env = { QTV_COGNITO_PASSWORD: CHOSEN };
@@ -364,18 +342,7 @@ describe('Command: qtv doctor with the Cognito pool flags (moto cognito-idp)', (
   it('reports a Cognito refusal as a failed caller.token check with the fix', async () => {
     // Arrange
     const { poolId, clientId } = await stackLikePool();
-    await cognito('AdminCreateUser', {
-      UserPoolId: poolId,
-      Username: 'gina@example.com',
-      UserAttributes: [{ Name: 'email', Value: 'gina@example.com' }],
-      MessageAction: 'SUPPRESS',
-    });
-    await cognito('AdminSetUserPassword', {
-      UserPoolId: poolId,
-      Username: 'gina@example.com',
-      Password: CHOSEN,
-      Permanent: true,
-    });
+    await userWithPermanentPassword(poolId, 'gina@example.com');
     const secretFile = join(tempDir('qtv-cognito-'), 'gina.totp');
     const pool = [
       '--user-pool-id',
