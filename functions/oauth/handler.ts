@@ -38,6 +38,15 @@ const NO_STORE = { 'cache-control': 'no-store' };
 async function coreDeps(runtime: Runtime): Promise<OAuthCoreDeps> {
   const oauth = runtime.oauth;
   if (oauth === undefined) throw new NotConfiguredError('The OAuth proxy is not configured in this deployment.');
+  return depsOf(oauth, runtime);
+}
+
+/** The cores' ports from one OAuth runtime: the deployment's, or a tenant's (then `tenantId` is sealed in). */
+async function depsOf(
+  oauth: NonNullable<Runtime['oauth']>,
+  runtime: Runtime,
+  tenantId?: string,
+): Promise<OAuthCoreDeps> {
   return {
     oauth: oauth.config,
     tenantUrl: oauth.tenantUrl,
@@ -46,6 +55,7 @@ async function coreDeps(runtime: Runtime): Promise<OAuthCoreDeps> {
     clock: runtime.clock,
     grace: oauth.grace,
     logger: runtime.logger,
+    ...(tenantId !== undefined ? { tenantId } : {}),
   };
 }
 
@@ -60,19 +70,7 @@ async function tenantCoreDeps(runtime: Runtime, tenantId: string): Promise<{ dep
   const oauth = tenancy.oauth?.forTenant(tenant);
   if (oauth === undefined)
     throw new NotConfiguredError(`Tenant ${tenant.item.id} has no OAuth client (its registry item has no oauth).`);
-  return {
-    tenant,
-    deps: {
-      oauth: oauth.config,
-      tenantUrl: oauth.tenantUrl,
-      client: oauth.client,
-      sealer: await oauth.sealer(),
-      clock: runtime.clock,
-      grace: oauth.grace,
-      logger: runtime.logger,
-      tenantId: tenant.item.id,
-    },
-  };
+  return { tenant, deps: await depsOf(oauth, runtime, tenant.item.id) };
 }
 
 /** `?tenant=<id>`: names a tenant on routes that have nothing sealed yet (login, code exchange). */
