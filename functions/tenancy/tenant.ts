@@ -12,7 +12,7 @@ import {
   checkIdentityMapping,
   checkOAuth,
   checkTokenPolicy,
-  configSchema,
+  configSections,
   describeIssues,
   oauthSchema,
   rotationQlikModeSchema,
@@ -46,8 +46,8 @@ const sharedSigningSchema = z.strictObject({ backend: z.literal('shared') });
 /** Where a tenant's signing key lives: its own secret, its own KMS key, or the deployment's shared key. */
 export const tenantSigningSchema = z.union([signingSchema, sharedSigningSchema]);
 
-const qlikSchema = configSchema.shape.qlik;
-const identitySchema = configSchema.shape.identity;
+const qlikSchema = configSections.qlik();
+const identitySchema = configSections.identity();
 
 /** The registry item of one tenant, as stored (the `document` attribute) plus its id, status and version. */
 export const tenantItemSchema = z.strictObject({
