@@ -104,6 +104,29 @@ export function rotationBundleFlags(
   };
 }
 
+/** What one function reads from `QTV_CONFIG`: the validated configuration without the synth-time `deployment`. */
+export type FunctionConfig = Omit<Config, 'deployment'>;
+
+/**
+ * The configuration one function gets in `QTV_CONFIG`, for the bundle `flags` describe. The construct
+ * (infra/constructs/qlik-token-vending.ts) and the cold-start bench (scripts/bench/cold-start.ts) both call
+ * this, so the bench measures what synth deploys.
+ * - `deployment` is left out: synth-time settings only; the loader fills in its defaults.
+ * - `oauth` is left out when the bundle holds no OAuth wiring (`QTV_BUNDLE_OAUTH` off): such a function
+ *   never reads it (runtime/wiring.ts ignores it there), and an absent section is never built nor checked
+ *   at cold start (runtime/config.ts, issue #15). Without `flags` (a function you add yourself, whose
+ *   bundle holds everything) it is kept.
+ * - `tenancy` is always kept: a bundle built without multi-tenant mode refuses, on purpose, a
+ *   configuration that holds it (e.g. functions/qlik-jwt/handler.ts); leaving it out would make such a
+ *   function silently single-tenant instead.
+ */
+export function functionConfigFor(config: Config, flags?: Pick<BundleFlags, 'QTV_BUNDLE_OAUTH'>): FunctionConfig {
+  const { deployment: _deployment, ...runtimeConfig } = config;
+  if (flags === undefined || flags.QTV_BUNDLE_OAUTH) return runtimeConfig;
+  const { oauth: _oauth, ...withoutOAuth } = runtimeConfig;
+  return withoutOAuth;
+}
+
 /** The flags as esbuild `define` entries. */
 export function bundleDefines(flags: BundleFlags): Record<string, string> {
   return Object.fromEntries(Object.entries(flags).map(([name, value]) => [name, JSON.stringify(value)]));

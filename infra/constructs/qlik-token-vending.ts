@@ -14,7 +14,12 @@ import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { ConfigError } from '../../functions/errors.js';
 import { type RouteDefinition, type RouteResource, routesFor } from '../../functions/routes.js';
-import { bundleFlagsFor } from '../../functions/runtime/bundle-flags.js';
+import {
+  bundleFlagsFor,
+  type FunctionConfig,
+  functionConfigFor,
+  rotationBundleFlags,
+} from '../../functions/runtime/bundle-flags.js';
 import { type Config, type ConfigInput, parseConfig } from '../../functions/runtime/config.js';
 import { KeyRotation } from './key-rotation.js';
 import { Monitoring } from './monitoring.js';
@@ -189,8 +194,10 @@ export class QlikTokenVending extends Construct {
   /** The tenant registry table and its grants, when `tenancy` is configured (multi-tenant mode). */
   public readonly tenantRegistry: TenantRegistry | undefined;
   /**
-   * The configuration every function reads from `QTV_CONFIG`: the validated config without `deployment`,
-   * the key reference replaced by the key's ARN. Functions you add with {@link TokenFunction} take it too.
+   * The whole configuration a function can read from `QTV_CONFIG`: the validated config without `deployment`,
+   * the key reference replaced by the key's ARN. Functions you add with {@link TokenFunction} take it. The
+   * functions of the route table get their own subset (`functionConfigFor` in functions/runtime/bundle-flags.ts:
+   * `oauth` only where the bundle holds the OAuth wiring).
    */
   public readonly functionConfigJson: string;
 
@@ -256,11 +263,15 @@ export class QlikTokenVending extends Construct {
         ? { tenancy: { ...config.tenancy, refreshGraceTableName: graceTableName } }
         : {}),
     };
-    this.functionConfigJson = this.buildFunctionConfigJson(
-      functionConfig,
-      this.signingKey.arn,
-      this.signingKey.publicSecret.secretArn,
-    );
+    // Each function's QTV_CONFIG (functionConfigFor): no `deployment`, and `oauth` only where the bundle holds
+    // the OAuth wiring. The whole one (`functionConfigJson`) is for functions added outside the route table.
+    const configJsonFor = (flags?: Parameters<typeof functionConfigFor>[1]) =>
+      this.buildFunctionConfigJson(
+        functionConfigFor(functionConfig, flags),
+        this.signingKey.arn,
+        this.signingKey.publicSecret.secretArn,
+      );
+    this.functionConfigJson = configJsonFor();
     // Bundle for the configuration the functions read: QTV_CONFIG always names the public-material secret
     // (buildFunctionConfigJson), so GET /qlik/idp-config reads it with either backend and needs its client.
     const bundleConfig: Config = {
@@ -270,9 +281,11 @@ export class QlikTokenVending extends Construct {
     const tokenFunctions: Record<string, TokenFunction> = {};
     const grantOAuth = oauthGrants(this, config);
     for (const route of options.routes ?? routesFor(config)) {
+      // Only what this route runs under this configuration goes into its bundle (a prebuilt bundle holds it all).
+      const bundleFlags = bundleFlagsFor(route, bundleConfig);
       const fn = new TokenFunction(this, route.id, {
         entry: route.entry,
-        configJson: this.functionConfigJson,
+        configJson: configJsonFor(bundleFlags),
         logRetention: retention,
         memorySize: deployment.lambda.memoryMb,
         timeout: Duration.seconds(deployment.lambda.timeoutSeconds),
@@ -280,8 +293,7 @@ export class QlikTokenVending extends Construct {
           ? { reservedConcurrentExecutions: deployment.lambda.reservedConcurrency }
           : {}),
         description: `${route.method} ${route.path}`,
-        // Only what this route runs under this configuration goes into its bundle (a prebuilt bundle holds it all).
-        bundleFlags: bundleFlagsFor(route, bundleConfig),
+        bundleFlags,
       });
       // Grants follow the route's declared needs (functions/routes.ts `uses`), nothing more.
       for (const resource of route.uses ?? []) {
@@ -320,7 +332,7 @@ export class QlikTokenVending extends Construct {
               ? { tenants: { secretPrefix: tenancy.keys.secretPrefix, registryTable: this.tenantRegistry.table } }
               : {}),
             config,
-            configJson: this.functionConfigJson,
+            configJson: configJsonFor(rotationBundleFlags(config)),
             logRetention: retention,
           })
         : undefined;
@@ -343,15 +355,13 @@ export class QlikTokenVending extends Construct {
     this.tenantRegistry?.addAlarms(this.monitoring.topic);
   }
 
-  /** The configuration a function reads from QTV_CONFIG: the validated config, the key reference resolved. */
-  private buildFunctionConfigJson(config: Config, reference: string, publicSecretArn: string): string {
-    // deployment settings are synth-time only; the loader fills their defaults in the Lambda.
-    const { deployment: _deployment, ...runtimeConfig } = config;
+  /** The JSON of a function's QTV_CONFIG (see functionConfigFor), the key reference resolved; at most 4 KB. */
+  private buildFunctionConfigJson(config: FunctionConfig, reference: string, publicSecretArn: string): string {
     const signing =
       config.signing.backend === 'kms'
         ? { ...config.signing, keyId: reference, publicSecretId: publicSecretArn }
         : { ...config.signing, secretId: reference, publicSecretId: publicSecretArn };
-    const value = { ...runtimeConfig, signing };
+    const value = { ...config, signing };
     // Estimate the resolved size with a long ARN in place of the token.
     const estimate = JSON.stringify({
       ...value,

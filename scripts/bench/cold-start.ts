@@ -30,6 +30,7 @@ import {
   type BundleFlags,
   bundleDefines,
   bundleFlagsFor,
+  functionConfigFor,
   rotationBundleFlags,
 } from '../../functions/runtime/bundle-flags.js';
 import { parseConfig } from '../../functions/runtime/config.js';
@@ -369,11 +370,12 @@ export async function benchColdStart(options: { runs?: number } = {}): Promise<C
       ...baseEnv,
       ANCHOR_SECRET_ID: secretIds.anchor,
     });
+    // The configuration `qlik-jwt` gets (functionConfigFor: no `deployment`, no `oauth` in its bundle's QTV_CONFIG).
+    const jwtRoute = routes.find((route) => route.id === 'QlikJwt')!;
+    const configOnlyConfig = benchConfig(secretIds, tenant, false);
     const configOnlyEnv = {
       ...baseEnv,
-      QTV_CONFIG: JSON.stringify(benchConfig(secretIds, tenant, false), (key, value) =>
-        key === 'deployment' ? undefined : value,
-      ),
+      QTV_CONFIG: JSON.stringify(functionConfigFor(configOnlyConfig, bundleFlagsFor(jwtRoute, configOnlyConfig))),
     };
     await add(
       'configuration alone (zod, schemas, one parse)',
@@ -384,7 +386,7 @@ export async function benchColdStart(options: { runs?: number } = {}): Promise<C
     // Before per-route bundles every function carried everything: the same entry with every flag on.
     {
       const config = benchConfig(secretIds, tenant, true);
-      const { deployment: _deployment, ...runtimeConfig } = config;
+      const runtimeConfig = functionConfigFor(config);
       const everything = Object.fromEntries(
         Object.keys(bundleFlagsFor(routes[0]!, config)).map((flag) => [flag, true]),
       ) as unknown as BundleFlags;
@@ -398,19 +400,24 @@ export async function benchColdStart(options: { runs?: number } = {}): Promise<C
     }
     for (const tracing of [true, false]) {
       const config = benchConfig(secretIds, tenant, tracing);
-      const { deployment: _deployment, ...runtimeConfig } = config;
-      const env = { ...baseEnv, QTV_CONFIG: JSON.stringify(runtimeConfig) };
+      // Each function with the QTV_CONFIG synth gives it (functionConfigFor, as the construct calls it).
+      const envFor = (flags: BundleFlags) => ({
+        ...baseEnv,
+        QTV_CONFIG: JSON.stringify(functionConfigFor(config, flags)),
+      });
       const suffix = tracing ? '' : ' (tracing off)';
       for (const route of routesFor(config)) {
         if (route.requires === 'oauth') continue; // OAuth redirect/cookie routes: not measured here
-        await add(`${route.entry.split('/')[1]}${suffix}`, 'ours', route.entry, env, bundleFlagsFor(route, config));
+        const flags = bundleFlagsFor(route, config);
+        await add(`${route.entry.split('/')[1]}${suffix}`, 'ours', route.entry, envFor(flags), flags);
       }
+      const rotationFlags = rotationBundleFlags(config);
       await add(
         `rotate-signing-key${suffix}`,
         'ours',
         'functions/rotate-signing-key/index.ts',
-        env,
-        rotationBundleFlags(config),
+        envFor(rotationFlags),
+        rotationFlags,
       );
     }
     // One unmeasured run of each warms the file cache for the bundle, as Lambda's would be after download.
