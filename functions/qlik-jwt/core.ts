@@ -8,7 +8,7 @@ import { buildQlikClaims, QLIK_MAX_LIFETIME_SECONDS, type QlikJwtPayload } from 
 import type { Clock } from '../runtime/clock.js';
 import type { Config } from '../runtime/config.js';
 import * as z from '../runtime/zod.js';
-import { type SignerSource, signCompactJws } from '../signing/signer.js';
+import { type SignerSource, signCompactJws, signCompactJwsNow } from '../signing/signer.js';
 
 /**
  * The request body. The caller may only ask for a lifetime; identity fields are refused as
@@ -60,7 +60,8 @@ export async function vendQlikJwt(
   const identity = mapCallerIdentity(caller, deps.identity, deps.warn);
   const policy = deps.qlik.token;
   const ttlSeconds = Math.min(request.ttlSeconds ?? policy.defaultTtlSeconds, policy.maxTtlSeconds);
-  const key = await deps.signers.current();
+  // A key held fresh in memory and signed in this process: no await on the way (per-token cost, docs/performance.md).
+  const key = deps.signers.ready?.() ?? (await deps.signers.current());
   const issuedAtSeconds = Math.floor(deps.clock.nowMs() / 1000);
   const claims = buildQlikClaims(identity, {
     issuer: key.issuer ?? deps.qlik.issuer,
@@ -68,7 +69,7 @@ export async function vendQlikJwt(
     ttlSeconds,
     notBeforeSkewSeconds: policy.notBeforeSkewSeconds,
   });
-  const token = await signCompactJws(claims, key);
+  const token = signCompactJwsNow(claims, key) ?? (await signCompactJws(claims, key));
   deps.onIssued?.(claims);
   return {
     token,

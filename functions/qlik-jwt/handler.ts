@@ -6,19 +6,36 @@ import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { json, parseJsonBody, problemJsonErrors } from '../http/lambda-http.js';
 import { callerClaimsFrom } from '../identity/caller.js';
+import type { CallerClaims } from '../identity/mapping.js';
 import type { QlikJwtPayload } from '../qlik/claims.js';
 import { missingFromBundle } from '../runtime/bundle-flags.js';
 import { observe, type Runtime } from '../runtime/wiring.js';
 import * as z from '../runtime/zod.js';
 import { recordIssuance, SINGLE_TENANT_ID } from '../tenancy/audit.js';
-import { tenantChoiceSchema, tenantRequestContext } from '../tenancy/runtime.js';
-import { vendQlikJwt, vendRequestSchema } from './core.js';
+import {
+  type TenantRequestContext,
+  tenantChoiceSchema,
+  tenantRequestContext,
+  tenantRequestContextNow,
+} from '../tenancy/runtime.js';
+import { type VendRequest, vendQlikJwt, vendRequestSchema } from './core.js';
 
 /** Multi-tenant mode: the caller may also pick one of its tenants (`tenant`); nothing else is added. */
 const tenantVendRequestSchema = /* @__PURE__ */ z.extend(vendRequestSchema, { tenant: z.optional(tenantChoiceSchema) });
 
-/** The request and what to sign it with: the caller's tenant's (multi-tenant mode) or the deployment's. */
-async function bind(event: APIGatewayProxyEventV2, runtime: Runtime) {
+/** What a token is signed with: the caller's tenant's ports (multi-tenant mode) or the deployment's. */
+type SigningContext = Pick<TenantRequestContext, 'signers' | 'identity' | 'qlik'> & {
+  readonly tenant: TenantRequestContext['tenant'] | undefined;
+};
+
+/**
+ * The request, the caller and what to sign with. No promise on the per-token path: `context` is one only
+ * when the caller's tenant must first be read from the registry (docs/performance.md).
+ */
+function bind(
+  event: APIGatewayProxyEventV2,
+  runtime: Runtime,
+): { request: VendRequest; caller: CallerClaims; context: SigningContext | Promise<SigningContext> } {
   // Only bundles built for multi-tenant mode hold this branch (runtime/bundle-flags.ts, QTV_BUNDLE_TENANCY).
   if (typeof QTV_BUNDLE_TENANCY === 'undefined' || QTV_BUNDLE_TENANCY) {
     const tenancy = runtime.tenancy;
@@ -26,7 +43,9 @@ async function bind(event: APIGatewayProxyEventV2, runtime: Runtime) {
       const { tenant: requested, ...request } = parseJsonBody(event, tenantVendRequestSchema);
       const caller = callerClaimsFrom(event);
       // The tenant comes from the verified claims only; query string and headers are never read for it.
-      return { request, caller, context: await tenantRequestContext(caller, requested, tenancy) };
+      const context =
+        tenantRequestContextNow(caller, requested, tenancy) ?? tenantRequestContext(caller, requested, tenancy);
+      return { request, caller, context };
     }
   }
   // Single-tenant mode keeps its strict body: a `tenant` field there is an unknown field (400).
@@ -56,7 +75,9 @@ export function createHandler(runtime: Runtime) {
     .use(observe(runtime))
     .use(problemJsonErrors(logger))
     .handler(async (event) => {
-      const { request, caller, context } = await bind(event, runtime);
+      const bound = bind(event, runtime);
+      const { request, caller } = bound;
+      const context = bound.context instanceof Promise ? await bound.context : bound.context;
       let issued: QlikJwtPayload | undefined;
       const result = await vendQlikJwt(caller, request, {
         signers: context.signers,

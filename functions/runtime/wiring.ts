@@ -20,7 +20,13 @@ import {
   secretPublicMaterialSource,
 } from '../idp-config/public-material-source.js';
 import type { FetchLike } from '../qlik/oauth-client.js';
-import { CachedSecret, FileSecretStore, type SecretStore, SecretsManagerStore } from '../secrets/secret-source.js';
+import {
+  CachedSecret,
+  FileSecretStore,
+  freshValue,
+  type SecretStore,
+  SecretsManagerStore,
+} from '../secrets/secret-source.js';
 import { kmsSignerSource } from '../signing/kms-signer.js';
 import type { ActiveSigningKey, Signer, SignerSource } from '../signing/signer.js';
 import { signingKeyFromSecret } from '../signing/signing-key.js';
@@ -149,7 +155,7 @@ export function secretSignerSource(
         ...describeErrorForLog(error),
       }),
   });
-  return { cache, current: () => cache.get() };
+  return { cache, current: () => cache.get(), ready: () => freshValue(cache) };
 }
 
 /** The AWS SDK clients of one container: built on first use, once each, traced. */

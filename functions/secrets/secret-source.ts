@@ -142,9 +142,9 @@ export class CachedSecret<T> {
 
 /**
  * The value `cache.get()` would answer now without asking the store (fresh within its TTL), else undefined:
- * lets a per-token path skip a promise. A function rather than a method so that bundles which never call it
- * (the single-tenant token routes) do not carry it; it reads the cache's private state by bracket access,
- * TypeScript's sanctioned escape hatch, from inside the module that owns it.
+ * lets a per-token path skip a promise (SignerSource.ready). A function rather than a method so that bundles
+ * which never call it do not carry it; it reads the cache's private state by bracket access, TypeScript's
+ * sanctioned escape hatch, from inside the module that owns it.
  */
 export function freshValue<T>(cache: CachedSecret<T>): T | undefined {
   // biome-ignore lint/complexity/useLiteralKeys: private members are reachable by bracket access only

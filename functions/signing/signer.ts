@@ -29,6 +29,12 @@ export interface ActiveSigningKey extends Signer {
 /** Yields the key to sign with now. Rotation-aware sources may return a different key later. */
 export interface SignerSource {
   current(): Promise<ActiveSigningKey>;
+  /**
+   * The key `current()` would resolve to right now, when the source holds it fresh in memory; otherwise
+   * undefined (then call `current()`). Lets the per-token path skip a promise and an await: after an RSA
+   * signature the CPU caches are cold and every promise reaction costs microseconds (docs/performance.md).
+   */
+  ready?(): ActiveSigningKey | undefined;
 }
 
 const HASH_OF: Record<JwsAlgorithm, string> = {
@@ -48,17 +54,24 @@ export function createKeyObjectSigner(privateKey: KeyObject, kid: string, alg: J
   // JWS wants ECDSA signatures as r||s (RFC 7518 §3.4), which node calls ieee-p1363.
   const key = alg.startsWith('ES') ? { key: privateKey, dsaEncoding: 'ieee-p1363' as const } : privateKey;
   const signNow = (signingInput: Uint8Array) => cryptoSign(hash, signingInput, key);
-  const sign = async (signingInput: Uint8Array) => signNow(signingInput);
-  localSigners.set(sign, signNow);
+  const sign: LocalSign = Object.assign(async (signingInput: Uint8Array) => signNow(signingInput), {
+    [SIGN_NOW]: signNow,
+  });
   return { alg, kid, sign };
 }
 
 /**
- * The synchronous form of each key-object signer's `sign`, keyed by that very function: the JWS assembler
- * calls it directly and saves a promise and an await per token. Keyed by the function, not the signer, so a
- * signer copied with another `sign` (a wrapper, a stub) is never bypassed: its `sign` has no entry here.
+ * The synchronous form of a key-object signer's `sign`, kept on that very function: the JWS assembler calls
+ * it directly and saves a promise and an await per token. Kept on the function, not the signer, so a signer
+ * copied with another `sign` (a wrapper, a stub) is never bypassed: its `sign` has no such property. (A
+ * property rather than a WeakMap entry: one lookup the CPU finds in cache after an RSA signature.)
  */
-const localSigners = new WeakMap<Signer['sign'], (signingInput: Uint8Array) => Uint8Array>();
+const SIGN_NOW = Symbol('signNow');
+type LocalSign = Signer['sign'] & { readonly [SIGN_NOW]?: (signingInput: Uint8Array) => Uint8Array };
+
+function localSignerOf(signer: Signer): ((signingInput: Uint8Array) => Uint8Array) | undefined {
+  return (signer.sign as LocalSign)[SIGN_NOW];
+}
 
 /** Each signer's encoded JOSE header, made once per signer object instead of per token. */
 const encodedHeaders = new WeakMap<
@@ -76,18 +89,37 @@ function encodeHeader(signer: Signer): string {
   return encoded;
 }
 
+function signingInputOf(payload: object, signer: Signer): string {
+  return `${encodeHeader(signer)}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}`;
+}
+
+function compact(signingInput: string, signature: Uint8Array): string {
+  const encoded = Buffer.isBuffer(signature)
+    ? signature.toString('base64url')
+    : Buffer.from(signature.buffer, signature.byteOffset, signature.byteLength).toString('base64url');
+  return `${signingInput}.${encoded}`;
+}
+
 /**
  * Assembles and signs a compact JWS (`header.payload.signature`) with header `{alg, kid, typ: "JWT"}`.
  * The one place a token is put together, for every backend.
  */
 export async function signCompactJws(payload: object, signer: Signer): Promise<string> {
-  const signingInput = `${encodeHeader(signer)}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}`;
+  const signingInput = signingInputOf(payload, signer);
   // The signing input is base64url, i.e. ASCII: latin1 is the same bytes as UTF-8, without the UTF-8 encoder.
   const bytes = Buffer.from(signingInput, 'latin1');
-  const signNow = localSigners.get(signer.sign);
-  const signature = signNow !== undefined ? signNow(bytes) : await signer.sign(bytes);
-  const encoded = Buffer.isBuffer(signature)
-    ? signature.toString('base64url')
-    : Buffer.from(signature.buffer, signature.byteOffset, signature.byteLength).toString('base64url');
-  return `${signingInput}.${encoded}`;
+  const signNow = localSignerOf(signer);
+  return compact(signingInput, signNow !== undefined ? signNow(bytes) : await signer.sign(bytes));
+}
+
+/**
+ * {@link signCompactJws} without a promise, for a signer made by {@link createKeyObjectSigner} (its key is in
+ * this process); undefined for any other signer (KMS, a wrapper, a stub), which must go through
+ * `signCompactJws`. The same token, byte for byte.
+ */
+export function signCompactJwsNow(payload: object, signer: Signer): string | undefined {
+  const signNow = localSignerOf(signer);
+  if (signNow === undefined) return undefined;
+  const signingInput = signingInputOf(payload, signer);
+  return compact(signingInput, signNow(Buffer.from(signingInput, 'latin1')));
 }

@@ -114,7 +114,26 @@ export async function tenantRequestContext(
 ): Promise<TenantRequestContext> {
   const tenantId = callerTenantId(claims, requested, runtime.tenancy);
   // A fresh cache entry answers without a promise (the per-token path); otherwise the registry is read.
-  const tenant = usableTenant(runtime.registry.cached(tenantId) ?? (await runtime.registry.lookup(tenantId)), tenantId);
+  const item = runtime.registry.cached(tenantId) ?? (await runtime.registry.lookup(tenantId));
+  return contextOf(usableTenant(item, tenantId), runtime);
+}
+
+/**
+ * {@link tenantRequestContext} without a promise when the caller's tenant is fresh in the registry cache
+ * (the per-token path); undefined when the registry must be read (then call `tenantRequestContext`).
+ * @throws the same errors, synchronously.
+ */
+export function tenantRequestContextNow(
+  claims: CallerClaims,
+  requested: string | undefined,
+  runtime: TenancyRuntime,
+): TenantRequestContext | undefined {
+  const tenantId = callerTenantId(claims, requested, runtime.tenancy);
+  const item = runtime.registry.cached(tenantId);
+  return item === undefined ? undefined : contextOf(usableTenant(item, tenantId), runtime);
+}
+
+function contextOf(tenant: Tenant, runtime: TenancyRuntime): TenantRequestContext {
   return {
     tenant,
     signers: runtime.signers.forTenant(tenant),

@@ -13,7 +13,7 @@ import { missingFromBundle } from '../runtime/bundle-flags.js';
 import type { Clock } from '../runtime/clock.js';
 import type { TenancyConfig } from '../runtime/config.js';
 import { secretSignerSource } from '../runtime/wiring.js';
-import { type CachedSecret, freshValue, type SecretStore } from '../secrets/secret-source.js';
+import type { SecretStore } from '../secrets/secret-source.js';
 import { kmsSignerSource } from '../signing/kms-signer.js';
 import type { ActiveSigningKey, SignerSource } from '../signing/signer.js';
 import { LruCache } from '../util/lru.js';
@@ -34,8 +34,8 @@ export interface TenantSignersOptions {
   readonly maxEntries?: number;
 }
 
-/** A tenant's key source; a cached one (a key secret) can say without a promise whether its key is fresh. */
-type TenantSignerSource = SignerSource & { readonly cache?: CachedSecret<ActiveSigningKey> };
+/** A tenant's key source; a cached one (a key secret) says through `ready()` whether its key is fresh. */
+type TenantSignerSource = SignerSource;
 
 interface Entry {
   /** The item fields the source was built from; a change rebuilds it. */
@@ -65,16 +65,21 @@ export class TenantSigners {
   /** A SignerSource bound to one tenant (the shape vendQlikJwt takes). */
   forTenant(tenant: Tenant): SignerSource {
     const entry = this.#entry(tenant);
-    entry.bound ??= { current: () => this.#keyOf(entry) };
+    entry.bound ??= { current: () => this.#keyOf(entry), ready: () => this.#readyKeyOf(entry) };
     return entry.bound;
   }
 
   #keyOf(entry: Entry): Promise<ActiveSigningKey> {
-    // A key still fresh in the source's cache needs no wait (the per-token path); otherwise ask the source.
-    const cache = entry.source.cache;
-    const fresh = cache === undefined ? undefined : freshValue(cache);
-    if (fresh !== undefined) return Promise.resolve(this.#view(entry, fresh));
+    // A key the source holds fresh needs no wait (the per-token path); otherwise ask the source.
+    const fresh = this.#readyKeyOf(entry);
+    if (fresh !== undefined) return Promise.resolve(fresh);
     return entry.source.current().then((key) => this.#view(entry, key));
+  }
+
+  /** The tenant's key when its source holds it fresh in memory, else undefined (SignerSource.ready). */
+  #readyKeyOf(entry: Entry): ActiveSigningKey | undefined {
+    const fresh = entry.source.ready?.();
+    return fresh === undefined ? undefined : this.#view(entry, fresh);
   }
 
   /** The tenant's view of a key, made once per key version, not per token (hot path). */

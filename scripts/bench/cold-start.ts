@@ -38,7 +38,7 @@ import { createSelfSignedCertificate } from '../../functions/signing/certificate
 import { startMotoServer } from '../../test/support/moto-server.js';
 import { startTenantEmulator, type TenantEmulator } from '../../test/support/tenant-emulator/index.js';
 import { authenticatedCaller, callerEvent } from '../dev/caller-event.js';
-import { median, pairedRatio, percentile } from './stats.js';
+import { median, pairedRatio, percentile, roundOrders } from './stats.js';
 
 /** One row per measured function (ours, and the two anchors the bench builds itself). */
 export interface ColdStartRow {
@@ -285,7 +285,7 @@ function benchConfig(secretIds: Record<'signing' | 'web' | 'imp', string>, tenan
 /**
  * Bundles every API function and the rotation function with the defines synth gives them for the bench
  * configuration, plus two anchors (scripts/bench/anchors/), and times `runs` fresh processes of each to
- * the first response, round by round (every case once per round, starting at a different case), next to
+ * the first response, round by round (every case once per round, in a new shuffled order each round), next to
  * `node -e ''`. Ratios are medians of per-round ratios, so a slow phase of the shared machine falls on
  * both sides of each ratio.
  */
@@ -434,9 +434,10 @@ export async function benchColdStart(options: { runs?: number } = {}): Promise<C
     }
     const wall = new Map<string, number[]>(cases.map((c) => [c.name, []]));
     const inside = new Map<string, HarnessResult[]>(cases.map((c) => [c.name, []]));
+    const orders = roundOrders(cases.length, runs);
     for (let round = 0; round < runs; round++) {
       for (let k = 0; k < cases.length; k++) {
-        const c = cases[(round + k) % cases.length]!;
+        const c = cases[orders[round]![k]!]!;
         const { ms, stdout } = await timeSpawn(c.args, c.env);
         wall.get(c.name)!.push(ms);
         if (c.kind === 'baseline') continue;

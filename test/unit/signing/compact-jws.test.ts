@@ -5,7 +5,12 @@
  */
 import { generateKeyPairSync, verify } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { createKeyObjectSigner, type Signer, signCompactJws } from '../../../functions/signing/signer.js';
+import {
+  createKeyObjectSigner,
+  type Signer,
+  signCompactJws,
+  signCompactJwsNow,
+} from '../../../functions/signing/signer.js';
 
 const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
 
@@ -65,5 +70,21 @@ describe('signCompactJws', () => {
 
     // Assess
     expect(token.header.kid).toBe('kid-2');
+  });
+
+  it('signs the same token without a promise for a key-object signer, and refuses any other signer', async () => {
+    // Prepare
+    const real = createKeyObjectSigner(privateKey, 'kid-1', 'RS256');
+    const wrapped: Signer = { ...real, sign: async (input) => real.sign(input) };
+    const payload = { sub: 'ünïcode', exp: 1 };
+
+    // Act
+    const now = signCompactJwsNow(payload, real);
+    const awaited = await signCompactJws(payload, real);
+    const refused = signCompactJwsNow(payload, wrapped);
+
+    // Assess: RS256 (PKCS#1 v1.5) is deterministic, so the same key and input give the same bytes.
+    expect(now).toBe(awaited);
+    expect(refused).toBeUndefined();
   });
 });

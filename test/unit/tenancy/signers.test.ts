@@ -94,6 +94,16 @@ describe('Class: TenantSigners', () => {
     expect(verifyWithJsonwebtoken(b.token, spki('shared')).payload.iss).toBe('https://qtv.example/globex');
   });
 
+  it('holds a tenant’s key ready once fetched, with the tenant’s issuer, and nothing before', async () => {
+    const { signers } = setup();
+    const acme = tenantFromItem(tenantItem('acme'));
+    const bound = signers.forTenant(acme);
+    expect(bound.ready?.()).toBeUndefined();
+    const fetched = await bound.current();
+    expect(bound.ready?.()).toBe(fetched);
+    expect(fetched.issuer).toBe(tenantItem('acme').qlik.issuer);
+  });
+
   it('builds one cached source per tenant: the key secret is read once for many tokens', async () => {
     const { signers, fetches } = setup();
     const acme = tenantFromItem(tenantItem('acme'));
