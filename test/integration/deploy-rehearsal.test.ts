@@ -254,8 +254,9 @@ describe('Deploy rehearsal: config/example-oauth.json (OAuth proxy, impersonatio
         },
       ],
       // Stand-in: the tenant emulator instead of https://example.eu.qlikcloud.com (the schema allows http on loopback).
+      // Only the functions whose bundle holds the OAuth wiring get `oauth` in QTV_CONFIG (functionConfigFor).
       configPatch: (config) => {
-        (config.oauth as Record<string, unknown>).tenantUrl = tenant.url;
+        if (config.oauth !== undefined) (config.oauth as Record<string, unknown>).tenantUrl = tenant.url;
       },
     };
   });
