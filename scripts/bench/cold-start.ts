@@ -290,8 +290,10 @@ function benchConfig(secretIds: Record<'signing' | 'web' | 'imp', string>, tenan
  * both sides of each ratio.
  */
 export async function benchColdStart(options: { runs?: number } = {}): Promise<ColdStartRow[]> {
-  // 20 rounds: on a shared machine 10 left per-round ratios spread over more than 2x (load average 15).
-  const runs = options.runs ?? 20;
+  // 30 rounds: on a shared machine 10 left per-round ratios spread over more than 2x (load average 15), and
+  // even idle the per-round ratios' interquartile range is about ±0.1, so the median of 20 still moved by
+  // ±0.04 from run to run; 30 narrow that by a fifth (issue #15).
+  const runs = options.runs ?? 30;
   const dir = mkdtempSync(join(tmpdir(), 'qtv-cold-'));
   const moto = await startMotoServer();
   const tenant = await startTenantEmulator({

@@ -10,7 +10,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { createHandler } from '../../functions/qlik-jwt/handler.js';
 import { systemClock } from '../../functions/runtime/clock.js';
 import { parseConfig } from '../../functions/runtime/config.js';
-import { createRuntime } from '../../functions/runtime/wiring.js';
+import { createRuntime, secretSignerSource } from '../../functions/runtime/wiring.js';
 import { MemorySecretStore } from '../../functions/secrets/secret-source.js';
 import { parseRsaPrivateKey, signingKeyFromSecret } from '../../functions/signing/signing-key.js';
 import { MemoryTenantStore } from '../../functions/tenancy/store.js';
@@ -65,12 +65,21 @@ export async function benchTenantVend(options: { rounds?: number } = {}): Promis
     .privateKey.export({ format: 'pem', type: 'pkcs8' })
     .toString();
   const singleKey = await signingKeyFromSecret(singlePem, { fallbackKid: 'single' });
+  // The signer source the functions build (runtime/wiring.ts) over the key secret, as the tenants' are.
+  const singleSigners = secretSignerSource({
+    store: new MemorySecretStore({ 'qtv/signing-key': singlePem }),
+    secretId: 'qtv/signing-key',
+    ttlMs: 3_600_000,
+    clock: systemClock,
+    logger: discardingLogger(),
+    fallbackKid: 'single',
+  });
   const single = createHandler(
     createRuntime(
       parseConfig({ qlik: { issuer: 'https://qtv.example' }, signing: { backend: 'file', privateKeyPath: 'x' } }),
       {
         logger: discardingLogger(),
-        signers: { current: async () => singleKey },
+        signers: singleSigners,
       },
     ),
   );
