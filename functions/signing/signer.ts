@@ -64,7 +64,7 @@ export function createKeyObjectSigner(privateKey: KeyObject, kid: string, alg: J
  * The synchronous form of a key-object signer's `sign`, kept on that very function: the JWS assembler calls
  * it directly and saves a promise and an await per token. Kept on the function, not the signer, so a signer
  * copied with another `sign` (a wrapper, a stub) is never bypassed: its `sign` has no such property. (A
- * property rather than a WeakMap entry: one lookup the CPU finds in cache after an RSA signature.)
+ * property look-up rather than a WeakMap probe on the per-token path.)
  */
 const SIGN_NOW = Symbol('signNow');
 type LocalSign = Signer['sign'] & { readonly [SIGN_NOW]?: (signingInput: Uint8Array) => Uint8Array };
