@@ -34,15 +34,12 @@ export interface TenantSignersOptions {
   readonly maxEntries?: number;
 }
 
-/** A tenant's key source; a cached one (a key secret) says through `ready()` whether its key is fresh. */
-type TenantSignerSource = SignerSource;
-
 interface Entry {
   /** The item fields the source was built from; a change rebuilds it. */
   readonly fingerprint: string;
   /** The tenant object last seen (one per registry item version). */
   tenant: Tenant;
-  readonly source: TenantSignerSource;
+  readonly source: SignerSource;
   /** The last key the source gave, and the tenant's view of it (its issuer and, on the shared key, its kid). */
   view: { readonly from: ActiveSigningKey; readonly to: ActiveSigningKey } | undefined;
   /** The entry's SignerSource for {@link TenantSigners.forTenant}, made once per entry rather than per token. */
@@ -110,7 +107,7 @@ export class TenantSigners {
     return entry;
   }
 
-  #build(tenant: Tenant): TenantSignerSource {
+  #build(tenant: Tenant): SignerSource {
     const { item } = tenant;
     const { tenancy, clock, logger } = this.options;
     const signing = item.signing;
