@@ -4,10 +4,10 @@
  */
 
 import { IdentityNotMappableError } from '../errors.js';
-import type { QlikIdentity } from '../qlik/claims.js';
+import { isEmailShaped, type QlikIdentity } from '../qlik/claims.js';
 import type { IdentityMappingConfig } from '../runtime/config.js';
 import { identityPresets } from './presets.js';
-import { exactIdentityValue, IdentityRuleError } from './rules.js';
+import { exactIdentityValue, IdentityRuleError, identityRuleBroken } from './rules.js';
 
 /**
  * Claims of the verified caller token with their JSON types (functions/identity/caller.ts reads them from
@@ -40,9 +40,8 @@ export function resolveIdentityMapping(mapping: IdentityMappingConfig): Resolved
   };
 }
 
-const EMAIL_SHAPE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
-/** Made once, not per token (docs/performance.md: the per-token path allocates as little as it can). */
-const isEmailShaped = (value: string) => EMAIL_SHAPE.test(value);
+/** The default `warn`: made once, not per token (docs/performance.md: the per-token path allocates as little as it can). */
+const ignoreWarning = (_message: string) => {};
 
 /**
  * Reads `record[key]` only when it is the record's own entry. Config records are plain objects, so a
@@ -89,6 +88,21 @@ function parseBooleanClaim(value: unknown): boolean {
   return value === true || value === 'true' || (typeof value === 'string' && value.trim().toLowerCase() === 'true');
 }
 
+/** Each configured allowlist as a Set, made on first use rather than per token. */
+const allowSets = new WeakMap<readonly string[], ReadonlySet<string>>();
+
+function allowSetOf(allow: readonly string[]): ReadonlySet<string> {
+  let set = allowSets.get(allow);
+  if (set === undefined) {
+    set = new Set(allow);
+    allowSets.set(allow, set);
+  }
+  return set;
+}
+
+/** Up to this many groups, duplicates are found by scanning the output; past it, by a Set. */
+const SCAN_LIMIT = 16;
+
 /** Applies the mapping table, prefix filter, allowlist, de-duplication and cap, in that order. */
 function mapGroups(
   claim: string,
@@ -96,9 +110,10 @@ function mapGroups(
   rules: ResolvedIdentityMapping['groups'],
   warn: (message: string) => void,
 ) {
-  const allow = rules.allow ? new Set(rules.allow) : undefined;
+  const allow = rules.allow ? allowSetOf(rules.allow) : undefined;
   const out: string[] = [];
-  const seen = new Set<string>();
+  // Most callers have a few groups: a scan of those costs less than a Set per token.
+  let seen: Set<string> | undefined;
   for (let index = 0; index < raw.length; index++) {
     const source = raw[index]!;
     let name: string | undefined = ownEntry(rules.map, source) ?? (rules.onlyMapped ? undefined : source);
@@ -107,11 +122,15 @@ function mapGroups(
       if (!name.startsWith(rules.requirePrefix)) continue;
       if (rules.stripPrefix) name = name.slice(rules.requirePrefix.length);
     }
-    if (name === '' || (allow && !allow.has(name)) || seen.has(name)) continue;
-    // Only names that go into the token are checked: a group the filters drop cannot change anyone.
-    exactIdentityValue(`${claim}[${index}]`, name);
-    seen.add(name);
+    if (name === '' || (allow && !allow.has(name))) continue;
+    if (seen !== undefined ? seen.has(name) : out.includes(name)) continue;
+    // Only names that go into the token are checked: a group the filters drop cannot change anyone. The
+    // claim's name with the index is only put together for the error.
+    const broken = identityRuleBroken(name);
+    if (broken !== undefined) throw new IdentityRuleError(`${claim}[${index}]`, broken);
     out.push(name);
+    if (seen !== undefined) seen.add(name);
+    else if (out.length === SCAN_LIMIT) seen = new Set(out);
   }
   if (out.length > rules.max) {
     warn(`caller has ${out.length} groups; only the first ${rules.max} (identity.groups.max) go into the token`);
@@ -129,7 +148,7 @@ function mapGroups(
 export function mapCallerIdentity(
   claims: CallerClaims,
   mapping: ResolvedIdentityMapping,
-  warn: (message: string) => void = () => {},
+  warn: (message: string) => void = ignoreWarning,
 ): QlikIdentity {
   const callerSub = firstClaim(claims, mapping.subClaims);
   if (callerSub === undefined) {

@@ -171,6 +171,20 @@ describe('Function: mapCallerIdentity (exact or refused)', () => {
     expect(mapCallerIdentity({ ...base, groups }, mappingFor({})).groups).toEqual(groups);
   });
 
+  it('keeps the first of each duplicate group however many groups the caller has', () => {
+    // Twenty groups, then repeats of early and late ones: the de-duplication scans a few groups and switches
+    // to a Set past sixteen (mapping.ts), and both must catch every repeat.
+    const unique = Array.from({ length: 20 }, (_, i) => `g${i}`);
+    const groups = [...unique.slice(0, 10), 'g3', ...unique.slice(10), 'g17', 'g0', 'g19', 'g15'];
+    expect(mapCallerIdentity({ ...base, groups }, mappingFor({})).groups).toEqual(unique);
+  });
+
+  it('names the position of a group that breaks a rule in the claim it came from', () => {
+    // Index 2 of the claim, though the duplicate at index 1 is dropped before it.
+    const call = () => mapCallerIdentity({ ...base, groups: ['Sales', 'Sales', 'HR '] }, mappingFor({}));
+    expect(call).toThrow(expect.objectContaining({ claim: 'groups[2]', rule: 'edge-whitespace' }));
+  });
+
   it('reads a string group claim as one group, never splitting it on spaces or commas', () => {
     expect(mapCallerIdentity({ ...base, groups: '[Finance Admins Sales]' }, mappingFor({})).groups).toEqual([
       '[Finance Admins Sales]',
