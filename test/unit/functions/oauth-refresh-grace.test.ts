@@ -121,15 +121,22 @@ describe('Function: refreshTokens with the refresh grace window (cookie mode)', 
   });
 
   it('stores no token in the clear: the key is a hash and the value is sealed', async () => {
+    // Tokens with a dot: a sealed value is "v1." and base64url, which holds no other dot, so a token can
+    // never appear in it by chance (a two-letter token such as "a1" does, in a few percent of random values).
+    const tokens = { accessToken: 'qlik.access.token-1', refreshToken: 'qlik.refresh.token-1' };
     const store = new MemoryGraceStore();
-    const { refresh } = setup({ store });
+    const { refresh } = setup({
+      store,
+      refresh: async () => ({ ...tokens, tokenType: 'bearer', expiresAtMs: NOW_MS + 3_600_000 }),
+    });
     await refresh();
     const record = await store.read(graceKey('r0'), NOW_MS);
     expect(record?.state).toBe('done');
     const sealed = (record as { sealed: string }).sealed;
-    expect(sealed).not.toContain('a1');
+    expect(sealed).not.toContain(tokens.accessToken);
+    expect(sealed).not.toContain(tokens.refreshToken);
     expect(sealer.open('oauth-session', sealed)).toBeUndefined();
-    expect(sealer.open('oauth-refresh-grace', sealed)).toMatchObject({ a: 'a1', r: 'r1' });
+    expect(sealer.open('oauth-refresh-grace', sealed)).toMatchObject({ a: tokens.accessToken, r: tokens.refreshToken });
     expect(graceKey('r0')).not.toContain('r0');
   });
 });
