@@ -8,6 +8,7 @@
  */
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
+import { probeAfterSignature } from './bench/after-signature.js';
 import { benchColdStart } from './bench/cold-start.js';
 import { benchKms } from './bench/kms.js';
 import { benchTenantMemory } from './bench/tenant-memory.js';
@@ -23,6 +24,8 @@ const sections: Section[] = [
   { name: 'cold-start', run: async () => rows(await benchColdStart()) },
   { name: 'tenant-vend', run: async () => rows(await benchTenantVend()) },
   { name: 'tenant-memory', run: async () => rows(await benchTenantMemory()) },
+  // Not a target: what a signature does to the code after it, the host state the per-token ratios follow.
+  { name: 'after-signature', run: async () => rows([2048, 4096].map((bits) => probeAfterSignature(bits))) },
 ];
 
 function printTable(title: string, rows: Array<Record<string, unknown>>): void {

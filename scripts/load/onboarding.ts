@@ -156,7 +156,7 @@ export async function runOnboardingLoad(options: OnboardingLoadOptions = {}): Pr
       port: 0,
       localDir: dir,
       logLevel: 'SILENT',
-      config: (baseUrl) => ({
+      config: (_baseUrl) => ({
         qlik: { issuer: 'https://qtv.onboarding.example/shared', keyId: 'shared' },
         signing: { backend: 'file', privateKeyPath: sharedKey },
         tenancy: {
