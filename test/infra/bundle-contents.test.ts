@@ -192,17 +192,28 @@ describe('Bundles: every function of every configuration in config/', () => {
     },
   );
 
-  it('a bundle started with a configuration it was not built for fails at cold start, saying to deploy again', async () => {
-    // Built for the secrets-manager backend, then given a KMS configuration (someone edited QTV_CONFIG).
+  /**
+   * Bundles example.json's POST /qlik/jwt function as synth would, then imports it in a fresh process with
+   * `runtimeConfig` as its QTV_CONFIG (as if someone edited it after deployment). Returns the child's result.
+   */
+  async function startJwtBundleWith(dirName: string, runtimeConfig: object) {
     const [, config] = configs.find(([name]) => name === 'example.json')!;
     const route = routesFor(config).find((r) => r.id === 'QlikJwt')!;
-    const out = join(outDir, 'mismatch', 'index.mjs');
+    const out = join(outDir, dirName, 'index.mjs');
     await bundleLambda(route.entry, out, false, bundleDefines(bundleFlagsFor(route, config)));
-    const kmsConfig = { qlik: config.qlik, signing: { backend: 'kms', keyId: 'alias/other' } };
-    const child = spawnSync(process.execPath, ['-e', `await import(${JSON.stringify(pathToFileURL(out).href)})`], {
-      env: { QTV_CONFIG: JSON.stringify(kmsConfig), AWS_REGION: 'eu-west-1' },
+    return spawnSync(process.execPath, ['-e', `await import(${JSON.stringify(pathToFileURL(out).href)})`], {
+      env: { QTV_CONFIG: JSON.stringify(runtimeConfig), AWS_REGION: 'eu-west-1' },
       encoding: 'utf8',
       input: '',
+    });
+  }
+
+  it('a bundle started with a configuration it was not built for fails at cold start, saying to deploy again', async () => {
+    // Built for the secrets-manager backend, then given a KMS configuration.
+    const [, config] = configs.find(([name]) => name === 'example.json')!;
+    const child = await startJwtBundleWith('mismatch', {
+      qlik: config.qlik,
+      signing: { backend: 'kms', keyId: 'alias/other' },
     });
     expect(child.status).not.toBe(0);
     expect(child.stderr).toContain('This function was bundled without the KMS');
@@ -211,36 +222,22 @@ describe('Bundles: every function of every configuration in config/', () => {
 
   it('a bundle reports a bad configuration in English, every problem at once (zod/mini has no default locale)', async () => {
     const [, config] = configs.find(([name]) => name === 'example.json')!;
-    const route = routesFor(config).find((r) => r.id === 'QlikJwt')!;
-    const out = join(outDir, 'english', 'index.mjs');
-    await bundleLambda(route.entry, out, false, bundleDefines(bundleFlagsFor(route, config)));
     const bad = { qlik: config.qlik, signing: config.signing, throttling: { rateLimit: '50' }, surprise: true };
-    const child = spawnSync(process.execPath, ['-e', `await import(${JSON.stringify(pathToFileURL(out).href)})`], {
-      env: { QTV_CONFIG: JSON.stringify(bad), AWS_REGION: 'eu-west-1' },
-      encoding: 'utf8',
-      input: '',
-    });
+    const child = await startJwtBundleWith('english', bad);
     expect(child.status).not.toBe(0);
     expect(child.stderr).toContain('throttling.rateLimit: Invalid input: expected number, received string');
     expect(child.stderr).toContain('(top level): Unrecognized key: "surprise"');
   });
 
   it('a POST /qlik/jwt bundle built without multi-tenant mode refuses a tenancy configuration at cold start', async () => {
-    // Built for single-tenant example.json, then given the multi-tenant example (someone edited QTV_CONFIG):
-    // serving it would sign every tenant's tokens with the shared key under the deployment's issuer.
+    // Built for single-tenant example.json, then given the multi-tenant example: serving it would sign every
+    // tenant's tokens with the shared key under the deployment's issuer.
     const [, config] = configs.find(([name]) => name === 'example.json')!;
     const [, multiTenant] = configs.find(([name]) => name === 'example-multi-tenant.json')!;
     const route = routesFor(config).find((r) => r.id === 'QlikJwt')!;
-    const flags = bundleFlagsFor(route, config);
-    expect(flags.QTV_BUNDLE_TENANCY).toBe(false);
-    const out = join(outDir, 'tenancy-mismatch', 'index.mjs');
-    await bundleLambda(route.entry, out, false, bundleDefines(flags));
+    expect(bundleFlagsFor(route, config).QTV_BUNDLE_TENANCY).toBe(false);
     const { deployment: _deployment, ...runtimeConfig } = multiTenant;
-    const child = spawnSync(process.execPath, ['-e', `await import(${JSON.stringify(pathToFileURL(out).href)})`], {
-      env: { QTV_CONFIG: JSON.stringify(runtimeConfig), AWS_REGION: 'eu-west-1' },
-      encoding: 'utf8',
-      input: '',
-    });
+    const child = await startJwtBundleWith('tenancy-mismatch', runtimeConfig);
     expect(child.status).not.toBe(0);
     expect(child.stderr).toContain('This function was bundled without multi-tenant mode');
     expect(child.stderr).toContain('deploy again');
